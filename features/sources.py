@@ -1,11 +1,50 @@
-"""Read a data directory per ../shared/contracts/sources.md (being written; interface stable)."""
+"""Read a data directory per ../shared/contracts/sources.md into validated, typed tables.
+
+One loader for every table: find the file(s), decode (UTF-8 with or without BOM, else
+GB18030, which covers GBK), split into string cells, coerce each column by its contract kind,
+validate with the pandera schema of features/schemas.py, and move every row that breaks the
+contract to `rejects` with its 0-based row number and a reason. Input that cannot be used at
+all (no firms table, a required column missing, a binary or empty file) raises SourceError with
+a one-line reason.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import csv
+import io
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pandera.pandas as pa
+import pyarrow.parquet as pq
+
+from features.schemas import (
+    FIRM_KEYED_TABLES,
+    REJECTS_COLUMNS,
+    REQUIRED_TABLES,
+    SCHEMAS,
+    pandas_dtype,
+)
+
+# File signatures of formats that are sometimes renamed to .csv by mistake.
+_BINARY_SIGNATURES = {
+    b"PK\x03\x04": "an Excel workbook (.xlsx) or other ZIP file",
+    b"\xd0\xcf\x11\xe0": "an Excel 97-2003 workbook (.xls)",
+    b"PAR1": "a Parquet file",
+    b"\x1f\x8b": "a gzip archive",
+    b"\xff\xfe": "UTF-16 text",
+    b"\xfe\xff": "UTF-16 text",
+}
+_DELIMITERS = (",", ";", "\t", "|")
+_BOOLEAN_SPELLINGS = {"true": True, "1": True, "是": True, "false": False, "0": False, "否": False}
+_SAMPLE_VALUE_LENGTH = 80
+
+
+class SourceError(ValueError):
+    """Input that cannot be used at all; the message is one line for the person who sent it."""
 
 
 @dataclass(frozen=True)
@@ -14,11 +53,14 @@ class SourceData:
 
     Column dtypes: text `str` (missing = NA), dates `datetime64[us]` (NaT), integers `Int64`,
     amounts/ratios `float64`, booleans `boolean`; credit codes upper-case, half-width, valid.
-    `rejects` has columns table, row, column, reason, value, action.
+    Each table's index is the 0-based data-row number in its source file(s), so a refused row
+    leaves a gap and every later stage can still cite the row an official can find in the file.
+    `rejects` has columns table, row, column, reason, value, action (`row_refused` or
+    `value_ignored`).
     """
 
     tables: Mapping[str, pd.DataFrame]
-    rejects: pd.DataFrame = field(default_factory=pd.DataFrame)
+    rejects: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECTS_COLUMNS))
     coverage: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def has(self, table: str) -> bool:
@@ -26,3 +68,390 @@ class SourceData:
 
     def get(self, table: str) -> pd.DataFrame | None:
         return self.tables.get(table)
+
+
+def load_sources(data_dir: Path | str) -> SourceData:
+    """Load and validate every contract table found in `data_dir`."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise SourceError(f"data directory not found: {data_dir}")
+    tables: dict[str, pd.DataFrame] = {}
+    rejects: list[pd.DataFrame] = []
+    coverage: list[dict[str, object]] = []
+    for table in SCHEMAS:
+        files = _table_files(data_dir, table)
+        if not files:
+            if table in REQUIRED_TABLES:
+                raise SourceError(f"no {table} table in {data_dir} (expected {table}.csv)")
+            coverage.append(_coverage_row(table, [], 0, "missing"))
+            continue
+        raw = pd.concat([_read_raw(path) for path in files], ignore_index=True)
+        typed, table_rejects = validate_table(table, raw)
+        tables[table] = typed
+        rejects.append(table_rejects)
+        coverage.append(_coverage_row(table, files, len(raw), "ok"))
+    tables, orphan_rejects = _refuse_orphans(tables)
+    rejects.append(orphan_rejects)
+    firms = tables["firms"]
+    if firms.empty:
+        raise SourceError(f"firms table in {data_dir} has no usable rows")
+    all_rejects = _concat_rejects(rejects)
+    refused_rows = (
+        all_rejects[all_rejects["action"] == "row_refused"].groupby("table")["row"].nunique()
+    )
+    coverage_frame = pd.DataFrame(coverage)
+    coverage_frame["rows_refused"] = (
+        coverage_frame["table"].map(refused_rows).fillna(0).astype("int64")
+    )
+    coverage_frame["rows_used"] = (
+        coverage_frame["table"]
+        .map({name: len(frame) for name, frame in tables.items()})
+        .fillna(0)
+        .astype("int64")
+    )
+    return SourceData(tables=tables, rejects=all_rejects, coverage=coverage_frame)
+
+
+def validate_table(table: str, raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Type and validate one table of string cells; returns (valid rows, rejects)."""
+    schema = SCHEMAS[table]
+    raw.columns = [str(column).strip() for column in raw.columns]
+    duplicated = sorted({c for c in raw.columns if list(raw.columns).count(c) > 1})
+    if duplicated:
+        raise SourceError(f"{table}: column {duplicated[0]!r} appears twice in the header")
+    missing = [
+        name for name, column in schema.columns.items() if column.required and name not in raw
+    ]
+    if missing:
+        raise SourceError(f"{table}: required column {missing[0]!r} is missing")
+    contract_columns = [name for name in schema.columns if name in raw]
+    raw = raw[contract_columns].reset_index(drop=True)
+    typed = pd.DataFrame(index=raw.index)
+    problems: list[pd.DataFrame] = []
+    for name in contract_columns:
+        column = schema.columns[name]
+        values, bad, reason = _coerce(raw[name], column.metadata["kind"])
+        typed[name] = values.astype(pandas_dtype(column))
+        if bad.any():
+            problems.append(_problem_rows(table, name, raw.loc[bad, name], reason))
+    problems.append(_ignore_invalid_mention_codes(table, schema, typed, raw))
+    refused = _refused_rows(problems)
+    candidates = typed.loc[~typed.index.isin(refused)]
+    problems.append(_schema_failures(table, schema, candidates, raw))
+    refused = _refused_rows(problems)
+    valid = typed.loc[~typed.index.isin(refused)]
+    valid.index.name = "row"
+    return valid, _concat_rejects(problems)
+
+
+def _table_files(data_dir: Path, table: str) -> list[Path]:
+    candidates = [data_dir / f"{table}.csv", data_dir / f"{table}.parquet"]
+    present = [path for path in candidates if path.is_file()]
+    folder = data_dir / table
+    if folder.is_dir():
+        present.append(folder)
+    if len(present) > 1:
+        names = ", ".join(path.name for path in present)
+        raise SourceError(f"{table}: more than one source ({names}); keep exactly one")
+    if not present:
+        return []
+    if present[0].is_dir():
+        parts = sorted(folder.glob("*.csv"))
+        if not parts:
+            raise SourceError(f"{table}: folder {folder} holds no .csv files")
+        return parts
+    return present
+
+
+def _read_raw(path: Path) -> pd.DataFrame:
+    """Read one file into a frame of string cells (NA for empty), without interpreting values."""
+    if path.suffix == ".parquet":
+        return _read_parquet(path)
+    return _read_csv(path)
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        frame = pq.read_table(path).to_pandas()
+    except Exception as exc:  # pyarrow raises several types for corrupt files
+        raise SourceError(f"{path.name}: not a readable Parquet file ({exc})") from exc
+    cells = pd.DataFrame(index=frame.index)
+    for name in frame.columns:
+        series = frame[name]
+        if pd.api.types.is_datetime64_any_dtype(series):
+            text = series.dt.strftime("%Y-%m-%d")
+        elif pd.api.types.is_bool_dtype(series):
+            text = series.map({True: "true", False: "false"})
+        else:
+            text = series.map(lambda v: v if isinstance(v, str) else _parquet_cell(v))
+        cells[str(name)] = text.astype("str")
+    return cells
+
+
+def _parquet_cell(value: object) -> object:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()[:10]  # type: ignore[attr-defined]
+    return str(value)
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    data = path.read_bytes()
+    if not data.strip():
+        raise SourceError(f"{path.name}: file is empty (not even a header row)")
+    for signature, what in _BINARY_SIGNATURES.items():
+        if data.startswith(signature):
+            raise SourceError(f"{path.name}: this is {what}, not CSV; export it as UTF-8 CSV")
+    if data[:4096].count(b"\x00") > 4:
+        raise SourceError(f"{path.name}: binary content, not CSV text")
+    text = _decode(data, path)
+    header_line = text.split("\n", 1)[0]
+    delimiter = max(_DELIMITERS, key=header_line.count)
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    while rows and not any(cell.strip() for cell in rows[-1]):
+        rows.pop()
+    header = [cell.strip() for cell in rows[0]]
+    body = rows[1:]
+    width = len(header)
+    short_or_long = [i for i, row in enumerate(body) if len(row) != width]
+    if short_or_long:
+        # A row with the wrong number of fields cannot be aligned to the header: keep its
+        # position (so row numbers stay true) with every cell marked by a sentinel reason.
+        for i in short_or_long:
+            body[i] = [_FIELD_COUNT_MARK + str(len(body[i]))] * width
+    frame = pd.DataFrame(body, columns=header, dtype="str")
+    return frame.replace("", pd.NA) if len(frame) else frame
+
+
+_FIELD_COUNT_MARK = "\x00fields:"
+
+
+def _decode(data: bytes, path: Path) -> str:
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError as exc:
+        raise SourceError(
+            f"{path.name}: neither UTF-8 nor GB18030/GBK text (byte {exc.start}); "
+            "re-export as UTF-8 CSV"
+        ) from exc
+
+
+def _coerce(raw: pd.Series, kind: str) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Convert string cells to the kind's type; returns (values, bad mask, reason per row)."""
+    text = raw.astype("str")
+    present = text.notna() & (text.str.strip() != "")
+    text = text.where(present)
+    reason = pd.Series("", index=raw.index, dtype="str")
+    field_count = text.str.startswith(_FIELD_COUNT_MARK, na=False)
+    nul = text.str.contains("\x00", regex=False, na=False) & ~field_count
+    values: pd.Series
+    if kind in ("text", "name"):
+        values = text.str.strip()
+        bad = pd.Series(False, index=raw.index)
+    elif kind == "code":
+        # Full-width characters and lower case are formatting, not a different code: normalise.
+        values = text.str.normalize("NFKC").str.strip().str.upper()
+        bad = pd.Series(False, index=raw.index)
+    elif kind == "enum":
+        values = text.str.strip().str.lower()
+        bad = pd.Series(False, index=raw.index)
+    elif kind in ("int", "float"):
+        stripped = text.str.strip()
+        numbers = pd.to_numeric(stripped, errors="coerce")
+        finite = np.isfinite(numbers.astype("float64"))
+        bad = present & ~finite
+        reason[bad] = "not a number"
+        if kind == "int":
+            fractional = present & finite & (numbers % 1 != 0)
+            reason[fractional] = "not a whole number"
+            bad |= fractional
+            values = numbers.where(~bad).astype("Float64").astype("Int64")
+        else:
+            values = numbers.where(~bad).astype("float64")
+    elif kind == "date":
+        stripped = text.str.strip()
+        values = pd.to_datetime(stripped, format="%Y-%m-%d", errors="coerce")
+        bad = present & values.isna()
+        iso_shaped = stripped.str.fullmatch(r"\d{4}-\d{2}-\d{2}", na=False)
+        reason[bad & iso_shaped] = "impossible date"
+        reason[bad & ~iso_shaped] = "unparseable date (expected YYYY-MM-DD)"
+    elif kind == "bool":
+        lowered = text.str.strip().str.lower()
+        values = lowered.map(_BOOLEAN_SPELLINGS).astype("boolean")
+        bad = present & values.isna()
+        reason[bad] = "not a boolean (true/false, 1/0, 是/否)"
+    else:  # pragma: no cover - the schema module defines the kinds
+        raise ValueError(f"unknown column kind {kind!r}")
+    reason[nul] = "NUL byte in value"
+    reason[field_count] = "wrong number of fields in this row"
+    bad = (bad | nul | field_count).fillna(False).astype(bool)
+    return values.where(~bad), bad, reason
+
+
+def _problem_rows(table: str, column: str, values: pd.Series, reason: object) -> pd.DataFrame:
+    reasons = reason[values.index] if isinstance(reason, pd.Series) else reason
+    return pd.DataFrame(
+        {
+            "table": table,
+            "row": values.index.to_numpy(),
+            "column": column,
+            "reason": reasons,
+            "value": values.astype("str").str.slice(0, _SAMPLE_VALUE_LENGTH).to_numpy(),
+            "action": "row_refused",
+        }
+    )
+
+
+def _ignore_invalid_mention_codes(
+    table: str, schema: pa.DataFrameSchema, typed: pd.DataFrame, raw: pd.DataFrame
+) -> pd.DataFrame:
+    """Blank optional credit codes beside names that fail their check; the name still links."""
+    notes: list[pd.DataFrame] = []
+    for name, column in schema.columns.items():
+        if column.metadata.get("on_invalid") != "ignore" or name not in typed:
+            continue
+        codes = typed[name]
+        check = column.checks[0]
+        invalid = codes.notna() & ~check._check_fn(codes).astype(bool)
+        if invalid.any():
+            note = _problem_rows(
+                table, name, raw.loc[invalid, name], "invalid credit code ignored; name is used"
+            )
+            note["action"] = "value_ignored"
+            notes.append(note)
+            typed.loc[invalid, name] = pd.NA
+    return _concat_rejects(notes)
+
+
+def _schema_failures(
+    table: str, schema: pa.DataFrameSchema, typed: pd.DataFrame, raw: pd.DataFrame
+) -> pd.DataFrame:
+    try:
+        schema.validate(typed, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+        cases = cases[cases["index"].notna()].copy()
+        cases["row"] = cases["index"].astype("int64")
+        cases["column"] = cases["column"].astype("str").fillna("")
+        cases["reason"] = cases["check"].astype("str")
+        key = list(schema.metadata["key"]) if schema.metadata else []
+        duplicate = cases["reason"].str.contains("uniqueness", na=False)
+        cases.loc[duplicate, "reason"] = (
+            f"duplicate key ({', '.join(key)}): every row sharing it is refused"
+        )
+        cases.loc[duplicate, "column"] = ", ".join(key)
+        # Row-level checks report every column of the row; name the one the reason is about.
+        row_level = (cases["schema_context"] == "DataFrameSchema") & ~duplicate
+        cases.loc[row_level, "column"] = cases.loc[row_level, "reason"].str.split().str[0]
+        cases.loc[cases["reason"] == "not_nullable", "reason"] = "missing value"
+        cases = cases.drop_duplicates(["row", "column", "reason"])
+        values = [
+            _cell_text(raw, row, key if column == ", ".join(key) else [column])
+            for row, column in zip(cases["row"], cases["column"], strict=True)
+        ]
+        return pd.DataFrame(
+            {
+                "table": table,
+                "row": cases["row"].to_numpy(),
+                "column": cases["column"].to_numpy(),
+                "reason": cases["reason"].to_numpy(),
+                "value": values,
+                "action": "row_refused",
+            }
+        )
+    return _concat_rejects([])
+
+
+def _cell_text(raw: pd.DataFrame, row: int, columns: list[str]) -> str | None:
+    cells = [raw.at[row, column] for column in columns if column in raw.columns]
+    text = "|".join("" if pd.isna(cell) else str(cell) for cell in cells)
+    return text[:_SAMPLE_VALUE_LENGTH] or None
+
+
+def _refuse_orphans(
+    tables: dict[str, pd.DataFrame],
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """Refuse rows that name a credit code the registry does not hold, or an unknown ip_id."""
+    known = pd.Index(tables["firms"]["credit_code"])
+    notes: list[pd.DataFrame] = []
+    result = dict(tables)
+    for table in FIRM_KEYED_TABLES:
+        if table in result:
+            result[table], note = _refuse_unknown(
+                table, result[table], "credit_code", known, "credit_code not in the firms registry"
+            )
+            notes.append(note)
+    if "ip_holders" in result and "ip_rights" in result:
+        result["ip_holders"], note = _refuse_unknown(
+            "ip_holders",
+            result["ip_holders"],
+            "ip_id",
+            pd.Index(result["ip_rights"]["ip_id"]),
+            "ip_id not in ip_rights",
+        )
+        notes.append(note)
+    return result, _concat_rejects(notes)
+
+
+def _refuse_unknown(
+    table: str, frame: pd.DataFrame, column: str, known: pd.Index, reason: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    # Row numbers in rejects refer to the file, so keep them through earlier refusals.
+    unknown = ~frame[column].isin(known)
+    if not unknown.any():
+        return frame, _concat_rejects([])
+    note = pd.DataFrame(
+        {
+            "table": table,
+            "row": frame.index[unknown.to_numpy()],
+            "column": column,
+            "reason": reason,
+            "value": frame.loc[unknown, column].astype("str").to_numpy(),
+            "action": "row_refused",
+        }
+    )
+    return frame.loc[~unknown], note
+
+
+def _refused_rows(problems: Iterable[pd.DataFrame]) -> set[int]:
+    refused: set[int] = set()
+    for frame in problems:
+        if len(frame):
+            refused.update(frame.loc[frame["action"] == "row_refused", "row"].astype(int))
+    return refused
+
+
+def _concat_rejects(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    parts = [frame for frame in frames if len(frame)]
+    if not parts:
+        return pd.DataFrame(
+            {
+                "table": pd.Series(dtype="str"),
+                "row": pd.Series(dtype="Int64"),
+                "column": pd.Series(dtype="str"),
+                "reason": pd.Series(dtype="str"),
+                "value": pd.Series(dtype="str"),
+                "action": pd.Series(dtype="str"),
+            }
+        )
+    frame = pd.concat(parts, ignore_index=True)[REJECTS_COLUMNS]
+    frame["row"] = frame["row"].astype("Int64")
+    for column in ("table", "column", "reason", "value", "action"):
+        frame[column] = frame[column].astype("str")
+    return frame.sort_values(["table", "row", "column"], kind="stable").reset_index(drop=True)
+
+
+def _coverage_row(table: str, files: list[Path], rows_read: int, status: str) -> dict[str, object]:
+    return {
+        "table": table,
+        "status": status,
+        "files": ";".join(path.name for path in files),
+        "rows_read": rows_read,
+    }

@@ -21,7 +21,7 @@ class ConfigError(ValueError):
 class FrozenModel(BaseModel):
     """Base of every configuration model: unknown keys refused, values immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 ModelT = TypeVar("ModelT", bound=FrozenModel)

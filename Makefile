@@ -1,0 +1,53 @@
+# The README's two commands are `make demo` and `make test`; both depend on `make setup`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export DO_NOT_TRACK := true
+export MLFLOW_DISABLE_TELEMETRY := true
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export ZJTX_HOME ?= $(CURDIR)/var
+
+# uv from PATH, else bootstrapped into .uv/ from the package registry.
+UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.uv/bin/uv)
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_DATA := $(ZJTX_HOME)/data/demo
+DEMO_FIRMS ?= 20000
+DEMO_SEED ?= 7
+DEMO_AS_OF ?= 2026-06-30
+
+.PHONY: help setup demo test lint bench clean
+
+help:
+	@echo "make setup  - create .venv with the locked dependencies (idempotent)"
+	@echo "make demo   - generate a demo data set, then run what the pipeline has on it"
+	@echo "make test   - ruff, mypy and the test suite"
+	@echo "make bench  - the benchmarks under bench/ (minutes; prints tables)"
+
+setup: $(VENV)/.synced
+
+$(CURDIR)/.uv/bin/uv:
+	python3 -m venv .uv
+	.uv/bin/pip install --quiet --disable-pip-version-check uv
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --all-groups --python python3.11
+	@touch $@
+
+demo: setup
+	$(BIN)/zjtx validate --data tests/data/sample --rejects $(ZJTX_HOME)/demo-sample-rejects.csv
+	@echo "demo: validated the sample data in tests/data/sample; refused rows in $(ZJTX_HOME)/demo-sample-rejects.csv"
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+bench: setup
+	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .uv var .pytest_cache .mypy_cache .ruff_cache

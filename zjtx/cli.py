@@ -1,0 +1,125 @@
+"""The `zjtx` command (../shared/contracts/outputs.md). Commands are thin: they parse options,
+call the pure functions in features/ and models/ (or the flows), and report.
+
+Bad input ends with a one-line reason and a non-zero exit, never a traceback
+(set ZJTX_DEBUG=1 to see the traceback of an unexpected failure).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from zjtx.settings import apply_offline_env
+
+apply_offline_env()
+
+app = typer.Typer(
+    name="zjtx",
+    help="Proactive discovery of 专精特新 SMEs (工信部企业〔2026〕2号, Article 9).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+
+
+@app.callback()
+def _root() -> None:
+    """Proactive discovery of 专精特新 SMEs (工信部企业〔2026〕2号, Article 9)."""
+
+
+stdout = Console()
+
+EXIT_BAD_INPUT = 2
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
+    """Print a one-line reason to stderr and return the Exit to raise."""
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def reported_errors() -> Iterator[None]:
+    """Turn known input/config errors into one line and exit 2; unexpected ones into exit 1."""
+    from features.sources import SourceError
+    from zjtx.config import ConfigError
+
+    try:
+        yield
+    except (SourceError, ConfigError) as exc:
+        raise fail(str(exc)) from None
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        if os.environ.get("ZJTX_DEBUG"):
+            raise
+        raise fail(f"unexpected failure: {type(exc).__name__}: {exc}", code=1) from None
+
+
+DataOption = Annotated[
+    Path,
+    typer.Option(
+        "--data",
+        help="Data directory with one file per table (<table>.csv, <table>.parquet or "
+        "<table>/*.csv), per the source contract.",
+        show_default=False,
+    ),
+]
+
+
+@app.command()
+def validate(
+    data: DataOption,
+    rejects: Annotated[
+        Path | None,
+        typer.Option(
+            "--rejects",
+            help="Write refused rows here as CSV (table, row, column, reason, value, action).",
+        ),
+    ] = None,
+) -> None:
+    """Read every table, print rows read / refused / tables missing, and write the rejects."""
+    from features.sources import load_sources
+
+    with reported_errors():
+        with console.status(f"reading {data} …"):
+            sources = load_sources(data)
+        table = Table(title=f"Source coverage: {data}")
+        for column in ("table", "status", "rows read", "rows refused", "rows used", "files"):
+            table.add_column(column, justify="right" if column.startswith("rows") else "left")
+        for row in sources.coverage.itertuples(index=False):
+            style = "dim" if row.status == "missing" else "red" if row.rows_refused else ""
+            table.add_row(
+                row.table,
+                row.status,
+                f"{row.rows_read:,}",
+                f"{row.rows_refused:,}",
+                f"{row.rows_used:,}",
+                row.files,
+                style=style,
+            )
+        stdout.print(table)
+        missing = int((sources.coverage["status"] == "missing").sum())
+        refused = len(sources.rejects[sources.rejects["action"] == "row_refused"])
+        stdout.print(
+            f"{len(sources.tables)} tables read, {missing} missing, "
+            f"{refused:,} problems in refused rows, "
+            f"{int((sources.rejects['action'] == 'value_ignored').sum()):,} values ignored."
+        )
+        if rejects is not None:
+            rejects.parent.mkdir(parents=True, exist_ok=True)
+            sources.rejects.to_csv(rejects, index=False)
+            stdout.print(f"rejects written to {rejects}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
