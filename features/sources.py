@@ -455,3 +455,63 @@ def _coverage_row(table: str, files: list[Path], rows_read: int, status: str) ->
         "files": ";".join(path.name for path in files),
         "rows_read": rows_read,
     }
+
+
+# Name-bearing tables and the credit-code column each mention column is attributed through.
+MENTION_CODE_COLUMNS: dict[str, dict[str, str]] = {
+    "ip_holders": {"holder_name": "holder_credit_code"},
+    "investments": {"investee_name": "investee_credit_code"},
+    "awards": {"unit_name": "unit_credit_code"},
+    "rd_institutions": {"unit_name": "unit_credit_code"},
+    "talent": {"unit_name": "unit_credit_code"},
+    "supply_chain": {
+        "supplier_name": "supplier_credit_code",
+        "customer_name": "customer_credit_code",
+    },
+}
+
+
+def save_sources(data: SourceData, directory: Path) -> None:
+    """Write validated tables as Parquet (types and row numbers kept) for the next stage."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for table, frame in data.tables.items():
+        frame.to_parquet(directory / f"{table}.parquet")
+    data.rejects.to_parquet(directory / "_rejects.parquet")
+    data.coverage.to_parquet(directory / "_coverage.parquet")
+
+
+def read_saved_sources(directory: Path) -> SourceData:
+    """Read tables written by `save_sources` without validating them again."""
+    tables = {
+        path.stem: pd.read_parquet(path)
+        for path in sorted(directory.glob("*.parquet"))
+        if not path.stem.startswith("_")
+    }
+    return SourceData(
+        tables=tables,
+        rejects=pd.read_parquet(directory / "_rejects.parquet"),
+        coverage=pd.read_parquet(directory / "_coverage.parquet"),
+    )
+
+
+def subset_sources(data: SourceData, credit_codes: pd.Index) -> SourceData:
+    """The rows that concern the given firms (mentions by their attributed codes).
+
+    Reference tables (chain_nodes) are kept whole; ip_rights keeps the rights those firms hold.
+    """
+    tables: dict[str, pd.DataFrame] = {}
+    for table, frame in data.tables.items():
+        if table == "firms" or table in FIRM_KEYED_TABLES:
+            tables[table] = frame[frame["credit_code"].isin(credit_codes)]
+        elif table in MENTION_CODE_COLUMNS:
+            keep = pd.Series(False, index=frame.index)
+            for code_column in MENTION_CODE_COLUMNS[table].values():
+                if code_column in frame:
+                    keep |= frame[code_column].isin(credit_codes)
+            tables[table] = frame[keep]
+        else:
+            tables[table] = frame
+    if "ip_rights" in tables and "ip_holders" in tables:
+        rights = tables["ip_rights"]
+        tables["ip_rights"] = rights[rights["ip_id"].isin(tables["ip_holders"]["ip_id"])]
+    return SourceData(tables=tables, rejects=data.rejects, coverage=data.coverage)

@@ -1,0 +1,253 @@
+"""The weekly discovery flow: validate → match → features → (per province: criteria → score →
+lists) → assemble → publish. Tasks wrap the pure functions of features/ and models/ and pass
+file paths; a run is published all at once or not at all (zjtx/publication.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from prefect import flow, task
+from prefect.futures import wait
+
+from flows.config import load_flows_config
+from zjtx.settings import Settings
+
+FLOWS_CONFIG = load_flows_config()
+IO_RETRIES = {
+    "retries": FLOWS_CONFIG.retries.io_task_retries,
+    "retry_delay_seconds": FLOWS_CONFIG.retries.retry_delay_seconds,
+}
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Where one run's files go: `work` is scratch, `staging` becomes the published run."""
+
+    run_id: str
+    work: Path
+    staging: Path
+    runs: Path
+
+    @property
+    def sources(self) -> Path:
+        return self.work / "sources"
+
+    @property
+    def attributed(self) -> Path:
+        return self.work / "attributed"
+
+
+@task(**IO_RETRIES)
+def prepare(data_dir: Path, paths: RunPaths) -> dict[str, object]:
+    """Validate the inputs once, keep the typed tables for the next stages, write rejects."""
+    from features.sources import load_sources, save_sources
+    from zjtx.publication import clear_abandoned_staging, input_fingerprints
+
+    clear_abandoned_staging(paths.runs)
+    paths.staging.mkdir(parents=True)
+    sources = load_sources(data_dir)
+    save_sources(sources, paths.sources)
+    sources.rejects.to_csv(paths.staging / "rejects.csv", index=False)
+    return {
+        "inputs": input_fingerprints(data_dir),
+        "coverage": sources.coverage.to_dict(orient="records"),
+        "firms": len(sources.tables["firms"]),
+        "rejected_rows": int(
+            sources.rejects.loc[sources.rejects["action"] == "row_refused", ["table", "row"]]
+            .drop_duplicates()
+            .shape[0]
+        ),
+    }
+
+
+@task
+def match(paths: RunPaths) -> dict[str, object]:
+    """Link every firm mention to the registry; ambiguous ones go to the review file."""
+    from features.matching import attribute_mentions, link_mentions, review_queue
+    from features.sources import read_saved_sources, save_sources
+
+    sources = read_saved_sources(paths.sources)
+    links = link_mentions(sources)
+    review_queue(links).to_csv(paths.staging / "match_review.csv", index=False)
+    save_sources(attribute_mentions(sources, links), paths.attributed)
+    return {
+        "mentions": len(links),
+        "linked": int(links["credit_code"].notna().sum()),
+        "review": int((links["method"] == "review").sum()),
+    }
+
+
+@task
+def features(paths: RunPaths, as_of: dt.date) -> Path:
+    """Point-in-time features of every firm (the supply-chain graph needs the whole registry)."""
+    from features.firm_features import build_features, load_feature_config
+    from features.sources import read_saved_sources
+
+    sources = read_saved_sources(paths.attributed)
+    out = paths.work / "features.parquet"
+    build_features(sources, as_of, load_feature_config()).to_parquet(out)
+    return out
+
+
+@task
+def champion(paths: RunPaths) -> tuple[Path, str]:
+    """Fetch the champion ranking model once, for every province task to read."""
+    import joblib
+
+    from models.registry import load_champion
+
+    model, version = load_champion()
+    out = paths.work / "champion.joblib"
+    joblib.dump(model, out)
+    return out, version
+
+
+@task
+def province(
+    paths: RunPaths, province_code: str, as_of: dt.date, features_path: Path, model_path: Path
+) -> dict[str, object]:
+    """Criteria, scores and ranked lists of one province's firms."""
+    import joblib
+
+    from features.sources import read_saved_sources, subset_sources
+    from models.criteria import evaluate_criteria, load_criteria_config
+    from models.invitations import discovery_outcomes, invitation_lists, province_of
+    from models.ranking import score_candidates
+    from zjtx.publication import write_list_csv, write_list_xlsx
+
+    sources = read_saved_sources(paths.attributed)
+    firms = sources.tables["firms"]
+    codes = pd.Index(firms.loc[province_of(firms["region_code"]) == province_code, "credit_code"])
+    subset = subset_sources(sources, codes)
+    criteria = evaluate_criteria(subset, as_of, load_criteria_config())
+    criteria.to_parquet(paths.work / f"criteria-{province_code}.parquet")
+    outcomes = discovery_outcomes(criteria)
+    candidates = outcomes[outcomes["outcome"].isin(["eligible", "to_verify"])]
+    firm_features = pd.read_parquet(features_path)
+    scores = score_candidates(joblib.load(model_path), firm_features, candidates)
+    lists = invitation_lists(
+        criteria,
+        scores,
+        subset.tables["firms"],
+        FLOWS_CONFIG.publication.max_invitations_per_list,
+    )
+    folder = paths.staging / "invitations"
+    folder.mkdir(exist_ok=True)
+    own = lists.drop(columns=["province"])
+    write_list_csv(own, folder / f"{province_code}.csv")
+    write_list_xlsx(own, folder / f"{province_code}.xlsx")
+    lists.to_parquet(paths.work / f"lists-{province_code}.parquet")
+    return {"province": province_code, "invited": len(lists)}
+
+
+@task
+def assemble(
+    paths: RunPaths,
+    as_of: dt.date,
+    provinces: list[str],
+    counts: dict[str, object],
+    model_version: str,
+    started: float,
+    timings: dict[str, float],
+) -> None:
+    """Join the per-province results into the run's summary files and manifest."""
+    from features.sources import read_saved_sources
+    from models.criteria import cultivation_list, load_criteria_config
+    from models.invitations import funnel, renewal_rows
+    from zjtx.publication import config_hash, write_manifest, write_report_html
+
+    firms = read_saved_sources(paths.attributed).tables["firms"]
+    criteria = pd.concat(
+        [pd.read_parquet(paths.work / f"criteria-{p}.parquet") for p in provinces],
+        ignore_index=True,
+    )
+    lists = pd.concat(
+        [pd.read_parquet(paths.work / f"lists-{p}.parquet") for p in provinces],
+        ignore_index=True,
+    )
+    criteria.to_parquet(paths.staging / "candidates.parquet", index=False)
+    cultivation_list(criteria, load_criteria_config()).to_csv(
+        paths.staging / "cultivation.csv", index=False
+    )
+    renewal_rows(criteria, firms).to_csv(paths.staging / "renewals.csv", index=False)
+    stage_funnel = funnel(criteria, firms, lists)
+    config_dir = Path(__file__).resolve().parent.parent / "configs"
+    manifest = {
+        "run_id": paths.run_id,
+        "as_of": as_of.isoformat(),
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "model_version": model_version,
+        "config_hash": config_hash(config_dir.rglob("*.yaml")),
+        "counts": {
+            **counts,
+            "provinces": len(provinces),
+            "invited": len(lists),
+            "funnel": stage_funnel.to_dict(orient="records"),
+        },
+        "timings_seconds": {**timings, "total": round(time.perf_counter() - started, 2)},
+    }
+    write_report_html(paths.staging / "report.html", manifest, stage_funnel, lists)
+    write_manifest(paths.staging / "manifest.json", manifest)
+
+
+@task(**IO_RETRIES)
+def publish(paths: RunPaths) -> Path:
+    from zjtx.publication import publish as publish_run
+
+    final = publish_run(paths.staging, paths.runs, paths.run_id)
+    shutil.rmtree(paths.work, ignore_errors=True)
+    return final
+
+
+def new_run_paths(runs_dir: Path, as_of: dt.date) -> RunPaths:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+    run_id = f"{as_of:%Y%m%d}-{stamp}"
+    home = Settings.from_env().home
+    return RunPaths(
+        run_id=run_id,
+        work=home / "work" / run_id,
+        staging=runs_dir / f".staging-{run_id}",
+        runs=runs_dir,
+    )
+
+
+@flow(name="discovery", log_prints=True)
+def discovery(data_dir: Path, as_of: dt.date, runs_dir: Path | None = None) -> Path:
+    """The weekly job: publish one complete run directory or nothing."""
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    paths = new_run_paths(Path(runs_dir or Settings.from_env().runs), as_of)
+
+    def timed(name: str, since: float) -> float:
+        timings[name] = round(time.perf_counter() - since, 2)
+        return time.perf_counter()
+
+    mark = time.perf_counter()
+    counts = prepare(Path(data_dir), paths)
+    mark = timed("validate", mark)
+    counts["matching"] = match(paths)
+    mark = timed("match", mark)
+    features_path = features(paths, as_of)
+    model_path, model_version = champion(paths)
+    mark = timed("features", mark)
+    firms = pd.read_parquet(paths.sources / "firms.parquet", columns=["region_code"])
+    from models.invitations import NO_PROVINCE, province_of
+
+    provinces = sorted(set(province_of(firms["region_code"])) - {NO_PROVINCE})
+    counts["firms_without_province"] = int((province_of(firms["region_code"]) == NO_PROVINCE).sum())
+    futures = [province.submit(paths, code, as_of, features_path, model_path) for code in provinces]
+    wait(futures)
+    counts["lists"] = [future.result() for future in futures]
+    mark = timed("criteria_score_lists", mark)
+    assemble(paths, as_of, provinces, counts, model_version, started, timings)
+    final = publish(paths)
+    print(f"published {final}")
+    print(json.dumps({"run": str(final)}))
+    return final

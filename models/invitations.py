@@ -1,0 +1,167 @@
+"""From criteria verdicts and model scores to the officials' lists (pure functions).
+
+An invitation list holds only firms whose discovery outcome is `eligible` or `to_verify`
+(Article 9: 认定标准不降低 — a firm with any `fail` is never invited); the model only orders them.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+INVITABLE = ("eligible", "to_verify")
+LIST_COLUMNS = [
+    "rank",
+    "credit_code",
+    "name",
+    "region_code",
+    "tier",
+    "outcome",
+    "score",
+    "reasons",
+    "to_verify",
+    "declarations",
+    "evidence",
+]
+DECLARATION_MARK = "需申报说明"
+NO_PROVINCE = "00"  # firms without a usable region code; reported, never published to a province
+
+
+class InvitationError(AssertionError):
+    """A list would break the standard (a failing or non-invitable firm); the run must stop."""
+
+
+def province_of(region_code: pd.Series) -> pd.Series:
+    """Two-digit province code of a 6-digit region code (NO_PROVINCE when missing)."""
+    codes = region_code.astype("str").str.slice(0, 2)
+    return codes.where(codes.str.fullmatch(r"\d{2}", na=False), NO_PROVINCE)
+
+
+def discovery_outcomes(criteria: pd.DataFrame) -> pd.DataFrame:
+    """One row per firm and tier: the discovery-mode outcome."""
+    rows = criteria[(criteria["mode"] == "discovery") & (criteria["criterion"] == "outcome")]
+    return rows[["credit_code", "tier", "verdict"]].rename(columns={"verdict": "outcome"})
+
+
+def invitation_lists(
+    criteria: pd.DataFrame,
+    scores: pd.DataFrame,
+    firms: pd.DataFrame,
+    max_per_list: int | None = None,
+) -> pd.DataFrame:
+    """Ranked invitation rows for every province and tier.
+
+    `scores` has credit_code, tier, score, reasons. Ties in score are broken by credit code so
+    the same inputs always give the same ranks.
+    """
+    outcomes = discovery_outcomes(criteria)
+    invited = outcomes[outcomes["outcome"].isin(INVITABLE)]
+    discovery = criteria[criteria["mode"] == "discovery"]
+    details = _criterion_details(discovery, invited)
+    registry = firms.reset_index(drop=True)[["credit_code", "name", "region_code"]]
+    lists = (
+        invited.merge(registry, on="credit_code", how="left")
+        .merge(
+            scores[["credit_code", "tier", "score", "reasons"]],
+            on=["credit_code", "tier"],
+            how="left",
+        )
+        .merge(details, on=["credit_code", "tier"], how="left")
+    )
+    if lists["score"].isna().any():
+        missing = lists.loc[lists["score"].isna(), "credit_code"].iloc[0]
+        raise InvitationError(f"no model score for invitable firm {missing}")
+    lists["province"] = province_of(lists["region_code"])
+    lists = lists.sort_values(
+        ["province", "tier", "score", "credit_code"], ascending=[True, True, False, True]
+    )
+    lists["rank"] = lists.groupby(["province", "tier"]).cumcount() + 1
+    if max_per_list is not None:
+        lists = lists[lists["rank"] <= max_per_list]
+    check_invitations(lists, criteria)
+    return lists[["province", *LIST_COLUMNS]].reset_index(drop=True)
+
+
+def check_invitations(lists: pd.DataFrame, criteria: pd.DataFrame) -> None:
+    """Refuse to publish a list that breaks the standard, whatever produced it."""
+    bad_outcome = ~lists["outcome"].isin(INVITABLE)
+    if bad_outcome.any():
+        row = lists[bad_outcome].iloc[0]
+        raise InvitationError(f"{row['credit_code']} has outcome {row['outcome']}")
+    fails = criteria[
+        (criteria["mode"] == "discovery")
+        & (criteria["verdict"] == "fail")
+        & (criteria["criterion"] != "outcome")
+    ][["credit_code", "tier"]]
+    failing = lists.merge(fails, on=["credit_code", "tier"])
+    if len(failing):
+        raise InvitationError(f"{failing['credit_code'].iloc[0]} fails a criterion")
+    ranks = lists.groupby(["province", "tier"])["rank"]
+    if not (ranks.min().eq(1).all() and (ranks.max() == ranks.count()).all()):
+        raise InvitationError("ranks are not 1..n in every list")
+
+
+def _criterion_details(discovery: pd.DataFrame, invited: pd.DataFrame) -> pd.DataFrame:
+    """Per firm and tier: unknown criteria (to verify), declarations and the evidence text."""
+    rows = discovery.merge(invited[["credit_code", "tier"]], on=["credit_code", "tier"])
+    rows = rows[rows["criterion"] != "outcome"].sort_values(["credit_code", "tier", "criterion"])
+    labelled = rows["criterion"].astype("str") + "：" + rows["evidence"].astype("str")
+    unknown = rows["verdict"] == "unknown"
+    declares = rows["evidence"].astype("str").str.contains(DECLARATION_MARK, regex=False)
+    keys = [rows["credit_code"], rows["tier"]]
+    grouped = pd.DataFrame(
+        {
+            "to_verify": labelled.where(unknown).groupby(keys).agg(_join),
+            "declarations": rows["evidence"].astype("str").where(declares).groupby(keys).agg(_join),
+            "evidence": labelled.where(~unknown).groupby(keys).agg(_join),
+        }
+    )
+    return grouped.reset_index().rename(columns={"level_0": "credit_code", "level_1": "tier"})
+
+
+def _join(texts: pd.Series) -> str:
+    return "；".join(texts.dropna())
+
+
+def funnel(criteria: pd.DataFrame, firms: pd.DataFrame, lists: pd.DataFrame) -> pd.DataFrame:
+    """Per province and tier: registry → candidates → eligible / to_verify → invited."""
+    outcomes = discovery_outcomes(criteria).merge(
+        firms.reset_index(drop=True)[["credit_code", "region_code", "status"]], on="credit_code"
+    )
+    outcomes["province"] = province_of(outcomes["region_code"])
+    groups = outcomes.groupby(["province", "tier"])
+    table = pd.DataFrame(
+        {
+            "registry": groups.size(),
+            "candidates": groups["outcome"].agg(lambda o: int((o != "already_certified").sum())),
+            "already_certified": groups["outcome"].agg(
+                lambda o: int((o == "already_certified").sum())
+            ),
+            "ineligible": groups["outcome"].agg(lambda o: int((o == "ineligible").sum())),
+            "eligible": groups["outcome"].agg(lambda o: int((o == "eligible").sum())),
+            "to_verify": groups["outcome"].agg(lambda o: int((o == "to_verify").sum())),
+        }
+    )
+    invited = lists.groupby(["province", "tier"]).size().rename("invited")
+    table = table.join(invited).fillna({"invited": 0}).astype("int64")
+    return table.reset_index()
+
+
+def renewal_rows(criteria: pd.DataFrame, firms: pd.DataFrame) -> pd.DataFrame:
+    """Article 16 复核: titles due for review with their renewal outcome and failing criteria."""
+    renewal = criteria[criteria["mode"] == "renewal"]
+    if renewal.empty:
+        return pd.DataFrame(
+            columns=["credit_code", "name", "region_code", "tier", "outcome", "failing", "unknown"]
+        )
+    keys = [renewal["credit_code"], renewal["tier"]]
+    is_outcome = renewal["criterion"] == "outcome"
+    outcome = renewal["verdict"].where(is_outcome).groupby(keys).first()
+    label = renewal["criterion"].astype("str") + "：" + renewal["evidence"].astype("str")
+    failing = label.where(~is_outcome & (renewal["verdict"] == "fail")).groupby(keys).agg(_join)
+    unknown = label.where(~is_outcome & (renewal["verdict"] == "unknown")).groupby(keys).agg(_join)
+    table = pd.DataFrame({"outcome": outcome, "failing": failing, "unknown": unknown})
+    table.index.names = ["credit_code", "tier"]
+    table = table.reset_index().merge(
+        firms.reset_index(drop=True)[["credit_code", "name", "region_code"]], on="credit_code"
+    )
+    return table[["credit_code", "name", "region_code", "tier", "outcome", "failing", "unknown"]]

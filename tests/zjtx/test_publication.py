@@ -1,0 +1,81 @@
+"""Publication: deterministic files, atomic run directories, `latest` switched last."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+from zjtx.publication import (
+    clear_abandoned_staging,
+    publish,
+    staging_dir,
+    write_list_csv,
+    write_list_xlsx,
+)
+
+
+def sample_list() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "rank": [1, 2],
+            "credit_code": ["91440300MA5F00001A", "91440300MA5F00002D"],
+            "name": ["深圳市华芯微电子有限公司", "深圳市蓝海精密机械有限公司"],
+            "region_code": ["440305", "440306"],
+            "tier": ["specialized", "little_giant"],
+            "outcome": ["eligible", "to_verify"],
+            "score": [0.91234567, 0.5],
+            "reasons": ["class1_ip_count ↑", "rd_intensity ↑"],
+            "to_verify": ["", "a2_5_market：缺少市场数据"],
+            "declarations": ["", ""],
+            "evidence": ["a1_2_scale：2025年营业收入 7,050.0万元 ≥ 1,500万元", ""],
+        }
+    )
+
+
+def test_excel_has_a_sheet_per_tier_chinese_headers_frozen_row(tmp_path: Path) -> None:
+    path = tmp_path / "44.xlsx"
+    write_list_xlsx(sample_list(), path)
+    book = load_workbook(path)
+    assert book.sheetnames == ["专精特新中小企业", "专精特新小巨人", "说明"]
+    sheet = book["专精特新中小企业"]
+    assert sheet["A1"].value == "排名" and sheet["B1"].value == "统一社会信用代码"
+    assert sheet.freeze_panes == "A2" and sheet.max_row == 2
+    assert sheet.column_dimensions["C"].width >= 30
+
+
+def test_same_list_gives_byte_identical_files(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        write_list_xlsx(sample_list(), tmp_path / f"{name}.xlsx")
+        write_list_csv(sample_list(), tmp_path / f"{name}.csv")
+    assert (tmp_path / "a.xlsx").read_bytes() == (tmp_path / "b.xlsx").read_bytes()
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+
+
+def test_publish_renames_into_place_and_moves_latest_last(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    first = staging_dir(runs, "r1")
+    (first / "manifest.json").write_text("{}")
+    publish(first, runs, "r1")
+    second = staging_dir(runs, "r2")
+    # an incomplete run (no manifest) is never published and latest stays
+    with pytest.raises(FileNotFoundError):
+        publish(second, runs, "r2")
+    assert (runs / "latest").resolve() == (runs / "r1").resolve()
+    (second / "manifest.json").write_text("{}")
+    publish(second, runs, "r2")
+    assert (runs / "latest").resolve() == (runs / "r2").resolve()
+    assert sorted(p.name for p in runs.iterdir() if not p.name.startswith(".")) == [
+        "latest",
+        "r1",
+        "r2",
+    ]
+
+
+def test_abandoned_staging_is_cleared(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    staging_dir(runs, "killed")
+    assert [p.name for p in clear_abandoned_staging(runs)] == [".staging-killed"]
+    assert not any(runs.iterdir())

@@ -1,0 +1,285 @@
+"""Writing a discovery run for officials: CSV and Excel lists, report, manifest, atomic publish.
+
+A run is assembled in a hidden staging directory beside the runs and renamed into place only
+when every file is written; `latest` is switched last, by an atomic rename of a symlink. A run
+killed at any point therefore leaves `latest` on the previous complete run.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import io
+import json
+import os
+import shutil
+import zipfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+TIER_LABELS = {"specialized": "专精特新中小企业", "little_giant": "专精特新“小巨人”企业"}
+TIER_SHEETS = {"specialized": "专精特新中小企业", "little_giant": "专精特新小巨人"}
+COLUMN_LABELS = {
+    "rank": ("排名", 6, "本名单内按模型得分由高到低的名次（1 为最高）"),
+    "credit_code": ("统一社会信用代码", 21, "企业统一社会信用代码"),
+    "name": ("企业名称", 36, "登记注册的现用名称"),
+    "region_code": ("行政区划代码", 12, "注册地 6 位行政区划代码"),
+    "tier": (
+        "梯度层级",
+        14,
+        "specialized = 专精特新中小企业（附件1）；little_giant = 专精特新“小巨人”（附件2）",
+    ),
+    "outcome": (
+        "初筛结论",
+        12,
+        "eligible = 数据显示全部指标达标；to_verify = 无不达标项，但部分指标需企业申报时核实",
+    ),
+    "score": ("模型得分", 10, "排序模型给出的认定通过概率估计，仅用于排序，不替代认定标准"),
+    "reasons": ("排序依据", 48, "对得分影响最大的因素及方向"),
+    "to_verify": ("待核实事项", 60, "数据不足以判断、需企业申报时提供材料的指标"),
+    "declarations": ("需申报说明", 48, "数据无法证明、由企业如实说明的事项（如主导产品市场地位）"),
+    "evidence": ("达标依据", 80, "每项已达标指标所依据的数据与门槛"),
+}
+FIXED_ZIP_TIME = (2026, 1, 1, 0, 0, 0)
+_IMG = '<img alt="chart" src="data:image/png;base64,{}" style="max-width:100%">'
+
+
+def file_fingerprint(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def input_fingerprints(data_dir: Path) -> dict[str, str]:
+    """sha256 of every input file under the data directory (truth/ is not an input)."""
+    files = sorted(
+        p
+        for p in data_dir.rglob("*")
+        if p.is_file() and "truth" not in p.relative_to(data_dir).parts
+    )
+    return {str(p.relative_to(data_dir)): file_fingerprint(p) for p in files}
+
+
+def config_hash(paths: Iterable[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def write_list_csv(lists: pd.DataFrame, path: Path) -> None:
+    """UTF-8 with BOM so that Excel opens Chinese text correctly; stable float format."""
+    lists.to_csv(path, index=False, encoding="utf-8-sig", float_format="%.6f", lineterminator="\n")
+
+
+def write_list_xlsx(lists: pd.DataFrame, path: Path) -> None:
+    """One sheet per tier with Chinese headers, a frozen header row and widths; a 说明 sheet."""
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    header_font = Font(bold=True, color="FFFFFF")
+    header_fill = PatternFill("solid", fgColor="1F4E78")
+    columns = [c for c in COLUMN_LABELS if c in lists.columns]
+    for tier, sheet_name in TIER_SHEETS.items():
+        sheet = workbook.create_sheet(sheet_name)
+        sheet.append([COLUMN_LABELS[c][0] for c in columns])
+        for cell in sheet[1]:
+            cell.font = header_font
+            cell.fill = header_fill
+            cell.alignment = Alignment(vertical="center", wrap_text=True)
+        rows = lists[lists["tier"] == tier]
+        for record in rows[columns].itertuples(index=False):
+            sheet.append([_excel_value(v) for v in record])
+        for index, column in enumerate(columns, start=1):
+            sheet.column_dimensions[get_column_letter(index)].width = COLUMN_LABELS[column][1]
+        sheet.freeze_panes = "A2"
+        if len(rows):
+            sheet.auto_filter.ref = sheet.dimensions
+    guide = workbook.create_sheet("说明")
+    guide.append(["列名", "字段", "说明"])
+    for cell in guide[1]:
+        cell.font = header_font
+        cell.fill = header_fill
+    for column in columns:
+        label, _, meaning = COLUMN_LABELS[column]
+        guide.append([label, column, meaning])
+    guide.append([])
+    guide.append(
+        [
+            "注意",
+            "",
+            "名单仅列出数据显示无任何不达标指标的企业（认定标准不降低，第九条）；是否认定以审核为准。",
+        ]
+    )
+    guide.column_dimensions["A"].width = 18
+    guide.column_dimensions["B"].width = 14
+    guide.column_dimensions["C"].width = 100
+    guide.freeze_panes = "A2"
+    fixed = pd.Timestamp(*FIXED_ZIP_TIME).to_pydatetime()
+    workbook.properties.created = fixed
+    workbook.properties.modified = fixed
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    path.write_bytes(_deterministic_zip(buffer.getvalue()))
+
+
+def _excel_value(value: object) -> object:
+    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA:
+        return None
+    if hasattr(value, "item"):
+        return value.item()  # numpy scalar → Python
+    return value
+
+
+def _deterministic_zip(data: bytes) -> bytes:
+    """Rewrite a zip (xlsx) with fixed timestamps so the same content gives the same bytes."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            info = zipfile.ZipInfo(item.filename, date_time=FIXED_ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o600 << 16
+            target.writestr(info, source.read(item.filename))
+    return out.getvalue()
+
+
+def write_report_html(
+    path: Path,
+    manifest: Mapping[str, object],
+    funnel: pd.DataFrame,
+    lists: pd.DataFrame,
+) -> None:
+    """A self-contained page for people: funnel per province and tier, with charts."""
+    charts = [_funnel_chart(funnel), _score_chart(lists)]
+    funnel_labels = funnel.rename(
+        columns={
+            "province": "省份",
+            "tier": "层级",
+            "registry": "登记企业",
+            "candidates": "候选企业",
+            "already_certified": "已获称号",
+            "ineligible": "不符合",
+            "eligible": "达标",
+            "to_verify": "待核实",
+            "invited": "邀请",
+        }
+    )
+    counts = manifest.get("counts", {})
+    page = f"""<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<title>优质中小企业主动发现 — {html.escape(str(manifest.get("run_id", "")))}</title>
+<style>
+body {{ font-family: "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; margin: 1em 0; }}
+th, td {{ border: 1px solid #bbb; padding: 4px 10px; text-align: right; }}
+th {{ background: #1f4e78; color: #fff; }}
+td:first-child, td:nth-child(2) {{ text-align: left; }}
+.note {{ color: #555; max-width: 60em; }}
+</style></head><body>
+<h1>优质中小企业主动发现 · 运行报告</h1>
+<p>运行编号 {html.escape(str(manifest.get("run_id", "")))} · 评估日期
+{html.escape(str(manifest.get("as_of", "")))} · 模型版本
+{html.escape(str(manifest.get("model_version", "")))}</p>
+<p class="note">依据《优质中小企业梯度培育管理办法》（工信部企业〔2026〕2号）第九条：
+名单只包含数据显示无任何不达标指标的企业（认定标准不降低）；“待核实”表示部分指标需企业申报时提供材料。模型得分仅用于排序。</p>
+<h2>各省筛选漏斗</h2>
+{funnel_labels.to_html(index=False, border=0)}
+<h2>图表</h2>
+{"".join(_IMG.format(chart) for chart in charts)}
+<h2>各阶段数量</h2>
+<pre>{html.escape(json.dumps(counts, ensure_ascii=False, indent=2))}</pre>
+</body></html>
+"""
+    path.write_text(page, encoding="utf-8")
+
+
+def _funnel_chart(funnel: pd.DataFrame) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    stages = ["candidates", "eligible", "to_verify", "invited"]
+    figure, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    for axis, tier in zip(axes, TIER_LABELS, strict=True):
+        rows = funnel[funnel["tier"] == tier].set_index("province")[stages]
+        if len(rows):
+            rows.plot.bar(ax=axis, logy=True, rot=0)
+        axis.set_title(tier)
+        axis.set_xlabel("province")
+    figure.tight_layout()
+    return _png(figure)
+
+
+def _score_chart(lists: pd.DataFrame) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6, 3.2))
+    for tier in TIER_LABELS:
+        scores = lists.loc[lists["tier"] == tier, "score"]
+        if len(scores):
+            axis.hist(scores, bins=20, alpha=0.6, label=tier)
+    axis.set_xlabel("model score of invited firms")
+    axis.legend()
+    figure.tight_layout()
+    return _png(figure)
+
+
+def _png(figure: object) -> str:
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90, metadata={"Software": None})  # type: ignore[attr-defined]
+    plt.close(figure)  # type: ignore[arg-type]
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def write_manifest(path: Path, manifest: Mapping[str, object]) -> None:
+    path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def staging_dir(runs_dir: Path, run_id: str) -> Path:
+    """A hidden directory beside the runs where a run is assembled."""
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    path = runs_dir / f".staging-{run_id}"
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir()
+    return path
+
+
+def clear_abandoned_staging(runs_dir: Path) -> list[Path]:
+    """Remove staging directories left by killed runs (they were never published)."""
+    abandoned = sorted(runs_dir.glob(".staging-*")) if runs_dir.exists() else []
+    for path in abandoned:
+        shutil.rmtree(path, ignore_errors=True)
+    return abandoned
+
+
+def publish(staging: Path, runs_dir: Path, run_id: str) -> Path:
+    """Rename the complete staging directory into place, then point `latest` at it."""
+    final = runs_dir / run_id
+    if final.exists():
+        raise FileExistsError(f"run {run_id} already published")
+    if not (staging / "manifest.json").is_file():
+        raise FileNotFoundError(f"{staging} has no manifest.json: the run is not complete")
+    os.replace(staging, final)
+    link = runs_dir / "latest"
+    temporary = runs_dir / f".latest-{run_id}"
+    if temporary.is_symlink() or temporary.exists():
+        temporary.unlink()
+    temporary.symlink_to(run_id)
+    os.replace(temporary, link)
+    return final
