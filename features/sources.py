@@ -116,14 +116,7 @@ def validate_table(table: str, raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.Data
     """Type and validate one table of string cells; returns (valid rows, rejects)."""
     schema = SCHEMAS[table]
     raw.columns = [str(column).strip() for column in raw.columns]
-    duplicated = sorted({c for c in raw.columns if list(raw.columns).count(c) > 1})
-    if duplicated:
-        raise SourceError(f"{table}: column {duplicated[0]!r} appears twice in the header")
-    missing = [
-        name for name, column in schema.columns.items() if column.required and name not in raw
-    ]
-    if missing:
-        raise SourceError(f"{table}: required column {missing[0]!r} is missing")
+    _check_columns(table, list(raw.columns))
     contract_columns = [name for name in schema.columns if name in raw]
     raw = raw[contract_columns].reset_index(drop=True)
     typed = pd.DataFrame(index=raw.index)
@@ -196,8 +189,44 @@ def _parquet_cell(value: object) -> object:
     return str(value)
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    data = path.read_bytes()
+def preflight(data_dir: Path | str) -> None:
+    """Cheap file-level checks (presence, format, encoding, header) before a long run."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise SourceError(f"data directory not found: {data_dir}")
+    for table in SCHEMAS:
+        files = _table_files(data_dir, table)
+        if not files and table in REQUIRED_TABLES:
+            raise SourceError(f"no {table} table in {data_dir} (expected {table}.csv)")
+        for path in files:
+            if path.suffix == ".parquet":
+                try:
+                    columns = list(pq.read_schema(path).names)
+                except Exception as exc:
+                    raise SourceError(f"{path.name}: not a readable Parquet file ({exc})") from exc
+            else:
+                with path.open("rb") as handle:
+                    head = handle.read(1 << 16)
+                _check_text_file(head, path)
+                cut = head.rfind(b"\n")
+                text = _decode(head[: cut if cut > 0 else len(head)], path)
+                header_line = text.split("\n", 1)[0]
+                delimiter = max(_DELIMITERS, key=header_line.count)
+                columns = next(csv.reader([header_line], delimiter=delimiter), [])
+            _check_columns(table, [c.strip() for c in columns])
+
+
+def _check_columns(table: str, columns: list[str]) -> None:
+    duplicated = sorted({c for c in columns if columns.count(c) > 1})
+    if duplicated:
+        raise SourceError(f"{table}: column {duplicated[0]!r} appears twice in the header")
+    schema = SCHEMAS[table]
+    missing = [n for n, column in schema.columns.items() if column.required and n not in columns]
+    if missing:
+        raise SourceError(f"{table}: required column {missing[0]!r} is missing")
+
+
+def _check_text_file(data: bytes, path: Path) -> None:
     if not data.strip():
         raise SourceError(f"{path.name}: file is empty (not even a header row)")
     for signature, what in _BINARY_SIGNATURES.items():
@@ -205,6 +234,11 @@ def _read_csv(path: Path) -> pd.DataFrame:
             raise SourceError(f"{path.name}: this is {what}, not CSV; export it as UTF-8 CSV")
     if data[:4096].count(b"\x00") > 4:
         raise SourceError(f"{path.name}: binary content, not CSV text")
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    data = path.read_bytes()
+    _check_text_file(data, path)
     text = _decode(data, path)
     header_line = text.split("\n", 1)[0]
     delimiter = max(_DELIMITERS, key=header_line.count)

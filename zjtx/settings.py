@@ -46,6 +46,10 @@ class Settings:
 
 
 def apply_offline_env() -> None:
-    """Set the telemetry switches unless the caller already chose a value."""
+    """Set the telemetry switches and Prefect's home under ZJTX_HOME, unless already chosen.
+
+    Must run before prefect is imported: Prefect reads its settings at import.
+    """
     for key, value in OFFLINE_ENV.items():
         os.environ.setdefault(key, value)
+    os.environ.setdefault("PREFECT_HOME", str(Settings.from_env().prefect_home))

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from features.schemas import credit_code_is_valid
-from features.sources import SourceError, load_sources
+from features.sources import SourceError, load_sources, preflight
 from tests.conftest import CODE_A, CODE_B, FIRM_A, FIRM_B, FIRMS_HEADER, SAMPLE_DATA, write_csv
 
 FIN_HEADER = (
@@ -482,3 +482,20 @@ def test_validate_on_unusable_input_prints_one_line_and_no_traceback(
 def test_sample_data_validates_cleanly() -> None:
     result = run_cli("validate", "--data", str(SAMPLE_DATA))
     assert result.returncode == 0 and "0 problems" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [c[1:] for c in FATAL_CASES if c[0] not in {"header-only firms"}],
+    ids=[c[0] for c in FATAL_CASES if c[0] not in {"header-only firms"}],
+)
+def test_preflight_finds_file_level_problems_without_reading_rows(
+    tmp_path: Path, make: object, message: str
+) -> None:
+    make(tmp_path)  # type: ignore[operator]
+    with pytest.raises(SourceError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        preflight(tmp_path)
+
+
+def test_preflight_accepts_the_sample_data() -> None:
+    preflight(SAMPLE_DATA)
