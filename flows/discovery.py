@@ -11,10 +11,12 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pandas as pd
-from prefect import flow, task
+from prefect import Flow, flow, task
 from prefect.futures import wait
+from prefect.schedules import Cron
 
 from flows.config import load_flows_config
 from zjtx.settings import Settings
@@ -219,8 +221,13 @@ def new_run_paths(runs_dir: Path, as_of: dt.date) -> RunPaths:
 
 
 @flow(name="discovery", log_prints=True)
-def discovery(data_dir: Path, as_of: dt.date, runs_dir: Path | None = None) -> Path:
-    """The weekly job: publish one complete run directory or nothing."""
+def discovery(data_dir: Path, as_of: dt.date | None = None, runs_dir: Path | None = None) -> Path:
+    """The weekly job: publish one complete run directory or nothing.
+
+    Without `as_of` the run evaluates as of its own date in the schedule's time zone.
+    """
+    if as_of is None:
+        as_of = dt.datetime.now(ZoneInfo(FLOWS_CONFIG.schedule.timezone)).date()
     started = time.perf_counter()
     timings: dict[str, float] = {}
     paths = new_run_paths(Path(runs_dir or Settings.from_env().runs), as_of)
@@ -251,3 +258,29 @@ def discovery(data_dir: Path, as_of: dt.date, runs_dir: Path | None = None) -> P
     print(f"published {final}")
     print(json.dumps({"run": str(final)}))
     return final
+
+
+def discovery_with_runner(runner: str, dask_address: str | None = None) -> Flow:  # type: ignore[type-arg]
+    """The discovery flow with the chosen task runner for the per-province work."""
+    if runner == "default":
+        return discovery
+    from prefect_dask import DaskTaskRunner
+
+    if dask_address:
+        return discovery.with_options(task_runner=DaskTaskRunner(address=dask_address))
+    cluster = {
+        "n_workers": FLOWS_CONFIG.dask.n_workers,
+        "threads_per_worker": FLOWS_CONFIG.dask.threads_per_worker,
+        "dashboard_address": None,
+    }
+    return discovery.with_options(task_runner=DaskTaskRunner(cluster_kwargs=cluster))
+
+
+def serve_weekly(data_dir: Path, runner: str, dask_address: str | None = None) -> None:
+    """Serve the weekly deployment against the Prefect server in PREFECT_API_URL."""
+    schedule = FLOWS_CONFIG.schedule
+    discovery_with_runner(runner, dask_address).serve(
+        name=schedule.deployment_name,
+        schedules=[Cron(schedule.cron, timezone=schedule.timezone)],
+        parameters={"data_dir": str(data_dir)},
+    )

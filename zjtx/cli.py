@@ -7,6 +7,8 @@ Bad input ends with a one-line reason and a non-zero exit, never a traceback
 
 from __future__ import annotations
 
+import datetime as dt
+import enum
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,6 +41,11 @@ def _root() -> None:
 stdout = Console()
 
 EXIT_BAD_INPUT = 2
+
+
+class Runner(enum.StrEnum):
+    default = "default"
+    dask = "dask"
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
@@ -119,6 +126,83 @@ def validate(
             rejects.parent.mkdir(parents=True, exist_ok=True)
             sources.rejects.to_csv(rejects, index=False)
             stdout.print(f"rejects written to {rejects}")
+
+
+def parse_as_of(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise fail(f"--as-of {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+AsOfOption = Annotated[
+    str,
+    typer.Option(
+        "--as-of",
+        help="Evaluation date YYYY-MM-DD; 上年度 is the calendar year before it.",
+        show_default=False,
+    ),
+]
+RunnerOption = Annotated[
+    Runner,
+    typer.Option(
+        "--runner",
+        help="Task runner for the per-province work: `default` (threads in this process) or "
+        "`dask` (Prefect's Dask task runner; a local cluster unless --dask-address is given).",
+    ),
+]
+DaskAddressOption = Annotated[
+    str | None,
+    typer.Option(
+        "--dask-address", help="Address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786."
+    ),
+]
+
+
+@app.command()
+def discover(
+    data: DataOption,
+    as_of: AsOfOption,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Runs directory (default: $ZJTX_HOME/runs)."),
+    ] = None,
+    runner: RunnerOption = Runner.default,
+    dask_address: DaskAddressOption = None,
+) -> None:
+    """Run the weekly discovery flow once and publish a complete run directory."""
+    from features.sources import preflight
+
+    day = parse_as_of(as_of)
+    with reported_errors():
+        preflight(data)
+        from flows.discovery import discovery_with_runner
+
+        final = discovery_with_runner(runner.value, dask_address)(
+            data_dir=data, as_of=day, runs_dir=out
+        )
+        stdout.print(f"published {final}")
+        stdout.print(f"invitation lists: {final / 'invitations'}")
+
+
+@app.command()
+def serve(
+    data: DataOption,
+    runner: RunnerOption = Runner.default,
+    dask_address: DaskAddressOption = None,
+) -> None:
+    """Register the weekly discovery deployment (cron from configs/flows.yaml) and serve it.
+
+    Needs a Prefect server (`prefect server start`, PREFECT_API_URL set); each run evaluates
+    as of its run date.
+    """
+    from features.sources import preflight
+
+    with reported_errors():
+        preflight(data)
+        from flows.discovery import serve_weekly
+
+        serve_weekly(data.resolve(), runner.value, dask_address)
 
 
 if __name__ == "__main__":  # pragma: no cover
