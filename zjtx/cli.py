@@ -205,5 +205,14 @@ def serve(
         serve_weekly(data.resolve(), runner.value, dask_address)
 
 
+def _register_area_commands() -> None:
+    """Commands written beside this module, one module per area."""
+    from zjtx.cli_api import api_app
+
+    app.add_typer(api_app, name="api")
+
+
+_register_area_commands()
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -1,0 +1,158 @@
+"""Request parameters and JSON bodies of the service: the OpenAPI schema comes from these."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import Path
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from features.schemas import CREDIT_CODE_CHARSET
+from service.runs import RUN_ID_PATTERN, SortField, SortOrder
+from service.tokens import PROVINCE_PATTERN, Role
+
+Tier = Literal["specialized", "little_giant"]
+ListOutcome = Literal["eligible", "to_verify"]  # the only outcomes an invitation list holds
+TableName = Literal["cultivation", "renewals"]
+Outcome = Literal["eligible", "to_verify", "ineligible", "already_certified"]
+CREDIT_CODE_PATTERN = f"^[{CREDIT_CODE_CHARSET}]{{18}}$"  # GB 32100-2015: 18 characters
+MAX_PAGE = 100_000
+MAX_PAGE_SIZE = 500
+MAX_SEARCH = 100
+
+RUN_ID_DOC = "运行编号，或 latest（最新一次完整运行）"
+PROVINCE_DOC = "省级行政区划代码前两位，例如 44"
+CREDIT_CODE_DOC = "统一社会信用代码（18 位，GB 32100-2015 字符集，大写）"
+RunId = Annotated[str, Path(pattern=RUN_ID_PATTERN, max_length=80, description=RUN_ID_DOC)]
+Province = Annotated[str, Path(pattern=PROVINCE_PATTERN, description=PROVINCE_DOC)]
+CreditCode = Annotated[str, Path(pattern=CREDIT_CODE_PATTERN, description=CREDIT_CODE_DOC)]
+
+
+def _blank_is_none(value: object) -> object:
+    """An empty form field (the HTML filter form sends `tier=`) means no filter."""
+    return None if value == "" else value
+
+
+class ListParams(BaseModel):
+    """Filters, order and page of an invitation list."""
+
+    tier: Tier | None = Field(None, description="层级：specialized 或 little_giant")
+    outcome: ListOutcome | None = Field(None, description="初筛结论：eligible 或 to_verify")
+    min_score: float | None = Field(
+        None, ge=0, le=1, allow_inf_nan=False, description="最低模型得分（0 到 1）"
+    )
+    q: str | None = Field(
+        None, max_length=MAX_SEARCH, description="按企业名称（包含）或信用代码（前缀）检索"
+    )
+    sort: SortField = Field("rank", description="排序字段")
+    order: SortOrder = Field("asc", description="asc 升序，desc 降序")
+    page: int = Field(1, ge=1, le=MAX_PAGE, description="页码，从 1 开始")
+    page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE, description="每页行数")
+
+    @field_validator("tier", "outcome", "min_score", "q", mode="before")
+    @classmethod
+    def _blank_means_all(cls, value: object) -> object:
+        return _blank_is_none(value)
+
+
+class TableParams(BaseModel):
+    """Filters and page of the cultivation and renewal lists."""
+
+    tier: Tier | None = Field(None, description="层级：specialized 或 little_giant")
+    outcome: Outcome | None = Field(None, description="复核结论（仅复核名单）")
+    page: int = Field(1, ge=1, le=MAX_PAGE, description="页码，从 1 开始")
+    page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE, description="每页行数")
+
+    @field_validator("tier", "outcome", mode="before")
+    @classmethod
+    def _blank_means_all(cls, value: object) -> object:
+        return _blank_is_none(value)
+
+
+class ErrorBody(BaseModel):
+    detail: str
+
+
+class Me(BaseModel):
+    token_id: str
+    name: str
+    role: Role
+    province: str | None
+
+
+class RunSummary(BaseModel):
+    run_id: str
+    as_of: str | None
+    model_version: str | None
+    config_hash: str | None
+    latest: bool
+    provinces: list[str] = Field(description="本令牌可读、且本次运行发布了邀请名单的省份")
+    funnel: list[dict[str, Any]] = Field(description="各省各层级筛选漏斗（仅可读省份）")
+    counts: dict[str, Any] | None = Field(None, description="全国各阶段数量（仅部级令牌）")
+
+
+class RunList(BaseModel):
+    latest: str | None
+    runs: list[RunSummary]
+
+
+class InvitationRow(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    rank: int | None
+    credit_code: str
+    name: str | None
+    region_code: str | None
+    tier: str
+    outcome: str
+    score: float | None
+    reasons: str | None
+    to_verify: str | None
+    declarations: str | None
+    evidence: str | None
+
+
+class InvitationPage(BaseModel):
+    run_id: str
+    province: str
+    total: int
+    page: int
+    page_size: int
+    items: list[InvitationRow]
+
+
+class TablePage(BaseModel):
+    run_id: str
+    province: str
+    total: int
+    page: int
+    page_size: int
+    items: list[dict[str, Any]]
+
+
+class CriterionVerdict(BaseModel):
+    criterion: str
+    label: str
+    verdict: str
+    evidence: str
+
+
+class TierEvidence(BaseModel):
+    tier: str
+    mode: str = Field(description="discovery（主动发现）或 renewal（复核）")
+    outcome: str | None
+    criteria: list[CriterionVerdict]
+    data_gaps: list[str] = Field(description="数据不足以判断（unknown）的指标")
+    failing: list[str] = Field(description="数据显示不达标（fail）的指标")
+    invitation: InvitationRow | None = Field(description="在邀请名单中的条目（如有）")
+    renewal: dict[str, Any] | None = Field(description="复核名单条目（如有）")
+    cultivation: dict[str, Any] | None = Field(description="培育名单条目（如有）")
+
+
+class FirmDetail(BaseModel):
+    run_id: str
+    credit_code: str
+    name: str | None
+    region_code: str | None
+    province: str | None
+    tiers: list[TierEvidence]

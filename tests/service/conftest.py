@@ -1,0 +1,215 @@
+"""A published runs directory in the shape of outputs.md, tokens for each role, and the app."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from features.schemas import CREDIT_CODE_CHARSET, CREDIT_CODE_WEIGHTS
+from models.invitations import LIST_COLUMNS
+from service.app import create_app
+from service.tokens import issue_token, revoke_token
+from zjtx.publication import write_list_csv, write_list_xlsx
+
+RUN_OLD = "20260623-20260624T010000000000"
+RUN_NEW = "20260630-20260701T010000000000"
+
+
+def credit_code(first17: str) -> str:
+    """A valid GB 32100-2015 code: the given 17 characters and their check character."""
+    values = [CREDIT_CODE_CHARSET.index(c) for c in first17]
+    check = 31 - sum(v * int(w) for v, w in zip(values, CREDIT_CODE_WEIGHTS, strict=True)) % 31
+    return first17 + CREDIT_CODE_CHARSET[check % 31]
+
+
+# Guangdong (44): A, B invited (specialized), C invited (little giant), E due for renewal and
+# a cultivation case. Beijing (11): D invited, G due for renewal. F: no region code anywhere.
+A = credit_code("91440300MA5F00001")
+B = credit_code("91440300MA5F00002")
+C = credit_code("91440101MA5F00003")
+D = credit_code("91110108MA0100004")
+E = credit_code("91440300MA5F00005")
+F = credit_code("91000000MA0000006")
+G = credit_code("91110105MA0100007")
+NAMES = {
+    A: "深圳市华芯微电子有限公司",
+    B: "深圳市蓝海精密机械有限公司",
+    C: "广州市云帆传感技术有限公司",
+    D: "北京中关村星河软件有限公司",
+    E: "深圳市恒达新材料有限公司",
+    G: "北京朝阳精工仪器有限公司",
+}
+UNKNOWN_REGION_FIRM = F
+
+
+def list_row(rank: int, code: str, region: str, tier: str, outcome: str, score: float) -> dict:
+    return {
+        "rank": rank,
+        "credit_code": code,
+        "name": NAMES[code],
+        "region_code": region,
+        "tier": tier,
+        "outcome": outcome,
+        "score": score,
+        "reasons": "class1_ip_count ↑；rd_intensity ↑",
+        "to_verify": "a1_5_market：缺少市场数据" if outcome == "to_verify" else "",
+        "declarations": "需申报说明：主导产品市场地位",
+        "evidence": "a1_2_scale：2025年营业收入 7,050.0万元 ≥ 1,500万元",
+    }
+
+
+def candidate_rows(code: str, tier: str, mode: str, verdicts: dict[str, str]) -> list[dict]:
+    return [
+        {
+            "credit_code": code,
+            "tier": tier,
+            "mode": mode,
+            "criterion": criterion,
+            "verdict": verdict,
+            "evidence": f"{criterion} 的依据：{NAMES.get(code, code)}",
+        }
+        for criterion, verdict in verdicts.items()
+    ]
+
+
+def write_run(runs: Path, run_id: str) -> Path:
+    """One complete run directory as the discovery flow publishes it."""
+    path = runs / run_id
+    (path / "invitations").mkdir(parents=True)
+    lists = {
+        "44": pd.DataFrame(
+            [
+                list_row(1, A, "440305", "specialized", "eligible", 0.91),
+                list_row(2, B, "440306", "specialized", "to_verify", 0.55),
+                list_row(1, C, "440106", "little_giant", "eligible", 0.73),
+            ]
+        ),
+        "11": pd.DataFrame([list_row(1, D, "110108", "specialized", "eligible", 0.64)]),
+    }
+    for province, frame in lists.items():
+        write_list_csv(frame[LIST_COLUMNS], path / "invitations" / f"{province}.csv")
+        write_list_xlsx(frame[LIST_COLUMNS], path / "invitations" / f"{province}.xlsx")
+    spec = ("art11_registered", "a1_2_scale", "a1_5_market")
+    rows = []
+    for code in (A, D):
+        rows += candidate_rows(code, "specialized", "discovery", dict.fromkeys(spec, "pass"))
+        rows += candidate_rows(code, "specialized", "discovery", {"outcome": "eligible"})
+    rows += candidate_rows(
+        B, "specialized", "discovery", {**dict.fromkeys(spec, "pass"), "a1_5_market": "unknown"}
+    )
+    rows += candidate_rows(B, "specialized", "discovery", {"outcome": "to_verify"})
+    rows += candidate_rows(
+        C, "little_giant", "discovery", {"a2_2_revenue": "pass", "outcome": "eligible"}
+    )
+    rows += candidate_rows(
+        E, "specialized", "discovery", {"a1_3_rd": "fail", "outcome": "ineligible"}
+    )
+    rows += candidate_rows(
+        E, "specialized", "renewal", {"a1_3_rd": "fail", "outcome": "ineligible"}
+    )
+    rows += candidate_rows(
+        F, "specialized", "discovery", {"a1_3_rd": "fail", "outcome": "ineligible"}
+    )
+    rows += candidate_rows(G, "little_giant", "renewal", {"a2_3_rd": "pass", "outcome": "eligible"})
+    pd.DataFrame(rows).to_parquet(path / "candidates.parquet", index=False)
+    pd.DataFrame(
+        {
+            "credit_code": [E, F],
+            "tier": ["specialized", "specialized"],
+            "failing_criteria": ["a1_3_rd", "a1_3_rd"],
+            "evidence": [
+                "a1_3_rd：研发费用 80万元 < 100万元",
+                "a1_3_rd：研发费用 50万元 < 100万元",
+            ],
+        }
+    ).to_csv(path / "cultivation.csv", index=False)
+    pd.DataFrame(
+        {
+            "credit_code": [E, G],
+            "name": [NAMES[E], NAMES[G]],
+            "region_code": ["440304", "110105"],
+            "tier": ["specialized", "little_giant"],
+            "outcome": ["ineligible", "eligible"],
+            "failing": ["a1_3_rd：研发费用不足", ""],
+            "unknown": ["", ""],
+        }
+    ).to_csv(path / "renewals.csv", index=False)
+    for name in ("match_review.csv", "rejects.csv"):
+        (path / name).write_text("table,row,reason\n", encoding="utf-8")
+    (path / "report.html").write_text("<html></html>", encoding="utf-8")
+    funnel = [
+        {"province": p, "tier": "specialized", "registry": 10, "candidates": 9,
+         "already_certified": 1, "ineligible": 6, "eligible": 2, "to_verify": 1, "invited": 3}
+        for p in ("11", "44")
+    ]  # fmt: skip
+    manifest = {
+        "run_id": run_id,
+        "as_of": f"{run_id[:4]}-{run_id[4:6]}-{run_id[6:8]}",
+        "model_version": "3",
+        "config_hash": "c0ffee",
+        "counts": {"firms": 20, "funnel": funnel},
+        "timings_seconds": {"total": 1.0},
+    }
+    (path / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+@dataclass(frozen=True)
+class Tokens:
+    ministry: str
+    guangdong: str
+    beijing: str
+    revoked: str
+
+
+@dataclass(frozen=True)
+class Service:
+    runs: Path
+    tokens_file: Path
+    audit_log: Path
+    tokens: Tokens
+
+
+@pytest.fixture(scope="session")
+def service_files(tmp_path_factory: pytest.TempPathFactory) -> Service:
+    home = tmp_path_factory.mktemp("zjtx-home")
+    runs = home / "runs"
+    write_run(runs, RUN_OLD)
+    write_run(runs, RUN_NEW)
+    os.symlink(RUN_NEW, runs / "latest")
+    (runs / ".staging-20260707-x").mkdir()  # an unfinished run is never served
+    tokens_file = home / "service" / "tokens.yaml"
+    _, ministry = issue_token(tokens_file, "ministry", None, "工业和信息化部中小企业局")
+    _, guangdong = issue_token(tokens_file, "province", "44", "广东省工业和信息化厅")
+    _, beijing = issue_token(tokens_file, "province", "11", "北京市经济和信息化局")
+    record, revoked = issue_token(tokens_file, "province", "44", "已停用的令牌")
+    revoke_token(tokens_file, record.id)
+    return Service(
+        runs=runs,
+        tokens_file=tokens_file,
+        audit_log=home / "service" / "audit.jsonl",
+        tokens=Tokens(ministry, guangdong, beijing, revoked),
+    )
+
+
+@pytest.fixture(scope="session")
+def app(service_files: Service) -> FastAPI:
+    return create_app(service_files.runs, service_files.tokens_file, service_files.audit_log)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -1,0 +1,122 @@
+"""One walk through the pages in real headless Chromium (Debian's package, via Playwright).
+
+Chromium comes from `service/install-browser.sh` (apt), never from `playwright install`. Where
+it is absent the test is skipped with the reason; on CI it is installed and the test runs.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import socket
+import threading
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from openpyxl import load_workbook
+
+from tests.service.conftest import RUN_NEW, A, B, D, Service
+
+CHROMIUM = os.environ.get("ZJTX_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).is_file(),
+    reason=f"no Chromium at {CHROMIUM}: run service/install-browser.sh (Debian's chromium)",
+)
+
+
+@pytest.fixture
+def live_server(app: FastAPI) -> Iterator[str]:
+    """uvicorn on 127.0.0.1 and a free port chosen by the kernel, in a thread."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    listener.close()
+
+
+def test_login_list_firm_and_excel_download_in_chromium(
+    live_server: str, service_files: Service, tmp_path: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-dev-shm-usage"],  # CI containers run as root
+        )
+        try:
+            context = browser.new_context(accept_downloads=True, locale="zh-CN")
+            page = context.new_page()
+            page.set_default_timeout(20_000)
+
+            # given: not logged in, the browser is sent to the login form
+            page.goto(f"{live_server}/")
+            assert page.url == f"{live_server}/login"
+
+            # when: the Guangdong official logs in with a token
+            page.fill("input[name=token]", service_files.tokens.guangdong)
+            page.click("main button[type=submit]")
+            page.wait_for_url(f"{live_server}/")
+            assert page.locator("h1").inner_text() == "已发布的运行"
+            (cookie,) = context.cookies()
+            assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+
+            # then: the province's list, and nothing of Beijing
+            page.click(f"a[href='/runs/{RUN_NEW}/provinces/44']")
+            page.wait_for_url(f"**/runs/{RUN_NEW}/provinces/44")
+            rows = page.locator("#invitations tbody tr")
+            assert rows.count() == 3
+            assert "深圳市华芯微电子有限公司" in page.inner_text("#invitations")
+            assert D not in page.content()
+
+            # a search from the filter form
+            page.fill("input[name=q]", "蓝海")
+            page.click("form.filters button[type=submit]")
+            page.wait_for_url("**q=%E8%93%9D%E6%B5%B7**")
+            assert rows.count() == 1
+
+            # the firm page with its evidence and data gaps
+            page.click("#invitations a:has-text('深圳市蓝海精密机械有限公司')")
+            page.wait_for_url(f"**/runs/{RUN_NEW}/firms/{B}")
+            assert page.inner_text("#credit-code") == B
+            assert "数据缺口" in page.inner_text("main") and "市场地位" in page.inner_text("main")
+
+            # the Excel download from the list page
+            page.click("text=返回本省名单")
+            page.wait_for_url(f"**/runs/{RUN_NEW}/provinces/44")
+            with page.expect_download() as download_info:
+                page.click("#download-xlsx")
+            download = download_info.value
+            assert download.suggested_filename.endswith(".xlsx")
+            target = tmp_path / download.suggested_filename
+            download.save_as(target)
+            content = target.read_bytes()
+            assert zipfile.is_zipfile(io.BytesIO(content))
+            book = load_workbook(io.BytesIO(content))
+            assert book.sheetnames == ["专精特新中小企业", "专精特新小巨人", "说明"]
+            assert book["专精特新中小企业"]["B2"].value == A
+
+            # another province's page is not found, even typed by hand
+            response = page.goto(f"{live_server}/runs/latest/provinces/11")
+            assert response is not None and response.status == 404
+            assert "未找到" in page.inner_text("h1")
+        finally:
+            browser.close()

@@ -1,0 +1,148 @@
+"""Tokens: hashed at rest, issued once, revocable without a restart; `zjtx api token …`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import stat
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from service.tokens import TokenStore, issue_token, read_tokens, revoke_token
+from zjtx.cli_api import api_app
+from zjtx.config import ConfigError
+
+runner = CliRunner()
+
+
+def test_file_keeps_salted_hashes_only(tmp_path: Path) -> None:
+    # given
+    path = tmp_path / "tokens.yaml"
+    # when
+    record, token = issue_token(path, "province", "44", "广东省工业和信息化厅", dt.date(2026, 7, 1))
+    other, _ = issue_token(path, "province", "44", "同名同省的第二个令牌")
+    # then
+    token_id, secret = token.split(".")
+    text = path.read_text(encoding="utf-8")
+    assert token_id == record.id and secret not in text and len(secret) >= 43  # 256 bits
+    stored = yaml.safe_load(text)["tokens"][0]
+    assert set(stored) == {"id", "name", "role", "province", "created", "revoked", "salt", "sha256"}
+    assert stored["created"] == "2026-07-01" and stored["revoked"] is False
+    assert record.salt != other.salt and record.sha256 != other.sha256  # per-token salt
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_store_authenticates_and_sees_revocation_without_restart(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.yaml"
+    record, token = issue_token(path, "province", "11", "北京市经济和信息化局")
+    store = TokenStore(path)
+    principal = store.authenticate(token)
+    assert principal is not None and (principal.role, principal.province) == ("province", "11")
+    assert principal.can_read("11") and not principal.can_read("44")
+    assert not principal.can_read(None)
+    assert store.authenticate(token + "x") is None
+    assert store.authenticate(record.id) is None
+    assert store.authenticate(f"{record.id}.{'A' * 43}") is None
+    revoke_token(path, record.id)
+    assert store.authenticate(token) is None
+
+
+def test_store_without_a_file_accepts_nothing(tmp_path: Path) -> None:
+    store = TokenStore(tmp_path / "absent.yaml")
+    assert store.authenticate("abc.def") is None and store.authenticate(None) is None
+
+
+@pytest.mark.parametrize(
+    ("role", "province", "reason"),
+    [
+        ("province", None, "needs its 2-digit province code"),
+        ("province", "4", "should match pattern"),
+        ("province", "00", "is not a province"),
+        ("ministry", "44", "reads every province"),
+    ],
+)
+def test_bad_token_requests_are_refused(
+    tmp_path: Path, role: str, province: str | None, reason: str
+) -> None:
+    with pytest.raises(ConfigError, match=reason):
+        issue_token(tmp_path / "t.yaml", role, province, "名称")  # type: ignore[arg-type]
+    assert not (tmp_path / "t.yaml").exists()
+
+
+def test_a_tampered_tokens_file_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.yaml"
+    path.write_text("tokens:\n  - id: 1\n    role: admin\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"tokens\.yaml"):
+        read_tokens(path)
+
+
+# ------------------------------------------------------------------ CLI
+
+
+def test_cli_add_prints_the_token_once_and_list_shows_no_secret(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.yaml"
+    added = runner.invoke(
+        api_app,
+        [
+            "token",
+            "add",
+            "--role",
+            "province",
+            "--province",
+            "44",
+            "--name",
+            "广东",
+            "--tokens",
+            str(path),
+        ],
+    )
+    assert added.exit_code == 0, added.output
+    token = added.stdout.strip().splitlines()[-1]
+    assert TokenStore(path).authenticate(token) is not None
+    listed = runner.invoke(api_app, ["token", "list", "--tokens", str(path)])
+    assert listed.exit_code == 0 and token.split(".")[0] in listed.stdout
+    assert token.split(".")[1] not in listed.stdout and "广东" in listed.stdout
+    revoked = runner.invoke(
+        api_app, ["token", "revoke", token.split(".")[0], "--tokens", str(path)]
+    )
+    assert revoked.exit_code == 0
+    assert TokenStore(path).authenticate(token) is None
+    assert "yes" in runner.invoke(api_app, ["token", "list", "--tokens", str(path)]).stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["token", "add", "--role", "province", "--name", "x"], "needs its 2-digit province"),
+        (["token", "add", "--role", "province", "--province", "4", "--name", "x"], "pattern"),
+        (["token", "add", "--role", "ministry", "--province", "44", "--name", "x"], "every"),
+        (["token", "revoke", "000000000000"], "no token with id"),
+    ],
+)
+def test_cli_errors_are_one_line_exit_2(tmp_path: Path, args: list[str], reason: str) -> None:
+    result = runner.invoke(api_app, [*args, "--tokens", str(tmp_path / "tokens.yaml")])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error:") and reason in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""
+
+
+def test_cli_refuses_an_unknown_role(tmp_path: Path) -> None:
+    result = runner.invoke(api_app, ["token", "add", "--role", "king", "--name", "x"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def test_cli_help_on_every_command() -> None:
+    for args in (
+        [],
+        ["serve"],
+        ["token"],
+        ["token", "add"],
+        ["token", "list"],
+        ["token", "revoke"],
+    ):
+        result = runner.invoke(api_app, [*args, "--help"])
+        assert result.exit_code == 0 and "Usage" in result.output
+    add_help = runner.invoke(api_app, ["token", "add", "--help"]).output
+    assert "--province" in add_help and "2-digit" in add_help
