@@ -208,7 +208,9 @@ def serve(
 def _register_area_commands() -> None:
     """Commands written beside this module, one module per area."""
     from zjtx.cli_api import api_app
+    from zjtx.cli_generate import generate
 
+    app.command("generate")(generate)
     app.add_typer(api_app, name="api")
 
 

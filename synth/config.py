@@ -1,0 +1,224 @@
+"""The generator's configuration (`configs/synth.yaml`): every rate and size lives there."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from pydantic import Field, model_validator
+
+from zjtx.config import FrozenModel, load_config
+
+DEFAULT_CONFIG = "synth.yaml"
+
+Probability = float
+
+
+class ProvinceConfig(FrozenModel):
+    code: str = Field(pattern=r"^\d{2}$")
+    weight: float = Field(gt=0)
+
+
+class SegmentConfig(FrozenModel):
+    """A kind of firm: its share of the register and the shape of its accounts."""
+
+    share: float = Field(ge=0)
+    files_financials: Probability = Field(ge=0, le=1)
+    log_revenue_mean: float  # natural log of yuan, at the last fiscal year, for quality 0
+    log_revenue_sd: float = Field(gt=0)
+    revenue_per_quality: float  # log revenue added per unit of latent quality
+    revenue_per_employee: float = Field(gt=0)  # yuan
+    rd_ratio_median: float = Field(ge=0, le=1)
+    rd_ratio_per_quality: float
+    main_business_mean: float = Field(gt=0, lt=1)
+    debt_ratio_mean: float = Field(gt=0, lt=1)
+    growth_mean: float
+    growth_per_quality: float
+    audited: Probability = Field(ge=0, le=1)
+    quality_shift: float  # mean of latent quality in this segment
+    established_from: int
+    innovative_title: Probability = Field(ge=0, le=1)  # ever holds a tech/innovative SME title
+
+
+class StatusConfig(FrozenModel):
+    cancelled: Probability = Field(ge=0, le=1)
+    revoked: Probability = Field(ge=0, le=1)
+    moved_out: Probability = Field(ge=0, le=1)
+    filing_firm_factor: float = Field(ge=0, le=1)  # rates above are for tiny firms
+    first_change_year: int
+
+
+class FilingConfig(FrozenModel):
+    """Mess in the annual accounts as published (the truth keeps every filing)."""
+
+    missing_year: Probability = Field(ge=0, le=1)  # a fiscal year never filed
+    late_last_year: Probability = Field(ge=0, le=1)  # last fiscal year not filed yet
+    rd_staff_missing: Probability = Field(ge=0, le=1)
+    net_profit_missing: Probability = Field(ge=0, le=1)
+    audited_missing: Probability = Field(ge=0, le=1)
+
+
+class RegistryMessConfig(FrozenModel):
+    rename: Probability = Field(ge=0, le=1)  # firms renamed at least once in the history
+    second_rename: Probability = Field(ge=0, le=1)  # of renamed firms, renamed twice
+    relocation: Probability = Field(ge=0, le=1)  # firms whose registered region changed
+    established_missing: Probability = Field(ge=0, le=1)
+    industry_missing: Probability = Field(ge=0, le=1)
+    region_missing: Probability = Field(ge=0, le=1)
+    parenthesized_name: Probability = Field(ge=0, le=1)  # registered as 华芯（深圳）有限公司
+    province_prefix_name: Probability = Field(ge=0, le=1)  # registered as 广东华芯…
+    look_alike: Probability = Field(ge=0, le=1)  # trade name copied from another firm
+
+
+class MentionConfig(FrozenModel):
+    """How a name-bearing table writes a registry firm's name (rates sum to 1)."""
+
+    variant_rates: dict[str, float]
+    former_name_when_before_rename: Probability = Field(ge=0, le=1)
+    credit_code_filled: dict[str, Probability]  # per table
+    nil_share: dict[str, Probability]  # per table: mentions of no registry firm
+
+    @model_validator(mode="after")
+    def _rates_sum_to_one(self) -> MentionConfig:
+        total = sum(self.variant_rates.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"variant_rates sum to {total}, not 1")
+        return self
+
+
+class InnovationConfig(FrozenModel):
+    invention_log_rate: dict[str, float]  # per segment, expected invention patents, log
+    invention_per_quality: float
+    other_ip_log_rate: dict[str, float]  # utility models, designs, copyrights, trademarks
+    co_holder: Probability = Field(ge=0, le=1)
+    low_rank_holder: Probability = Field(ge=0, le=1)  # firm listed 4th or later
+    transferred_in: Probability = Field(ge=0, le=1)
+    invalid_ip: Probability = Field(ge=0, le=1)
+    provincial_award_logit: float
+    national_award_logit: float
+    award_per_quality: float
+    institution_logit: float
+    institution_per_quality: float
+    national_institution: Probability = Field(ge=0, le=1)
+    institution_expired: Probability = Field(ge=0, le=1)
+    talent_logit: float
+    talent_per_quality: float
+    investment_log_rate: float
+    investment_per_quality: float
+    investment_per_growth: float
+    investor_qualified: Probability = Field(ge=0, le=1)
+    investment_log_amount_mean: float
+    products_declared: Probability = Field(ge=0, le=1)  # non-applicants declaring products
+    products_declared_applicant: Probability = Field(ge=0, le=1)
+    niche_year_only: Probability = Field(ge=0, le=1)
+    market_share_declared: Probability = Field(ge=0, le=1)
+    domestic_rank_declared: Probability = Field(ge=0, le=1)
+    catalogue_restricted: Probability = Field(ge=0, le=1)
+    catalogue_eliminated: Probability = Field(ge=0, le=1)
+    catalogue_missing: Probability = Field(ge=0, le=1)
+
+
+class ChainNodeConfig(FrozenModel):
+    node: str
+    category: str  # Annex 2 (六) field, chain_nodes.category vocabulary
+    key_link: bool
+
+
+class ChainConfig(FrozenModel):
+    name: str
+    industries: list[str]  # GB/T 4754 codes whose firms take part in the chain
+    nodes: list[ChainNodeConfig]
+
+
+class SupplyConfig(FrozenModel):
+    participation: Probability = Field(ge=0, le=1)  # chain-industry SMEs that supply a chain
+    customers_pareto_shape: float = Field(gt=0)  # heavy tail of customers per supplier
+    max_customers: int = Field(ge=1)
+    customer_is_leader: Probability = Field(ge=0, le=1)
+    customer_is_sme: Probability = Field(ge=0, le=1)  # rest: outside or foreign (nil)
+    substitutable_presence: Probability = Field(ge=0, le=1)  # yearly presence of a relation
+    supply_share_of_revenue: float = Field(gt=0, le=1)
+    outside_suppliers_per_leader: int = Field(ge=0)
+
+
+class ScoreConfig(FrozenModel):
+    """Official development-evaluation score (发展评价得分), hidden unless published."""
+
+    base: float
+    per_quality: float
+    firm_noise: float
+    year_noise: float
+
+
+class ApplicationConfig(FrozenModel):
+    specialized_logit: float
+    little_giant_logit: float
+    per_propensity: float
+    per_quality: float
+    without_title_factor: float = Field(ge=0, le=1)  # odds multiplier for firms lacking the title
+    withdrawn: Probability = Field(ge=0, le=1)
+    reviewer_logit: float
+    reviewer_per_quality: float
+    specialized_rank_max: int  # hidden market test, 附件1（五）“较为靠前”
+    specialized_share_min: float
+    little_giant_rank_max: int  # 附件2（五）: ≥10% or top three
+    little_giant_share_min: float
+    renewal_reviewer_pass: Probability = Field(ge=0, le=1)
+    not_updated_revocation: Probability = Field(ge=0, le=1)  # Article 17
+    unreported_change_revocation: Probability = Field(ge=0, le=1)  # Article 18
+    ban_lifted: Probability = Field(ge=0, le=1)  # credit repair after an Article 20 revocation
+
+
+class CreditEventConfig(FrozenModel):
+    yearly_rate: dict[str, float]  # per event type, per firm and year (filing firms)
+    micro_abnormal_rate: float  # abnormal_operation per tiny firm and year
+    resolved: dict[str, Probability]  # per event type: later removed / repaired
+
+
+class SynthConfig(FrozenModel):
+    evaluation_date: dt.date
+    first_fiscal_year: int
+    last_fiscal_year: int
+    first_application_year: int
+    application_month: int = Field(ge=1, le=12)
+    application_day: int = Field(ge=1, le=31)
+    title_validity_years: int = Field(ge=1)  # Article 16
+    provinces: list[ProvinceConfig]
+    segments: dict[str, SegmentConfig]
+    status: StatusConfig
+    filings: FilingConfig
+    registry: RegistryMessConfig
+    mentions: MentionConfig
+    innovation: InnovationConfig
+    chains: list[ChainConfig]
+    supply: SupplyConfig
+    scores: ScoreConfig
+    applications: ApplicationConfig
+    credit_events: CreditEventConfig
+    missing_tables_by_province: dict[str, list[str]]  # province code -> tables it never shares
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SynthConfig:
+        if set(self.segments) != {"micro", "sme", "tech", "large"}:
+            raise ValueError("segments must be exactly micro, sme, tech, large")
+        if not self.first_fiscal_year < self.first_application_year <= self.last_fiscal_year + 1:
+            raise ValueError("first_application_year must follow first_fiscal_year")
+        if self.evaluation_date.year != self.last_fiscal_year + 1:
+            raise ValueError("evaluation_date must fall in the year after last_fiscal_year")
+        return self
+
+    @property
+    def fiscal_years(self) -> list[int]:
+        return list(range(self.first_fiscal_year, self.last_fiscal_year + 1))
+
+    @property
+    def application_years(self) -> list[int]:
+        return list(range(self.first_application_year, self.evaluation_date.year))
+
+    def application_date(self, year: int) -> dt.date:
+        return dt.date(year, self.application_month, self.application_day)
+
+
+def load_synth_config(path: Path | str = DEFAULT_CONFIG) -> SynthConfig:
+    """Read `configs/synth.yaml` (or `path`) into a frozen SynthConfig."""
+    return load_config(SynthConfig, path)
