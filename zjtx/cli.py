@@ -209,8 +209,10 @@ def _register_area_commands() -> None:
     """Commands written beside this module, one module per area."""
     from zjtx.cli_api import api_app
     from zjtx.cli_generate import generate
+    from zjtx.cli_train import train
 
     app.command("generate")(generate)
+    app.command("train")(train)
     app.add_typer(api_app, name="api")
 
 

@@ -1,0 +1,96 @@
+"""The ranking configuration (`configs/model.yaml`): dates, k, features, models, estimate bands.
+
+Nothing here is a criterion: the hard filter lives in `configs/criteria/`. These values decide
+how candidates are ordered and how orderings are measured.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from features.feature_config import FeatureConfig
+from zjtx.config import CONFIG_DIR, FrozenModel, load_config
+
+DEFAULT_MODEL_CONFIG = CONFIG_DIR / "model.yaml"
+
+Family = Literal["rule_baseline", "logistic", "hist_gbdt"]
+Tier = Literal["specialized", "little_giant"]
+PositiveInt = Annotated[int, Field(gt=0)]
+NonNegative = Annotated[float, Field(ge=0)]
+
+
+class LabelConfig(FrozenModel):
+    """Label = the tier's title certified within the horizon after the evaluation date."""
+
+    horizon_months: PositiveInt
+    # Fallback when there is no certifications table: an approved application counts on this
+    # day of its year (one round a year).
+    application_month: Annotated[int, Field(ge=1, le=12)]
+    application_day: Annotated[int, Field(ge=1, le=31)]
+    titles: dict[Tier, str]  # tier -> certification title
+
+
+class LogisticConfig(FrozenModel):
+    C: Annotated[float, Field(gt=0)]
+    max_iter: PositiveInt
+    class_weight: Literal["balanced"] | None = None
+
+
+class HistGbdtConfig(FrozenModel):
+    learning_rate: Annotated[float, Field(gt=0)]
+    max_iter: PositiveInt
+    max_leaf_nodes: PositiveInt
+    min_samples_leaf: PositiveInt
+    l2_regularization: NonNegative
+
+
+class ModelsConfig(FrozenModel):
+    families: tuple[Family, ...] = Field(min_length=1)
+    baseline_feature: str  # what the rule ordering sorts by
+    # Amounts that span orders of magnitude: the logistic model sees log1p of them.
+    log_scale_features: tuple[str, ...]
+    # Features whose increase must never lower a score (behavioural direction tests).
+    monotonic_increasing: tuple[str, ...]
+    logistic: LogisticConfig
+    hist_gbdt: HistGbdtConfig
+    # OpenMP threads for fitting and scoring. More threads than free cores make gradient
+    # boosting spin-wait (10x slower on a shared machine); 1 is also reproducible.
+    threads: PositiveInt = 1
+
+
+class ExplanationConfig(FrozenModel):
+    top_reasons: PositiveInt
+    min_abs_contribution: NonNegative  # smaller contributions are not worth stating
+
+
+class EvaluationConfig(FrozenModel):
+    k: PositiveInt  # invitations per province and tier
+    calibration_bins: PositiveInt
+    province_digits: PositiveInt  # province = region_code[:province_digits]
+
+
+class ModelConfig(FrozenModel):
+    seed: int
+    training_dates: tuple[date, ...] = Field(min_length=1)
+    validation_dates: tuple[date, ...] = Field(min_length=1)
+    discovery_date: date  # the date discovery recall@k is measured on (the generator's truth)
+    labels: LabelConfig
+    features: FeatureConfig
+    models: ModelsConfig
+    explanations: ExplanationConfig
+    evaluation: EvaluationConfig
+
+    @model_validator(mode="after")
+    def _temporal(self) -> ModelConfig:
+        if min(self.validation_dates) <= max(self.training_dates):
+            raise ValueError("validation_dates must all be later than every training date")
+        return self
+
+
+def load_model_config(path: Path | str | None = None) -> ModelConfig:
+    """Load `configs/model.yaml` (or `path`) into the strict, frozen ModelConfig."""
+    return load_config(ModelConfig, path or DEFAULT_MODEL_CONFIG)
