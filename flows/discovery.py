@@ -22,10 +22,8 @@ from flows.config import load_flows_config
 from zjtx.settings import Settings
 
 FLOWS_CONFIG = load_flows_config()
-IO_RETRIES = {
-    "retries": FLOWS_CONFIG.retries.io_task_retries,
-    "retry_delay_seconds": FLOWS_CONFIG.retries.retry_delay_seconds,
-}
+IO_RETRY_COUNT = FLOWS_CONFIG.retries.io_task_retries
+IO_RETRY_DELAY = FLOWS_CONFIG.retries.retry_delay_seconds
 
 
 @dataclass(frozen=True)
@@ -46,7 +44,7 @@ class RunPaths:
         return self.work / "attributed"
 
 
-@task(**IO_RETRIES)
+@task(retries=IO_RETRY_COUNT, retry_delay_seconds=IO_RETRY_DELAY)
 def prepare(data_dir: Path, paths: RunPaths) -> dict[str, object]:
     """Validate the inputs once, keep the typed tables for the next stages, write rejects."""
     from features.sources import load_sources, save_sources
@@ -89,12 +87,14 @@ def match(paths: RunPaths) -> dict[str, object]:
 @task
 def features(paths: RunPaths, as_of: dt.date) -> Path:
     """Point-in-time features of every firm (the supply-chain graph needs the whole registry)."""
-    from features.firm_features import build_features, load_feature_config
+    from features.firm_features import build_features
     from features.sources import read_saved_sources
+    from models.ranking import point_in_time
+    from models.ranking_config import load_model_config
 
-    sources = read_saved_sources(paths.attributed)
+    sources = point_in_time(read_saved_sources(paths.attributed), as_of)
     out = paths.work / "features.parquet"
-    build_features(sources, as_of, load_feature_config()).to_parquet(out)
+    build_features(sources, as_of, load_model_config().features).to_parquet(out)
     return out
 
 
@@ -119,21 +119,29 @@ def province(
     import joblib
 
     from features.sources import read_saved_sources, subset_sources
-    from models.criteria import evaluate_criteria, load_criteria_config
-    from models.invitations import discovery_outcomes, invitation_lists, province_of
-    from models.ranking import score_candidates
+    from models.criteria import evaluate_criteria
+    from models.criteria_config import load_criteria_config
+    from models.invitations import invitation_lists, province_of
+    from models.ranking import point_in_time, score_candidates
+    from models.ranking_config import load_model_config
     from zjtx.publication import write_list_csv, write_list_xlsx
 
-    sources = read_saved_sources(paths.attributed)
+    # The data as it stood on as_of: titles valid from their dates, later rows left out.
+    sources = point_in_time(read_saved_sources(paths.attributed), as_of)
     firms = sources.tables["firms"]
     codes = pd.Index(firms.loc[province_of(firms["region_code"]) == province_code, "credit_code"])
     subset = subset_sources(sources, codes)
     criteria = evaluate_criteria(subset, as_of, load_criteria_config())
     criteria.to_parquet(paths.work / f"criteria-{province_code}.parquet")
-    outcomes = discovery_outcomes(criteria)
-    candidates = outcomes[outcomes["outcome"].isin(["eligible", "to_verify"])]
     firm_features = pd.read_parquet(features_path)
-    scores = score_candidates(joblib.load(model_path), firm_features, candidates)
+    explanations = load_model_config().explanations
+    scores = score_candidates(
+        joblib.load(model_path),
+        firm_features,
+        criteria,
+        explanations.top_reasons,
+        explanations.min_abs_contribution,
+    )
     lists = invitation_lists(
         criteria,
         scores,
@@ -161,8 +169,9 @@ def assemble(
 ) -> None:
     """Join the per-province results into the run's summary files and manifest."""
     from features.sources import read_saved_sources
-    from models.criteria import cultivation_list, load_criteria_config
-    from models.invitations import funnel, renewal_rows
+    from models.criteria import cultivation_list
+    from models.criteria_config import load_criteria_config
+    from models.invitations import funnel, renewal_rows, with_registry_columns
     from zjtx.publication import config_hash, write_manifest, write_report_html
 
     firms = read_saved_sources(paths.attributed).tables["firms"]
@@ -175,9 +184,8 @@ def assemble(
         ignore_index=True,
     )
     criteria.to_parquet(paths.staging / "candidates.parquet", index=False)
-    cultivation_list(criteria, load_criteria_config()).to_csv(
-        paths.staging / "cultivation.csv", index=False
-    )
+    cultivation = cultivation_list(criteria, load_criteria_config())
+    with_registry_columns(cultivation, firms).to_csv(paths.staging / "cultivation.csv", index=False)
     renewal_rows(criteria, firms).to_csv(paths.staging / "renewals.csv", index=False)
     stage_funnel = funnel(criteria, firms, lists)
     config_dir = Path(__file__).resolve().parent.parent / "configs"
@@ -199,7 +207,7 @@ def assemble(
     write_manifest(paths.staging / "manifest.json", manifest)
 
 
-@task(**IO_RETRIES)
+@task(retries=IO_RETRY_COUNT, retry_delay_seconds=IO_RETRY_DELAY)
 def publish(paths: RunPaths) -> Path:
     from zjtx.publication import publish as publish_run
 
@@ -260,20 +268,20 @@ def discovery(data_dir: Path, as_of: dt.date | None = None, runs_dir: Path | Non
     return final
 
 
-def discovery_with_runner(runner: str, dask_address: str | None = None) -> Flow:  # type: ignore[type-arg]
+def discovery_with_runner(runner: str, dask_address: str | None = None) -> Flow[..., Path]:
     """The discovery flow with the chosen task runner for the per-province work."""
     if runner == "default":
         return discovery
     from prefect_dask import DaskTaskRunner
 
     if dask_address:
-        return discovery.with_options(task_runner=DaskTaskRunner(address=dask_address))
+        return discovery.with_options(task_runner=DaskTaskRunner(address=dask_address))  # type: ignore[arg-type]
     cluster = {
         "n_workers": FLOWS_CONFIG.dask.n_workers,
         "threads_per_worker": FLOWS_CONFIG.dask.threads_per_worker,
         "dashboard_address": None,
     }
-    return discovery.with_options(task_runner=DaskTaskRunner(cluster_kwargs=cluster))
+    return discovery.with_options(task_runner=DaskTaskRunner(cluster_kwargs=cluster))  # type: ignore[arg-type]
 
 
 def serve_weekly(data_dir: Path, runner: str, dask_address: str | None = None) -> None:

@@ -106,12 +106,15 @@ def _criterion_details(discovery: pd.DataFrame, invited: pd.DataFrame) -> pd.Dat
     rows = rows[rows["criterion"] != "outcome"].sort_values(["credit_code", "tier", "criterion"])
     labelled = rows["criterion"].astype("str") + "：" + rows["evidence"].astype("str")
     unknown = rows["verdict"] == "unknown"
-    declares = rows["evidence"].astype("str").str.contains(DECLARATION_MARK, regex=False)
     keys = [rows["credit_code"], rows["tier"]]
+    # Declarations are the evidence's "需申报说明：…" parts: what the firm must state itself.
+    parts = rows["evidence"].astype("str").str.split("；").explode()
+    declared = parts[parts.str.startswith(DECLARATION_MARK)]
+    declaration_keys = [rows["credit_code"].loc[declared.index], rows["tier"].loc[declared.index]]
     grouped = pd.DataFrame(
         {
             "to_verify": labelled.where(unknown).groupby(keys).agg(_join),
-            "declarations": rows["evidence"].astype("str").where(declares).groupby(keys).agg(_join),
+            "declarations": declared.groupby(declaration_keys).agg(_join),
             "evidence": labelled.where(~unknown).groupby(keys).agg(_join),
         }
     )
@@ -119,7 +122,7 @@ def _criterion_details(discovery: pd.DataFrame, invited: pd.DataFrame) -> pd.Dat
 
 
 def _join(texts: pd.Series) -> str:
-    return "；".join(texts.dropna())
+    return "；".join(dict.fromkeys(texts.dropna()))  # each text once, first-seen order
 
 
 def funnel(criteria: pd.DataFrame, firms: pd.DataFrame, lists: pd.DataFrame) -> pd.DataFrame:
@@ -165,3 +168,12 @@ def renewal_rows(criteria: pd.DataFrame, firms: pd.DataFrame) -> pd.DataFrame:
         firms.reset_index(drop=True)[["credit_code", "name", "region_code"]], on="credit_code"
     )
     return table[["credit_code", "name", "region_code", "tier", "outcome", "failing", "unknown"]]
+
+
+def with_registry_columns(frame: pd.DataFrame, firms: pd.DataFrame) -> pd.DataFrame:
+    """Add the firm's registered name and region code (officials read names, act by region)."""
+    registry = firms.reset_index(drop=True)[["credit_code", "name", "region_code"]]
+    extra = frame.drop(columns=["name", "region_code"], errors="ignore")
+    merged = extra.merge(registry, on="credit_code", how="left")
+    first = ["credit_code", "name", "region_code"]
+    return merged[first + [c for c in merged.columns if c not in first]]

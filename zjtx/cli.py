@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from zjtx.console import fail, reported_errors, stdout
 from zjtx.settings import apply_offline_env
 
 apply_offline_env()
@@ -30,7 +27,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
 
 
 @app.callback()
@@ -38,38 +34,9 @@ def _root() -> None:
     """Proactive discovery of 专精特新 SMEs (工信部企业〔2026〕2号, Article 9)."""
 
 
-stdout = Console()
-
-EXIT_BAD_INPUT = 2
-
-
 class Runner(enum.StrEnum):
     default = "default"
     dask = "dask"
-
-
-def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
-    """Print a one-line reason to stderr and return the Exit to raise."""
-    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
-
-
-@contextmanager
-def reported_errors() -> Iterator[None]:
-    """Turn known input/config errors into one line and exit 2; unexpected ones into exit 1."""
-    from features.sources import SourceError
-    from zjtx.config import ConfigError
-
-    try:
-        yield
-    except (SourceError, ConfigError) as exc:
-        raise fail(str(exc)) from None
-    except (typer.Exit, typer.Abort, KeyboardInterrupt):
-        raise
-    except Exception as exc:
-        if os.environ.get("ZJTX_DEBUG"):
-            raise
-        raise fail(f"unexpected failure: {type(exc).__name__}: {exc}", code=1) from None
 
 
 DataOption = Annotated[
@@ -98,7 +65,7 @@ def validate(
     from features.sources import load_sources
 
     with reported_errors():
-        with console.status(f"reading {data} …"):
+        with stdout.status(f"reading {data} …"):
             sources = load_sources(data)
         table = Table(title=f"Source coverage: {data}")
         for column in ("table", "status", "rows read", "rows refused", "rows used", "files"):
@@ -178,7 +145,7 @@ def discover(
         preflight(data)
         from flows.discovery import discovery_with_runner
 
-        final = discovery_with_runner(runner.value, dask_address)(
+        final: Path = discovery_with_runner(runner.value, dask_address)(
             data_dir=data, as_of=day, runs_dir=out
         )
         stdout.print(f"published {final}")

@@ -11,6 +11,9 @@ OFFLINE_ENV = {
     "DO_NOT_TRACK": "true",
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    # The temporary local server migrates its database on first start: give a busy 2-core
+    # machine more than Prefect's default 20 s before calling the start a failure.
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
 }
 
 
@@ -53,3 +56,5 @@ def apply_offline_env() -> None:
     for key, value in OFFLINE_ENV.items():
         os.environ.setdefault(key, value)
     os.environ.setdefault("PREFECT_HOME", str(Settings.from_env().prefect_home))
+    # Prefect's embedded server keeps its SQLite database there and cannot create the folder.
+    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)

@@ -132,3 +132,14 @@ def test_renewals_list_titles_under_review(world) -> None:
 
 def test_province_of_missing_region_is_unassigned() -> None:
     assert list(province_of(pd.Series(["440300", None, "x"], dtype="str"))) == ["44", "00", "00"]
+
+
+def test_declarations_are_the_parts_the_firm_must_state(world) -> None:
+    criteria, firms, scores = world
+    # given evidence that mixes data with a declaration the firm must make
+    mask = (criteria["credit_code"] == "A") & (criteria["criterion"] == "a1_5_market")
+    criteria.loc[mask, "evidence"] = "未见市场数据；需申报说明：主导产品细分市场地位"
+    lists = invitation_lists(criteria, scores, firms)
+    row = lists.set_index("credit_code").loc["A"]
+    # then only the declaration part is listed under declarations
+    assert row["declarations"] == "需申报说明：主导产品细分市场地位"

@@ -1,0 +1,126 @@
+"""End-to-end discovery runs through Prefect: standards, ranks, determinism, runners, kills."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.flows.conftest import AS_OF, World
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def first_run(world: World) -> Path:
+    from flows.discovery import discovery
+
+    return discovery(data_dir=world.data, as_of=AS_OF, runs_dir=world.runs)
+
+
+def read_lists(run: Path) -> pd.DataFrame:
+    files = sorted((run / "invitations").glob("*.csv"))
+    return pd.concat(
+        [pd.read_csv(f, dtype={"credit_code": "str", "region_code": "str"}) for f in files],
+        ignore_index=True,
+    )
+
+
+def test_run_directory_is_complete(first_run: Path, world: World) -> None:
+    expected = {
+        "manifest.json",
+        "candidates.parquet",
+        "cultivation.csv",
+        "renewals.csv",
+        "match_review.csv",
+        "rejects.csv",
+        "report.html",
+        "invitations",
+    }
+    assert expected <= {p.name for p in first_run.iterdir()}
+    assert (world.runs / "latest").resolve() == first_run.resolve()
+    provinces = {p.stem for p in (first_run / "invitations").glob("*.csv")}
+    assert provinces and provinces == {p.stem for p in (first_run / "invitations").glob("*.xlsx")}
+
+
+def test_no_invited_firm_fails_any_criterion(first_run: Path) -> None:
+    lists = read_lists(first_run)
+    assert len(lists) > 0
+    criteria = pd.read_parquet(first_run / "candidates.parquet")
+    fails = criteria[
+        (criteria["mode"] == "discovery")
+        & (criteria["criterion"] != "outcome")
+        & (criteria["verdict"] == "fail")
+    ]
+    invited_fails = lists.merge(fails, on=["credit_code", "tier"])
+    assert invited_fails.empty
+    assert set(lists["outcome"]) <= {"eligible", "to_verify"}
+
+
+def test_ranks_are_one_to_n_per_list(first_run: Path) -> None:
+    for path in (first_run / "invitations").glob("*.csv"):
+        frame = pd.read_csv(path)
+        for _, ranks in frame.groupby("tier")["rank"]:
+            assert list(ranks) == list(range(1, len(ranks) + 1))
+
+
+def test_rerun_publishes_byte_identical_lists(first_run: Path, world: World) -> None:
+    from flows.discovery import discovery
+
+    second = discovery(data_dir=world.data, as_of=AS_OF, runs_dir=world.runs)
+    assert second != first_run
+    for path in sorted((first_run / "invitations").iterdir()):
+        assert path.read_bytes() == (second / "invitations" / path.name).read_bytes(), path.name
+
+
+def test_dask_runner_publishes_the_same_lists(first_run: Path, world: World) -> None:
+    from flows.discovery import discovery_with_runner
+
+    dask_run = discovery_with_runner("dask")(
+        data_dir=world.data, as_of=AS_OF, runs_dir=world.home / "dask-runs"
+    )
+    for path in sorted((first_run / "invitations").glob("*.csv")):
+        assert path.read_bytes() == (dask_run / "invitations" / path.name).read_bytes(), path.name
+
+
+@pytest.mark.parametrize("kill_after", [2.0, 6.0, 12.0])
+def test_killed_run_leaves_latest_on_the_previous_complete_run(
+    first_run: Path, world: World, kill_after: float
+) -> None:
+    before = (world.runs / "latest").resolve()
+    published = {p.name for p in world.runs.iterdir()}
+    env = {
+        **os.environ,
+        "ZJTX_HOME": str(world.home),
+        "PREFECT_HOME": str(world.home / "prefect"),
+        "PREFECT_API_URL": world.api_url,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "zjtx.cli", "discover", "--data", str(world.data),
+         "--as-of", AS_OF.isoformat(), "--out", str(world.runs)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    time.sleep(kill_after)
+    finished = process.poll() is not None
+    if not finished:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        assert (world.runs / "latest").resolve() == before
+    # every visible run directory is complete; only hidden staging may be left behind
+    for path in world.runs.iterdir():
+        if path.name.startswith(".") or path.name == "latest":
+            continue
+        assert (path / "manifest.json").is_file(), f"{path.name} is incomplete"
+    if not finished:
+        assert {p.name for p in world.runs.iterdir() if not p.name.startswith(".")} == {
+            n for n in published if not n.startswith(".")
+        }
