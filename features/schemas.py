@@ -30,6 +30,13 @@ for _value, _char in enumerate(CREDIT_CODE_CHARSET):
     _CHAR_VALUE[ord(_char)] = _value
 
 
+def with_check_character(first17: str) -> str:
+    """The full code for 17 characters: GB 32100-2015's check character appended."""
+    values = [CREDIT_CODE_CHARSET.index(c) for c in first17]
+    total = sum(v * int(w) for v, w in zip(values, CREDIT_CODE_WEIGHTS, strict=True))
+    return first17 + CREDIT_CODE_CHARSET[(31 - total % 31) % 31]
+
+
 def credit_code_is_valid(codes: pd.Series) -> pd.Series:
     """True where the code has 18 characters from the charset and the right check character."""
     text = codes.astype("str").fillna("")

@@ -13,6 +13,7 @@ import html
 import io
 import json
 import os
+import re
 import shutil
 import zipfile
 from collections.abc import Iterable, Mapping
@@ -47,6 +48,7 @@ COLUMN_LABELS = {
     "evidence": ("达标依据", 80, "每项已达标指标所依据的数据与门槛"),
 }
 FIXED_ZIP_TIME = (2026, 1, 1, 0, 0, 0)
+_MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
 _IMG = '<img alt="chart" src="data:image/png;base64,{}" style="max-width:100%">'
 
 
@@ -148,7 +150,11 @@ def _deterministic_zip(data: bytes) -> bytes:
             info = zipfile.ZipInfo(item.filename, date_time=FIXED_ZIP_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o600 << 16
-            target.writestr(info, source.read(item.filename))
+            content = source.read(item.filename)
+            if item.filename == "docProps/core.xml":
+                # openpyxl stamps the save time into `modified`, whatever the properties say.
+                content = _MODIFIED.sub(rb"\g<1>2026-01-01T00:00:00Z\g<2>", content)
+            target.writestr(info, content)
     return out.getvalue()
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from features.schemas import CREDIT_CODE_CHARSET, CREDIT_CODE_WEIGHTS, SCHEMAS, pandas_dtype
+from features.schemas import SCHEMAS, pandas_dtype, with_check_character
 from features.sources import SourceData
 
 AS_OF = date(2024, 6, 30)  # Y = 2023
@@ -16,10 +16,7 @@ AS_OF = date(2024, 6, 30)  # Y = 2023
 
 def valid_code(number: int, region: str = "440300") -> str:
     """A GB 32100 credit code with a correct check character (facts.md §2)."""
-    body = f"91{region}MA{number:07d}"
-    values = [CREDIT_CODE_CHARSET.index(ch) for ch in body]
-    check = (31 - sum(v * w for v, w in zip(values, CREDIT_CODE_WEIGHTS, strict=True)) % 31) % 31
-    return body + CREDIT_CODE_CHARSET[check]
+    return with_check_character(f"91{region}MA{number:07d}")
 
 
 def typed(table: str, rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:

@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from features.schemas import CREDIT_CODE_CHARSET, CREDIT_CODE_WEIGHTS
+from features.schemas import with_check_character
 from models.invitations import LIST_COLUMNS
 from service.app import create_app
 from service.tokens import issue_token, revoke_token
@@ -25,9 +25,7 @@ RUN_NEW = "20260630-20260701T010000000000"
 
 def credit_code(first17: str) -> str:
     """A valid GB 32100-2015 code: the given 17 characters and their check character."""
-    values = [CREDIT_CODE_CHARSET.index(c) for c in first17]
-    check = 31 - sum(v * int(w) for v, w in zip(values, CREDIT_CODE_WEIGHTS, strict=True)) % 31
-    return first17 + CREDIT_CODE_CHARSET[check % 31]
+    return with_check_character(first17)
 
 
 # Guangdong (44): A, B invited (specialized), C invited (little giant), E due for renewal and

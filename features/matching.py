@@ -1,0 +1,890 @@
+"""Entity matching: link every firm mention (patent holder, investee, award unit, …) to a firm.
+
+Precision first (issue 5): a mention is linked only when one registry firm is clearly meant;
+an ambiguous one goes to the review queue (method `review`, no credit code), never to a guess.
+
+Stages, cheapest first; the first stage that finds a candidate decides:
+1. `code`       the row's `*_credit_code` is a valid code of a registry firm. A valid code of
+                no registry firm makes the mention NIL (`none`): the firm is outside the registry.
+2. `exact`      the raw name equals a current registered name.
+3. `normalized` the cleaned name (width, traditional, punctuation, branch part removed)
+                equals a registered one.
+4. `history`    the raw or cleaned name equals a former name (name_history, Article 19).
+   Then the trade-name cores (features.names): `normalized` when the core equals that of
+   exactly one current name whose region does not conflict, else `history` for former names;
+   several such firms, or only firms in conflicting regions (look-alikes), go to review.
+5. `fuzzy`      rapidfuzz ratio on trade-name cores over n-gram blocked candidates, adjusted
+                for region agreement, industry words and form; linked only above a threshold
+                and with a clear margin over the runner-up firm.
+Distinct raw names are resolved once and joined back to every mention row.
+All thresholds live in `configs/matching.yaml` (`MatchingConfig`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from rapidfuzz import fuzz, process
+from scipy import sparse
+
+from features.names import (
+    normalize_names,
+    region_depth,
+    region_levels,
+    regions_compatible,
+    significant_code,
+)
+from features.schemas import credit_code_is_valid
+from features.sources import SourceData
+from zjtx.config import FrozenModel, load_config
+
+# Name-bearing columns per source table (../shared/contracts/sources.md): (name, credit code).
+NAME_COLUMNS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
+    "ip_holders": (("holder_name", "holder_credit_code"),),
+    "investments": (("investee_name", "investee_credit_code"),),
+    "awards": (("unit_name", "unit_credit_code"),),
+    "rd_institutions": (("unit_name", "unit_credit_code"),),
+    "talent": (("unit_name", "unit_credit_code"),),
+    "supply_chain": (
+        ("supplier_name", "supplier_credit_code"),
+        ("customer_name", "customer_credit_code"),
+    ),
+}
+
+LINKED_METHODS: Final = ("code", "exact", "normalized", "history", "fuzzy")
+LINK_COLUMNS: Final = (
+    "source",
+    "row",
+    "column",
+    "raw_name",
+    "credit_code",
+    "score",
+    "method",
+    "candidate_codes",
+    "runner_up_score",
+    "matched_name",
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration
+
+
+class StageScores(FrozenModel):
+    code: float
+    exact: float
+    normalized: float
+    core_region: float
+    core_only: float
+    history: float
+
+
+class CoreStage(FrozenModel):
+    max_firms_per_key: int
+
+
+class Blocking(FrozenModel):
+    """Which registry names are scored against a mention: those sharing character n-grams."""
+
+    max_block_size: int
+    max_candidates: int
+    min_shared_ngrams: int
+    max_core_chars: int
+
+
+class FuzzyDecision(FrozenModel):
+    """How a fuzzy candidate is scored and when it is linked, reviewed or dropped."""
+
+    min_core_length: int
+    link_threshold: float
+    min_margin: float
+    review_threshold: float
+    region_agree_bonus: float
+    province_agree_bonus: float
+    region_conflict_penalty: float
+    industry_mismatch_penalty: float
+    industry_mismatch_below: float
+    form_mismatch_penalty: float
+    branch_penalty: float
+
+
+class MatchingConfig(FrozenModel):
+    stage_scores: StageScores
+    core_stage: CoreStage
+    blocking: Blocking
+    fuzzy: FuzzyDecision
+    non_enterprise_words: tuple[str, ...]
+
+    @classmethod
+    def load(cls, path: str = "matching.yaml") -> MatchingConfig:
+        return load_config(cls, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Credit codes (GB 32100-2015, ../shared/reference/facts.md §2)
+
+# ---------------------------------------------------------------------------------------------
+# Registry
+
+
+@dataclass(frozen=True)
+class Registry:
+    """Registry names to link against: one entry per current or former name of a firm.
+
+    `entries` columns: credit_code, kind (`current`/`former`), raw, clean, parent, core, trade_name,
+    industry, form, name_region (division code the name itself carries), firm_region
+    (significant `firms.region_code`).
+    """
+
+    entries: pd.DataFrame
+    codes: pd.Index = field(repr=False)
+    firm_levels: np.ndarray = field(repr=False)  # region_levels of firm_region, per entry
+    name_levels: np.ndarray = field(repr=False)  # region_levels of name_region, per entry
+    firm_ids: np.ndarray = field(repr=False)  # int id of each entry's firm
+    entry_codes: np.ndarray = field(repr=False)  # credit_code of each entry (object array)
+    entry_names: np.ndarray = field(repr=False)  # raw name of each entry (object array)
+
+    @classmethod
+    def from_sources(cls, data: SourceData) -> Registry:
+        firms = data.get("firms")
+        if firms is None:
+            firms = pd.DataFrame({"credit_code": pd.Series(dtype="str")})
+        firms = firms.reset_index(drop=True)
+        firm_region = _significant_codes(firms.get("region_code"), len(firms))
+        current = pd.DataFrame(
+            {
+                "credit_code": firms["credit_code"].astype("str"),
+                "kind": "current",
+                "raw": _column(firms, "name").str.strip(),
+                "firm_region": firm_region,
+            }
+        )
+        frames = [current]
+        history = data.get("name_history")
+        if history is not None and len(history):
+            region_by_code = pd.Series(firm_region.to_numpy(), index=current["credit_code"])
+            region_by_code = region_by_code[~region_by_code.index.duplicated()]
+            codes = history["credit_code"].astype("str").reset_index(drop=True)
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "credit_code": codes,
+                        "kind": "former",
+                        "raw": _column(history.reset_index(drop=True), "former_name").str.strip(),
+                        "firm_region": pd.array(
+                            region_by_code.reindex(codes).to_numpy(), dtype="str"
+                        ),
+                    }
+                )
+            )
+        entries = pd.concat(frames, ignore_index=True)
+        entries = entries[entries["raw"].notna() & entries["credit_code"].notna()]
+        entries = entries.drop_duplicates(["credit_code", "raw"]).reset_index(drop=True)
+        parts = normalize_names(entries["raw"])
+        for column in ("clean", "parent", "core", "trade_name", "industry", "form"):
+            entries[column] = parts[column].to_numpy()
+        entries["name_region"] = parts["region_code"].to_numpy()
+        entries["entry"] = np.arange(len(entries), dtype=np.int64)
+        return cls(
+            entries=entries,
+            codes=pd.Index(current["credit_code"].dropna().unique()),
+            firm_levels=region_levels(entries["firm_region"]),
+            name_levels=region_levels(entries["name_region"]),
+            firm_ids=pd.factorize(entries["credit_code"])[0].astype(np.int64),
+            entry_codes=entries["credit_code"].to_numpy(dtype=object),
+            entry_names=entries["raw"].to_numpy(dtype=object),
+        )
+
+
+def _row_numbers(frame: pd.DataFrame) -> np.ndarray:
+    if pd.api.types.is_integer_dtype(frame.index.dtype):
+        return frame.index.to_numpy(dtype=np.int64)
+    return np.arange(len(frame), dtype=np.int64)
+
+
+def _column(frame: pd.DataFrame, name: str) -> pd.Series:
+    if name in frame.columns:
+        return frame[name].astype("str")
+    return pd.Series(pd.NA, index=frame.index, dtype="str")
+
+
+def _significant_codes(codes: pd.Series | None, length: int) -> pd.Series:
+    if codes is None:
+        return pd.Series(pd.NA, index=range(length), dtype="str")
+    text = codes.astype("str").reset_index(drop=True)
+    distinct = text.dropna().unique()
+    return text.map({c: significant_code(c) for c in distinct}).astype("str")
+
+
+# ---------------------------------------------------------------------------------------------
+# Mentions
+
+
+def collect_mentions(data: SourceData) -> pd.DataFrame:
+    """One row per firm mention: source, row, column, raw_name, given_code.
+
+    `row` is the table's index: the 0-based data-row number in the source file(s) (the loader
+    keeps it, gaps where rows were refused), so a mention can be found in the file.
+    """
+    frames = []
+    for table, pairs in NAME_COLUMNS.items():
+        frame = data.get(table)
+        if frame is None:
+            continue
+        for name_column, code_column in pairs:
+            if name_column not in frame.columns:
+                continue
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "source": table,
+                        "row": _row_numbers(frame),
+                        "column": name_column,
+                        "raw_name": frame[name_column].astype("str").to_numpy(),
+                        "given_code": _column(frame, code_column).to_numpy(),
+                    }
+                )
+            )
+    if not frames:
+        empty = {c: pd.Series(dtype="str") for c in ("source", "column", "raw_name", "given_code")}
+        return pd.DataFrame({**empty, "row": pd.Series(dtype=np.int64)})[
+            ["source", "row", "column", "raw_name", "given_code"]
+        ]
+    mentions = pd.concat(frames, ignore_index=True)
+    for column in ("source", "column", "raw_name", "given_code"):
+        mentions[column] = mentions[column].astype("str")
+    return mentions
+
+
+# ---------------------------------------------------------------------------------------------
+# Deterministic stages
+
+
+@dataclass
+class _Resolution:
+    """Decisions so far, one row per distinct name (index = name id)."""
+
+    names: pd.DataFrame  # raw, clean, core, trade_name, industry, form, region_code, is_branch
+    levels: np.ndarray  # region_levels of each name's region_code
+    credit_code: np.ndarray
+    score: np.ndarray
+    method: np.ndarray
+    candidate_codes: np.ndarray
+    runner_up: np.ndarray
+    matched_name: np.ndarray
+
+    @classmethod
+    def start(cls, names: pd.DataFrame) -> _Resolution:
+        n = len(names)
+        return cls(
+            names=names,
+            levels=region_levels(names["region_code"]),
+            credit_code=np.full(n, None, dtype=object),
+            score=np.full(n, np.nan),
+            method=np.full(n, None, dtype=object),
+            candidate_codes=np.full(n, None, dtype=object),
+            runner_up=np.full(n, np.nan),
+            matched_name=np.full(n, None, dtype=object),
+        )
+
+    @property
+    def pending(self) -> np.ndarray:
+        return pd.isna(self.method)
+
+    def decide(
+        self,
+        ids: np.ndarray,
+        method: str | np.ndarray,
+        score: float | np.ndarray,
+        codes: np.ndarray | None = None,
+        candidates: np.ndarray | None = None,
+        runner_up: np.ndarray | None = None,
+        matched: np.ndarray | None = None,
+    ) -> None:
+        self.method[ids] = method
+        self.score[ids] = score
+        if codes is not None:
+            self.credit_code[ids] = codes
+        if candidates is not None:
+            self.candidate_codes[ids] = candidates
+        if runner_up is not None:
+            self.runner_up[ids] = runner_up
+        if matched is not None:
+            self.matched_name[ids] = matched
+
+
+def _isin(values: pd.Series, members: object) -> np.ndarray:
+    """Fast membership for Arrow-backed string columns."""
+    value_set = pa.array(list(members), pa.string())  # type: ignore[call-overload]
+    return pc.is_in(pa.array(values), value_set=value_set).to_numpy(zero_copy_only=False)
+
+
+def _candidate_pairs(
+    keys: pd.Series, entries: pd.DataFrame, key: str, cap: int, registry: Registry
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Pairs (name_id, entry, firm) of names and registry entries with equal `key`.
+
+    `keys` is indexed by name id. A key carried by more than `cap` firms is not paired: those
+    name ids come back separately (they go to review).
+    """
+    entry_valid = entries[key].notna().to_numpy()
+    entry_keys = entries[key][entry_valid]
+    entry_rows = entries["entry"].to_numpy()[entry_valid]
+    name_valid = keys.notna().to_numpy()
+    name_keys = keys[name_valid]
+    name_ids = keys.index.to_numpy()[name_valid]
+    codes, uniques = pd.factorize(pd.concat([entry_keys, name_keys], ignore_index=True))
+    entry_codes, name_codes = codes[: len(entry_keys)], codes[len(entry_keys) :]
+    firm = registry.firm_ids[entry_rows]
+    width = int(firm.max()) + 1 if len(firm) else 1
+    key_firm = np.unique(entry_codes.astype(np.int64) * width + firm)
+    firms_per_key = np.bincount(key_firm // width, minlength=len(uniques))
+    crowded = firms_per_key > cap
+    over = name_ids[crowded[name_codes]]
+    keep_entry, keep_name = ~crowded[entry_codes], ~crowded[name_codes]
+    order = np.argsort(entry_codes[keep_entry], kind="stable")
+    sorted_codes, sorted_rows = entry_codes[keep_entry][order], entry_rows[keep_entry][order]
+    wanted, ids = name_codes[keep_name], name_ids[keep_name]
+    low = np.searchsorted(sorted_codes, wanted, side="left")
+    count = np.searchsorted(sorted_codes, wanted, side="right") - low
+    starts = np.cumsum(count) - count
+    position = np.repeat(low - starts, count) + np.arange(int(count.sum()))
+    entry = sorted_rows[position]
+    pairs = pd.DataFrame(
+        {"name_id": np.repeat(ids, count), "entry": entry, "firm": registry.firm_ids[entry]}
+    )
+    return pairs, over
+
+
+def _joined_by_group(ids: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct ids and, for each, its distinct codes sorted and "|"-joined."""
+    frame = pd.DataFrame({"id": ids, "code": codes}).drop_duplicates()
+    frame = frame.sort_values(["id", "code"], kind="stable")
+    group_ids, starts = np.unique(frame["id"].to_numpy(), return_index=True)
+    values = frame["code"].astype(str).to_numpy()
+    bounds = [*starts[1:], len(values)]
+    joined = np.array(
+        ["|".join(values[a:b]) for a, b in zip(starts, bounds, strict=True)], dtype=object
+    )
+    return group_ids, joined
+
+
+def _equal_key_stage(
+    resolution: _Resolution,
+    registry: Registry,
+    entries: pd.DataFrame,
+    key: str,
+    method: str,
+    score: float,
+    config: MatchingConfig,
+) -> None:
+    """Link names whose `key` equals that of exactly one firm; several firms → review."""
+    ids = np.nonzero(resolution.pending)[0]
+    if not len(ids):
+        return
+    keys = resolution.names[key].iloc[ids]
+    cap = config.core_stage.max_firms_per_key
+    pairs, crowded = _candidate_pairs(keys, entries, key, cap, registry)
+    resolution.decide(crowded, "review", score)
+    if pairs.empty:
+        return
+    per_firm = pairs.drop_duplicates(["name_id", "firm"])
+    names, first, n_firms = np.unique(
+        per_firm["name_id"].to_numpy(), return_index=True, return_counts=True
+    )
+    single = n_firms == 1
+    entry = per_firm["entry"].to_numpy()[first[single]]
+    resolution.decide(
+        names[single],
+        method,
+        score,
+        codes=registry.entry_codes[entry],
+        matched=registry.entry_names[entry],
+    )
+    several = per_firm[np.isin(per_firm["name_id"].to_numpy(), names[~single])]
+    if len(several):
+        review_ids, joined = _joined_by_group(
+            several["name_id"].to_numpy(), registry.entry_codes[several["entry"].to_numpy()]
+        )
+        resolution.decide(review_ids, "review", score, candidates=joined)
+
+
+def _region_status(mention: np.ndarray, firm: np.ndarray, firm_name: np.ndarray) -> np.ndarray:
+    """Per pair of region levels: 2 they agree to the prefecture or finer, 1 to the province
+    only, -1 they conflict, 0 nothing to compare. A firm's region is its registered
+    region_code or the region its name carries, whichever agrees."""
+    mention_depth = region_depth(mention)
+    agree = np.zeros(len(mention), dtype=np.int64)
+    for other in (firm, firm_name):
+        depth = np.minimum(mention_depth, region_depth(other))
+        compatible = regions_compatible(mention, other)
+        agree = np.maximum(agree, np.where(compatible, np.where(depth >= 2, 2, 1), 0))
+    known = (mention_depth > 0) & ((region_depth(firm) > 0) | (region_depth(firm_name) > 0))
+    return np.where(agree > 0, agree, np.where(known, -1, 0))
+
+
+def _pair_status(
+    resolution: _Resolution, registry: Registry, name_ids: np.ndarray, entry_ids: np.ndarray
+) -> np.ndarray:
+    return _region_status(
+        resolution.levels[name_ids],
+        registry.firm_levels[entry_ids],
+        registry.name_levels[entry_ids],
+    )
+
+
+def _core_stage(
+    resolution: _Resolution,
+    registry: Registry,
+    entries: pd.DataFrame,
+    method: str,
+    scores: tuple[float, float],
+    config: MatchingConfig,
+) -> None:
+    """Same trade-name core: linked when exactly one such firm is not in a conflicting region.
+
+    Two firms with the core and no region to tell them apart, or only firms in other regions
+    (a look-alike elsewhere): review.
+    """
+    ids = np.nonzero(resolution.pending)[0]
+    if not len(ids):
+        return
+    keys = resolution.names["core"].iloc[ids]
+    cap = config.core_stage.max_firms_per_key
+    pairs, crowded = _candidate_pairs(keys, entries, "core", cap, registry)
+    resolution.decide(crowded, "review", scores[1])
+    if pairs.empty:
+        return
+    pairs["status"] = _pair_status(
+        resolution, registry, pairs["name_id"].to_numpy(), pairs["entry"].to_numpy()
+    )
+    per_firm = pairs.sort_values(["name_id", "status"], ascending=[True, False], kind="stable")
+    per_firm = per_firm.drop_duplicates(["name_id", "firm"])
+    fitting = per_firm[per_firm["status"].to_numpy() >= 0]
+    names, first, n_fitting = np.unique(
+        fitting["name_id"].to_numpy(), return_index=True, return_counts=True
+    )
+    single = n_fitting == 1
+    chosen = fitting.iloc[first[single]]
+    entry = chosen["entry"].to_numpy()
+    resolution.decide(
+        names[single],
+        method,
+        np.where(chosen["status"].to_numpy() > 0, scores[0], scores[1]),
+        codes=registry.entry_codes[entry],
+        matched=registry.entry_names[entry],
+    )
+    rest = per_firm[~np.isin(per_firm["name_id"].to_numpy(), names[single])]
+    if len(rest):
+        ambiguous, joined = _joined_by_group(
+            rest["name_id"].to_numpy(), registry.entry_codes[rest["entry"].to_numpy()]
+        )
+        resolution.decide(ambiguous, "review", scores[1], candidates=joined)
+
+
+# ---------------------------------------------------------------------------------------------
+# Fuzzy stage
+
+
+def _ngram_keys(cores: pd.Series, max_chars: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row, key) of every character bigram and skip-bigram of each core, as int64 keys."""
+    text = cores.fillna("").to_numpy(dtype=f"<U{max_chars}")
+    points = text.view(np.uint32).reshape(len(text), max_chars).astype(np.int64)
+    bigram = (points[:, :-1] << 21) | points[:, 1:]
+    skip = ((points[:, :-2] << 21) | points[:, 2:]) | (1 << 42)
+    keys = np.concatenate([bigram, skip], axis=1)
+    valid = np.concatenate(
+        [(points[:, :-1] > 0) & (points[:, 1:] > 0), (points[:, :-2] > 0) & (points[:, 2:] > 0)],
+        axis=1,
+    )
+    rows = np.broadcast_to(np.arange(len(text))[:, None], keys.shape)
+    return rows[valid], keys[valid]
+
+
+@dataclass(frozen=True)
+class BlockingStats:
+    """What blocking did: how many n-grams, how many were too common, how many pairs."""
+
+    ngrams: int
+    ngrams_too_common: int
+    mentions: int
+    mentions_without_candidates: int
+    pairs_scored: int
+
+
+def block_pairs(
+    mention_cores: pd.Series, entry_cores: pd.Series, blocking: Blocking
+) -> tuple[pd.DataFrame, BlockingStats]:
+    """Candidate (mention, entry) pairs sharing n-grams, the `max_candidates` best per mention.
+
+    Returns columns mention (position in `mention_cores`), entry (position in `entry_cores`),
+    shared (number of shared n-grams).
+    """
+    entry_rows, entry_keys = _ngram_keys(entry_cores, blocking.max_core_chars)
+    vocabulary, entry_token = np.unique(entry_keys, return_inverse=True)
+    incidence = sparse.csr_matrix(
+        (np.ones(len(entry_rows), dtype=np.int32), (entry_token, entry_rows)),
+        shape=(len(vocabulary), len(entry_cores)),
+    )
+    incidence.data[:] = 1  # an n-gram twice in one core counts once
+    block_size = np.diff(incidence.indptr)
+    too_common = block_size > blocking.max_block_size
+    incidence.data[np.repeat(too_common, block_size)] = 0  # too common to block on
+    incidence.eliminate_zeros()
+
+    mention_rows, mention_keys = _ngram_keys(mention_cores, blocking.max_core_chars)
+    position = np.searchsorted(vocabulary, mention_keys)
+    position = np.minimum(position, len(vocabulary) - 1) if len(vocabulary) else position
+    known = (vocabulary[position] == mention_keys) if len(vocabulary) else np.zeros(0, dtype=bool)
+    queries = sparse.csr_matrix(
+        (np.ones(int(known.sum()), dtype=np.int32), (mention_rows[known], position[known])),
+        shape=(len(mention_cores), len(vocabulary)),
+    )
+    queries.data[:] = 1
+    shared = (queries @ incidence).tocsr()
+    shared.eliminate_zeros()
+    shared.sort_indices()  # ties in shared n-grams are broken by registry order, reproducibly
+    counts = shared.data
+    rows = np.repeat(np.arange(shared.shape[0]), np.diff(shared.indptr))
+    keep = counts >= blocking.min_shared_ngrams
+    rows, cols, counts = rows[keep], shared.indices[keep], counts[keep]
+    order = np.lexsort((-counts, rows))
+    rows, cols, counts = rows[order], cols[order], counts[order]
+    starts = np.searchsorted(rows, rows, side="left")
+    rank = np.arange(len(rows)) - starts
+    best = rank < blocking.max_candidates
+    pairs = pd.DataFrame({"mention": rows[best], "entry": cols[best], "shared": counts[best]})
+    stats = BlockingStats(
+        ngrams=len(vocabulary),
+        ngrams_too_common=int(too_common.sum()),
+        mentions=len(mention_cores),
+        mentions_without_candidates=len(mention_cores) - pairs["mention"].nunique(),
+        pairs_scored=len(pairs),
+    )
+    return pairs, stats
+
+
+def _similarity(left: pd.Series, right: pd.Series) -> np.ndarray:
+    """rapidfuzz ratio (0-1) of aligned strings, in parallel; missing → 0."""
+    a = left.fillna("").astype(str).tolist()
+    b = right.fillna("").astype(str).tolist()
+    if not a:
+        return np.zeros(0)
+    return np.asarray(process.cpdist(a, b, scorer=fuzz.ratio, workers=-1), dtype=float) / 100.0
+
+
+def score_candidates(
+    queries: pd.DataFrame,
+    query_levels: np.ndarray,
+    registry: Registry,
+    pairs: pd.DataFrame,
+    decision: FuzzyDecision,
+) -> pd.DataFrame:
+    """Adjusted score of each candidate pair: core similarity ± region, industry, form."""
+    mention = pairs["mention"].to_numpy()
+    entry = pairs["entry"].to_numpy()
+    entries = registry.entries
+    left = queries[["core", "industry", "form", "is_branch"]].iloc[mention]
+    right = entries[["core", "industry", "form"]].iloc[entry]
+    core_similarity = _similarity(left["core"], right["core"])
+    industry_similarity = _similarity(left["industry"], right["industry"])
+    both_industry = left["industry"].notna().to_numpy() & right["industry"].notna().to_numpy()
+    industry_mismatch = both_industry & (industry_similarity < decision.industry_mismatch_below)
+    left_form, right_form = left["form"].to_numpy(), right["form"].to_numpy()
+    form_mismatch = (
+        left["form"].notna().to_numpy()
+        & right["form"].notna().to_numpy()
+        & (left_form != right_form)
+    )
+    region = _region_status(
+        query_levels[mention], registry.firm_levels[entry], registry.name_levels[entry]
+    )
+    score = (
+        core_similarity
+        + decision.region_agree_bonus * (region == 2)
+        + decision.province_agree_bonus * (region == 1)
+        - decision.region_conflict_penalty * (region < 0)
+        - decision.industry_mismatch_penalty * industry_mismatch
+        - decision.form_mismatch_penalty * form_mismatch
+        - decision.branch_penalty * left["is_branch"].to_numpy(dtype=bool)
+    )
+    return pd.DataFrame(
+        {
+            "mention": mention,
+            "firm": registry.firm_ids[entry],
+            "credit_code": registry.entry_codes[entry],
+            "raw": registry.entry_names[entry],
+            "core_similarity": core_similarity,
+            "region": region,
+            "score": np.clip(score, 0.0, 1.0),
+        }
+    )
+
+
+def _fuzzy_stage(
+    resolution: _Resolution, registry: Registry, config: MatchingConfig
+) -> BlockingStats | None:
+    decision = config.fuzzy
+    names = resolution.names
+    entries = registry.entries
+    core_length = names["core"].str.len().fillna(0).to_numpy()
+    institution = names["form"].isna().to_numpy() & names["clean"].fillna("").str.contains(
+        "|".join(config.non_enterprise_words)
+    ).to_numpy(dtype=bool)
+    eligible = resolution.pending & (core_length >= decision.min_core_length) & ~institution
+    ids = np.nonzero(eligible)[0]
+    if not len(ids) or entries.empty:
+        return None
+    queries = names.iloc[ids].reset_index(drop=True)
+    pairs, stats = block_pairs(queries["core"], entries["core"], config.blocking)
+    if pairs.empty:
+        return stats
+    scored = score_candidates(queries, resolution.levels[ids], registry, pairs, decision)
+    per_code = scored.sort_values(["mention", "score"], ascending=[True, False], kind="stable")
+    per_code = per_code.drop_duplicates(["mention", "firm"]).reset_index(drop=True)
+    rank = per_code.groupby("mention", sort=False).cumcount().to_numpy()
+    best = per_code[rank == 0].set_index("mention")
+    runner_up = per_code[rank == 1].set_index("mention")["score"].reindex(best.index).fillna(0.0)
+    top_ids, top_codes = _joined_by_group(
+        per_code["mention"].to_numpy()[rank < 3], per_code["credit_code"].to_numpy()[rank < 3]
+    )
+    top = pd.Series(top_codes, index=top_ids).reindex(best.index)
+    margin = best["score"] - runner_up
+    link = (best["score"] >= decision.link_threshold) & (margin >= decision.min_margin)
+    review = ~link & (best["score"] >= decision.review_threshold)
+    mention_ids = ids[best.index.to_numpy()]
+    outcomes = (
+        ("fuzzy", link.to_numpy()),
+        ("review", review.to_numpy()),
+        ("none", ~link.to_numpy() & ~review.to_numpy()),
+    )
+    for method, mask in outcomes:
+        resolution.decide(
+            mention_ids[mask],
+            method,
+            best["score"].to_numpy()[mask],
+            codes=best["credit_code"].to_numpy()[mask] if method == "fuzzy" else None,
+            runner_up=runner_up.to_numpy()[mask],
+            matched=best["raw"].to_numpy()[mask] if method != "none" else None,
+            candidates=top.to_numpy()[mask],
+        )
+    return stats
+
+
+def resolve_names(
+    names: pd.Series, registry: Registry, config: MatchingConfig | None = None
+) -> pd.DataFrame:
+    """Resolve distinct raw names (no code stage): one row per name with the link columns."""
+    config = config or MatchingConfig.load()
+    scores = config.stage_scores
+    distinct = pd.Series(pd.unique(names.dropna()), dtype="str")
+    raw = distinct.str.strip()
+    resolution = _Resolution.start(pd.DataFrame({"raw": raw, "region_code": pd.NA}))
+    entries = registry.entries
+    is_current = (entries["kind"] == "current").to_numpy()
+    current, former = entries[is_current], entries[~is_current]
+    # Whole names first (current, then former), then cores: a former name written out in full
+    # is better evidence than a core shared with look-alikes elsewhere.
+    _equal_key_stage(resolution, registry, current, "raw", "exact", scores.exact, config)
+    # Only names the exact stage left open are normalised.
+    pending = np.nonzero(resolution.pending)[0]
+    parts = normalize_names(distinct.iloc[pending]).reindex(range(len(distinct)))
+    parts["is_branch"] = parts["is_branch"].fillna(False).astype(bool)
+    parts["raw"] = raw.to_numpy()
+    resolution.names = parts
+    resolution.levels = region_levels(parts["region_code"])
+    _equal_key_stage(
+        resolution, registry, current, "parent", "normalized", scores.normalized, config
+    )
+    if len(former):
+        _equal_key_stage(resolution, registry, former, "raw", "history", scores.history, config)
+        _equal_key_stage(resolution, registry, former, "parent", "history", scores.history, config)
+    core_scores = (scores.core_region, scores.core_only)
+    _core_stage(resolution, registry, current, "normalized", core_scores, config)
+    if len(former):
+        history_scores = (scores.history, scores.history)
+        _core_stage(resolution, registry, former, "history", history_scores, config)
+    _fuzzy_stage(resolution, registry, config)
+    pending = resolution.pending
+    resolution.decide(np.nonzero(pending)[0], "none", 0.0)
+    return pd.DataFrame(
+        {
+            "raw_name": distinct.to_numpy(),
+            "credit_code": pd.array(resolution.credit_code, dtype="str"),
+            "score": resolution.score,
+            "method": pd.array(resolution.method, dtype="str"),
+            "candidate_codes": pd.array(resolution.candidate_codes, dtype="str"),
+            "runner_up_score": resolution.runner_up,
+            "matched_name": pd.array(resolution.matched_name, dtype="str"),
+        }
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Public API
+
+
+def link_mentions(data: SourceData, config: MatchingConfig | None = None) -> pd.DataFrame:
+    """Link every firm mention of the name-bearing tables to a registry firm (or to none).
+
+    One row per mention, columns `LINK_COLUMNS`: source, row (0-based in its table), column,
+    raw_name, credit_code (empty unless linked), score (0-1), method (code, exact, normalized,
+    history, fuzzy, review, none), candidate_codes ("|"-joined, for review), runner_up_score,
+    matched_name (the registry name the decision rests on).
+    """
+    config = config or MatchingConfig.load()
+    registry = Registry.from_sources(data)
+    mentions = collect_mentions(data)
+
+    given = mentions["given_code"].str.strip().str.upper()
+    valid = credit_code_is_valid(given.str.strip().str.upper()).to_numpy(dtype=bool)
+    registered = valid & _isin(given.fillna(""), registry.codes)
+    outside = valid & ~registered  # a real code of a firm outside the registry: NIL
+
+    by_name = mentions.loc[~valid, "raw_name"]
+    resolved = resolve_names(by_name, registry, config) if len(by_name) else None
+
+    links = mentions[["source", "row", "column", "raw_name"]].copy()
+    for column in ("credit_code", "method", "candidate_codes", "matched_name"):
+        links[column] = pd.Series(pd.NA, index=links.index, dtype="str")
+    links["score"] = 0.0
+    links["runner_up_score"] = np.nan
+    if resolved is not None:
+        looked_up = resolved.set_index("raw_name").reindex(mentions["raw_name"])
+        use = ~valid & mentions["raw_name"].notna().to_numpy()
+        for column in (
+            "credit_code",
+            "method",
+            "candidate_codes",
+            "matched_name",
+            "score",
+            "runner_up_score",
+        ):
+            links.loc[use, column] = looked_up[column].to_numpy()[use]
+    links.loc[registered, "credit_code"] = given[registered].to_numpy()
+    links.loc[registered, "method"] = "code"
+    links.loc[registered, "score"] = config.stage_scores.code
+    links.loc[outside, "method"] = "none"
+    links.loc[outside, "score"] = 0.0
+    links["method"] = links["method"].fillna("none")
+    links["score"] = links["score"].astype(float).fillna(0.0)
+    return links[list(LINK_COLUMNS)].reset_index(drop=True)
+
+
+def review_queue(links: pd.DataFrame) -> pd.DataFrame:
+    """Mentions a person should check (method `review`), the most promising first."""
+    queue = links[links["method"] == "review"]
+    return queue.sort_values(["score", "source", "row"], ascending=[False, True, True]).reset_index(
+        drop=True
+    )
+
+
+def attribute_mentions(data: SourceData, links: pd.DataFrame | None = None) -> SourceData:
+    """A copy of `data` whose `*_credit_code` columns carry the linked firm of each mention.
+
+    Only linked mentions are written; for review and NIL mentions the column keeps what the
+    source gave (empty unless the source had a code).
+    """
+    links = link_mentions(data) if links is None else links
+    linked = links[links["method"].isin(LINKED_METHODS) & links["credit_code"].notna()]
+    tables = dict(data.tables)
+    for table, pairs in NAME_COLUMNS.items():
+        frame = tables.get(table)
+        if frame is None:
+            continue
+        frame = frame.copy()
+        for name_column, code_column in pairs:
+            if name_column not in frame.columns:
+                continue
+            codes = _column(frame, code_column).to_numpy(copy=True)
+            these = linked[(linked["source"] == table) & (linked["column"] == name_column)]
+            position = pd.Index(_row_numbers(frame)).get_indexer(these["row"].to_numpy())
+            found = position >= 0
+            codes[position[found]] = these["credit_code"].to_numpy()[found]
+            frame[code_column] = pd.array(codes, dtype="str")
+        tables[table] = frame
+    return SourceData(tables=tables, rejects=data.rejects, coverage=data.coverage)
+
+
+@dataclass(frozen=True)
+class LinkMetrics:
+    """Scores of links against ground truth (one row of `by_variant` per variant, plus `all`)."""
+
+    precision: float
+    recall: float
+    f1: float
+    nil_accuracy: float
+    nil_wrong_link_rate: float
+    review_size: int
+    by_variant: pd.DataFrame
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return float(numerator / denominator) if denominator else float("nan")
+
+
+def evaluate_links(links: pd.DataFrame, truth_mentions: pd.DataFrame) -> LinkMetrics:
+    """Precision, recall and F1 overall and per variant; NIL accuracy; review-queue size.
+
+    `truth_mentions`: source, row, column, credit_code (empty = NIL), variant. A link is correct
+    when its code is the true one; precision counts every link, recall every linkable mention
+    (true code not empty). NIL accuracy: NIL mentions left unlinked.
+    """
+    keys = ["source", "row", "column"]
+    truth = truth_mentions.copy()
+    truth["row"] = truth["row"].astype(np.int64)
+    truth["true_code"] = truth["credit_code"].astype("str").replace("", pd.NA)
+    if "variant" not in truth.columns:
+        truth["variant"] = "all"
+    found = links[[*keys, "credit_code", "method"]].copy()
+    found["row"] = found["row"].astype(np.int64)
+    merged = truth[[*keys, "true_code", "variant"]].merge(found, on=keys, how="left")
+    linked = merged["method"].isin(LINKED_METHODS) & merged["credit_code"].notna()
+    merged["linked"] = linked
+    merged["correct"] = linked & (merged["credit_code"] == merged["true_code"]).fillna(False)
+    merged["wrong"] = linked & ~merged["correct"]
+    merged["linkable"] = merged["true_code"].notna()
+    merged["review"] = merged["method"] == "review"
+
+    def summarise(group: pd.DataFrame) -> dict[str, float]:
+        precision = _ratio(group["correct"].sum(), group["linked"].sum())
+        recall = _ratio(group["correct"].sum(), group["linkable"].sum())
+        f1 = (
+            2 * precision * recall / (precision + recall)
+            if precision + recall > 0
+            else float("nan")
+        )
+        return {
+            "mentions": len(group),
+            "linkable": int(group["linkable"].sum()),
+            "linked": int(group["linked"].sum()),
+            "correct": int(group["correct"].sum()),
+            "wrong": int(group["wrong"].sum()),
+            "review": int(group["review"].sum()),
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+            "wrong_rate": _ratio(group["wrong"].sum(), len(group)),
+        }
+
+    rows = {"all": summarise(merged)}
+    for variant, group in merged.groupby("variant", sort=True):
+        rows[str(variant)] = summarise(group)
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "variant"
+    nil = merged[~merged["linkable"]]
+    overall = rows["all"]
+    return LinkMetrics(
+        precision=overall["precision"],
+        recall=overall["recall"],
+        f1=overall["f1"],
+        nil_accuracy=_ratio((~nil["linked"]).sum(), len(nil)),
+        nil_wrong_link_rate=_ratio(nil["linked"].sum(), len(nil)),
+        review_size=int((links["method"] == "review").sum()),
+        by_variant=table,
+    )
