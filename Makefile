@@ -35,8 +35,15 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	@touch $@
 
 demo: setup
-	$(BIN)/zjtx validate --data tests/data/sample --rejects $(ZJTX_HOME)/demo-sample-rejects.csv
-	@echo "demo: validated the sample data in tests/data/sample; refused rows in $(ZJTX_HOME)/demo-sample-rejects.csv"
+	$(BIN)/zjtx generate --firms $(DEMO_FIRMS) --seed $(DEMO_SEED) --out $(DEMO_DATA)
+	$(BIN)/zjtx validate --data $(DEMO_DATA) --rejects $(ZJTX_HOME)/demo-rejects.csv
+	$(BIN)/zjtx train --data $(DEMO_DATA)
+	$(BIN)/zjtx discover --data $(DEMO_DATA) --as-of $(DEMO_AS_OF)
+	@echo
+	@echo "demo: generated $(DEMO_FIRMS) firms in $(DEMO_DATA), trained the ranking models"
+	@echo "      (MLflow: $(ZJTX_HOME)/mlflow/mlflow.db) and published a discovery run:"
+	@echo "      invitation lists in $(ZJTX_HOME)/runs/latest/invitations/ (CSV and Excel per province),"
+	@echo "      report in $(ZJTX_HOME)/runs/latest/report.html"
 
 lint: setup
 	$(BIN)/ruff check .
