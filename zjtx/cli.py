@@ -175,10 +175,12 @@ def serve(
 def _register_area_commands() -> None:
     """Commands written beside this module, one module per area."""
     from zjtx.cli_api import api_app
+    from zjtx.cli_criteria import criteria
     from zjtx.cli_generate import generate
     from zjtx.cli_match import match, match_eval
     from zjtx.cli_train import train
 
+    app.command("criteria")(criteria)
     app.command("generate")(generate)
     app.command("match")(match)
     app.command("match-eval")(match_eval)

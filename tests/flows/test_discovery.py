@@ -102,8 +102,18 @@ def test_killed_run_leaves_latest_on_the_previous_complete_run(
         "PREFECT_API_URL": world.api_url,
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "zjtx.cli", "discover", "--data", str(world.data),
-         "--as-of", AS_OF.isoformat(), "--out", str(world.runs)],
+        [
+            sys.executable,
+            "-m",
+            "zjtx.cli",
+            "discover",
+            "--data",
+            str(world.data),
+            "--as-of",
+            AS_OF.isoformat(),
+            "--out",
+            str(world.runs),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
