@@ -7,7 +7,6 @@ Bad input ends with a one-line reason and a non-zero exit, never a traceback
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from zjtx.console import fail, reported_errors, stdout
+from zjtx.console import AsOfOption, DataOption, parse_as_of, reported_errors, stdout
 from zjtx.settings import apply_offline_env
 
 apply_offline_env()
@@ -37,17 +36,6 @@ def _root() -> None:
 class Runner(enum.StrEnum):
     default = "default"
     dask = "dask"
-
-
-DataOption = Annotated[
-    Path,
-    typer.Option(
-        "--data",
-        help="Data directory with one file per table (<table>.csv, <table>.parquet or "
-        "<table>/*.csv), per the source contract.",
-        show_default=False,
-    ),
-]
 
 
 @app.command()
@@ -95,21 +83,6 @@ def validate(
             stdout.print(f"rejects written to {rejects}")
 
 
-def parse_as_of(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise fail(f"--as-of {value!r} is not a date (YYYY-MM-DD)") from None
-
-
-AsOfOption = Annotated[
-    str,
-    typer.Option(
-        "--as-of",
-        help="Evaluation date YYYY-MM-DD; 上年度 is the calendar year before it.",
-        show_default=False,
-    ),
-]
 RunnerOption = Annotated[
     Runner,
     typer.Option(

@@ -11,14 +11,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from zjtx.config import ConfigError
-
-EXIT_BAD_INPUT = 2
-console = Console(stderr=True)
-stdout = Console()
+from zjtx.console import console, fail, stdout
 
 api_app = typer.Typer(
     help="Officials' service: the published runs as a read-only web service (JSON and pages).",
@@ -38,11 +34,6 @@ api_app.add_typer(token_app, name="token")
 class TokenRole(enum.StrEnum):
     ministry = "ministry"
     province = "province"
-
-
-def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(EXIT_BAD_INPUT)
 
 
 def _default_tokens() -> Path:
@@ -105,7 +96,7 @@ def _serve(
     try:
         issued = read_tokens(tokens_file).tokens
     except ConfigError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if not any(not record.revoked for record in issued):
         console.print(
             f"warning: no active token in {tokens_file}; issue one with `zjtx api token add`",
@@ -122,7 +113,7 @@ def _serve(
     try:
         uvicorn.run(app, host=host, port=port, log_level="info")
     except (OSError, SystemExit) as exc:
-        raise _fail(f"cannot serve on {host}:{port}: {exc}") from None
+        raise fail(f"cannot serve on {host}:{port}: {exc}") from None
 
 
 @api_app.callback(invoke_without_command=True)
@@ -175,7 +166,7 @@ def token_add(
     try:
         record, token = issue_token(path, role.value, province, name)
     except ConfigError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     console.print(
         f"issued token {record.id} ({record.role}"
         f"{' ' + record.province if record.province else ''}, {record.name}) in {path}; "
@@ -195,7 +186,7 @@ def token_list(tokens: TokensOption = None) -> None:
     try:
         issued = read_tokens(path).tokens
     except ConfigError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     table = Table("id", "name", "role", "province", "created", "revoked")
     for record in issued:
         table.add_row(
@@ -221,5 +212,5 @@ def token_revoke(
     try:
         record = revoke_token(path, token_id)
     except ConfigError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     console.print(f"revoked token {record.id} ({record.name})", highlight=False)

@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-console = Console(stderr=True)
+from zjtx.console import console, fail, stdout
 
 
 def generate(
@@ -43,8 +42,7 @@ def generate(
 
     out = out if out is not None else Settings.from_env().demo_data
     if out.exists() and not out.is_dir():
-        console.print(f"[bold red]error:[/] --out {out} is a file, not a directory")
-        raise typer.Exit(2)
+        raise fail(f"--out {out} is a file, not a directory")
     with Progress(
         TextColumn("[bold]generate[/] {task.description}"),
         BarColumn(),
@@ -62,8 +60,7 @@ def generate(
         try:
             summary = run_generate(firms, seed, out, progress=step)
         except (ConfigError, ValueError, OSError) as exc:
-            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from exc
+            raise fail(str(exc)) from exc
     table = Table(title=f"{summary.n_firms:,} firms, seed {summary.seed} → {summary.out_dir}")
     table.add_column("table")
     table.add_column("rows", justify="right")
@@ -71,5 +68,5 @@ def generate(
         table.add_row(name, f"{rows:,}")
     for name, rows in summary.truth_rows.items():
         table.add_row(f"truth/{name}", f"{rows:,}")
-    Console().print(table)
+    stdout.print(table)
     console.print(f"done in {summary.seconds:.1f} s")

@@ -11,49 +11,28 @@ from typing import Annotated
 
 import pandas as pd
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from features.sources import SourceData
-
-console = Console(stderr=True)
-stdout = Console()
-
-DataOption = Annotated[
-    Path,
-    typer.Option(
-        "--data",
-        help="Data directory with one file per table, per the source contract.",
-        show_default=False,
-    ),
-]
-
-
-def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(2)
-
-
-def _load(data: Path) -> SourceData:
-    from features.sources import SourceError, load_sources
-
-    try:
-        with console.status(f"reading {data} …"):
-            return load_sources(data)
-    except SourceError as exc:
-        raise _fail(str(exc)) from None
+from zjtx.console import (
+    DataOption,
+    check_table_path,
+    console,
+    fail,
+    reported_errors,
+    stdout,
+    write_table,
+)
 
 
 def _link(data: Path) -> pd.DataFrame:
     from features.matching import link_mentions
-    from zjtx.config import ConfigError
+    from features.sources import load_sources
 
-    sources = _load(data)
-    try:
+    with reported_errors():
+        with console.status(f"reading {data} …"):
+            sources = load_sources(data)
         with console.status("matching firm mentions to the registry …"):
             return link_mentions(sources)
-    except ConfigError as exc:
-        raise _fail(str(exc)) from None
 
 
 def review_path(out: Path) -> Path:
@@ -76,14 +55,9 @@ def match(
     """Resolve every firm mention in the name-bearing tables to a registry firm."""
     from features.matching import review_queue
 
-    if out.suffix.lower() not in (".csv", ".parquet"):
-        raise _fail(f"--out {out}: the extension must be .csv or .parquet")
+    check_table_path(out)
     links = _link(data)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".parquet":
-        links.to_parquet(out, index=False)
-    else:
-        links.to_csv(out, index=False)
+    write_table(links, out)
     queue = review_queue(links)
     queue.to_csv(review_path(out), index=False)
     counts = links["method"].value_counts()
@@ -99,14 +73,14 @@ def match(
 def _truth(data: Path) -> pd.DataFrame:
     path = data / "truth" / "mentions.csv"
     if not path.is_file():
-        raise _fail(f"no ground truth at {path}")
+        raise fail(f"no ground truth at {path}")
     truth = pd.read_csv(path, dtype=str, keep_default_na=False)
     needed = {"source", "row", "column", "credit_code"}
     if missing := needed - set(truth.columns):
-        raise _fail(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+        raise fail(f"{path}: missing column(s) {', '.join(sorted(missing))}")
     truth["row"] = pd.to_numeric(truth["row"], errors="coerce")
     if truth["row"].isna().any():
-        raise _fail(f"{path}: column row must hold integers")
+        raise fail(f"{path}: column row must hold integers")
     return truth
 
 

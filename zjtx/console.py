@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.console import Console
 
@@ -41,3 +45,45 @@ def reported_errors() -> Iterator[None]:
         if os.environ.get("ZJTX_DEBUG"):
             raise
         raise fail(f"unexpected failure: {type(exc).__name__}: {exc}", code=1) from None
+
+
+TABLE_SUFFIXES = (".csv", ".parquet")
+
+DataOption = Annotated[
+    Path,
+    typer.Option(
+        "--data",
+        help="Data directory with one file per table (<table>.csv, <table>.parquet or "
+        "<table>/*.csv), per the source contract.",
+        show_default=False,
+    ),
+]
+AsOfOption = Annotated[
+    str,
+    typer.Option(
+        "--as-of",
+        help="Evaluation date YYYY-MM-DD; 上年度 (fiscal year Y) is the calendar year before it.",
+        show_default=False,
+    ),
+]
+
+
+def parse_as_of(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise fail(f"--as-of must be a date YYYY-MM-DD, got {value!r}") from None
+
+
+def check_table_path(out: Path) -> None:
+    if out.suffix.lower() not in TABLE_SUFFIXES:
+        raise fail(f"--out {out}: the extension must be .csv or .parquet")
+
+
+def write_table(frame: pd.DataFrame, out: Path) -> None:
+    """Write a frame as CSV or Parquet by the file's extension."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".parquet":
+        frame.to_parquet(out, index=False)
+    else:
+        frame.to_csv(out, index=False)

@@ -9,8 +9,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from tests.models.frames import CODE_A, frame, model_firm
-from zjtx.cli_criteria import attribute_by_exact_name, criteria
+from tests.models.frames import frame, model_firm
+from zjtx.cli_criteria import criteria
 
 app = typer.Typer()
 app.command()(criteria)
@@ -66,29 +66,3 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], messa
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
-
-
-def test_exact_name_fallback_attributes_current_and_former_names() -> None:
-    # given patent holders named by the current name, a former name and an unknown name
-    tables = model_firm()
-    holders = [
-        {**tables["ip_holders"][0], "holder_credit_code": None, "holder_name": "甲公司"},
-        {**tables["ip_holders"][1], "holder_credit_code": None, "holder_name": "甲旧名公司"},
-        {**tables["ip_holders"][2], "holder_credit_code": None, "holder_name": "丙公司"},
-    ]
-    from features.sources import SourceData
-
-    data = SourceData(
-        {
-            "firms": frame("firms", tables["firms"]),
-            "name_history": frame(
-                "name_history", [{"credit_code": CODE_A, "former_name": "甲旧名公司"}]
-            ),
-            "ip_holders": frame("ip_holders", holders),
-        }
-    )
-    # when
-    codes = attribute_by_exact_name(data).tables["ip_holders"]["holder_credit_code"]
-    # then
-    assert codes.tolist()[:2] == [CODE_A, CODE_A]
-    assert pd.isna(codes.iloc[2])
