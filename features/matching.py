@@ -27,8 +27,6 @@ from typing import Final
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 from scipy import sparse
 
@@ -40,7 +38,7 @@ from features.names import (
     significant_code,
 )
 from features.schemas import credit_code_is_valid
-from features.sources import SourceData
+from features.sources import SourceData, string_isin
 from zjtx.config import FrozenModel, load_config
 
 # Name-bearing columns per source table (../shared/contracts/sources.md): (name, credit code).
@@ -316,12 +314,6 @@ class _Resolution:
             self.runner_up[ids] = runner_up
         if matched is not None:
             self.matched_name[ids] = matched
-
-
-def _isin(values: pd.Series, members: object) -> np.ndarray:
-    """Fast membership for Arrow-backed string columns."""
-    value_set = pa.array(list(members), pa.string())  # type: ignore[call-overload]
-    return pc.is_in(pa.array(values), value_set=value_set).to_numpy(zero_copy_only=False)
 
 
 def _candidate_pairs(
@@ -743,7 +735,7 @@ def link_mentions(data: SourceData, config: MatchingConfig | None = None) -> pd.
 
     given = mentions["given_code"].str.strip().str.upper()
     valid = credit_code_is_valid(given.str.strip().str.upper()).to_numpy(dtype=bool)
-    registered = valid & _isin(given.fillna(""), registry.codes)
+    registered = valid & string_isin(given.fillna(""), registry.codes)
     outside = valid & ~registered  # a real code of a firm outside the registry: NIL
 
     by_name = mentions.loc[~valid, "raw_name"]

@@ -318,9 +318,13 @@ def build_institutions(
     cfg = config.innovation
     pool = _candidates(firms)
     q = pool["quality"].to_numpy()
+    propensity = pool["propensity"].to_numpy()
     shift = np.where(pool["segment"].to_numpy() == "sme", -2.0, 0.0)
     has = rng.random(len(pool)) < sigmoid(
-        cfg.institution_logit + cfg.institution_per_quality * q + shift
+        cfg.institution_logit
+        + cfg.institution_per_quality * q
+        + cfg.institution_per_propensity * propensity
+        + shift
     )
     firm = pool.index.to_numpy()[has]
     n = firm.size
@@ -383,7 +387,10 @@ def build_talent(
     pool = _candidates(firms)
     ids, years = _years_alive(pool, config.first_fiscal_year, config.last_fiscal_year)
     q = firms["quality"].to_numpy()[ids]
-    won = rng.random(ids.size) < sigmoid(cfg.talent_logit + cfg.talent_per_quality * q)
+    propensity = firms["propensity"].to_numpy()[ids]
+    won = rng.random(ids.size) < sigmoid(
+        cfg.talent_logit + cfg.talent_per_quality * q + cfg.talent_per_propensity * propensity
+    )
     firm, year = ids[won], years[won]
     n = firm.size
     draw = rng.random(n)
@@ -428,6 +435,7 @@ def build_investments(
         cfg.investment_log_rate
         + cfg.investment_per_quality * q
         + cfg.investment_per_growth * (g - 0.1)
+        + cfg.investment_per_propensity * firms["propensity"].to_numpy()[ids]
         + shift
     )
     rounds = rng.poisson(rate)
@@ -581,12 +589,18 @@ def build_tech_titles(
     firms: pd.DataFrame, config: SynthConfig, rng: np.random.Generator
 ) -> pd.DataFrame:
     """科技型 (yearly) and 创新型 (three-year) SME titles, the prerequisite of Annex 1 (一)."""
+    cfg = config.innovation
     probability = pd.Series(firms["segment"]).map(
         {s: config.segments[s].innovative_title for s in config.segments}
     )
+    # Firms that engage with programmes (latent propensity) register for titles more often.
+    propensity = firms["propensity"].to_numpy()
+    shift = cfg.title_per_propensity * propensity
     holder = firms.index[
-        (rng.random(len(firms)) < probability.to_numpy()) & firms["files_financials"].to_numpy()
+        (rng.random(len(firms)) < _shifted(probability.to_numpy(), shift))
+        & firms["files_financials"].to_numpy()
     ].to_numpy()
+    shift = shift[holder]
     est_year = (
         firms["established_on"]
         .to_numpy()[holder]
@@ -606,7 +620,11 @@ def build_tech_titles(
     rows = []
     # 科技型中小企业: registered each spring, valid for a year.
     for year in range(config.first_fiscal_year - 1, last_year + 1):
-        active = (first <= year) & (end_year >= year) & (rng.random(holder.size) < 0.75)
+        active = (
+            (first <= year)
+            & (end_year >= year)
+            & (rng.random(holder.size) < _shifted(cfg.tech_sme_yearly, shift))
+        )
         firm = holder[active]
         certified = np.full(firm.size, day_number(dt.date(year, 4, 30)))
         rows.append(
@@ -627,7 +645,10 @@ def build_tech_titles(
             innovative
             & (year <= last_year)
             & (end_year >= year)
-            & (rng.random(holder.size) < (1.0 if start_offset == 0 else 0.85))
+            & (
+                rng.random(holder.size)
+                < (1.0 if start_offset == 0 else _shifted(cfg.innovative_renewal, shift))
+            )
         )
         innovative &= active | (year > last_year)
         firm = holder[active]
@@ -649,3 +670,11 @@ def build_tech_titles(
     return titles[titles["certified_on"] < day_number(config.evaluation_date)].reset_index(
         drop=True
     )
+
+
+def _shifted(probability: np.ndarray | float, shift: np.ndarray) -> np.ndarray:
+    """`probability` moved by `shift` on the logit scale (0 and 1 stay as they are)."""
+    p = np.broadcast_to(np.asarray(probability, dtype=float), np.shape(shift))
+    inner = np.clip(p, 1e-12, 1 - 1e-12)
+    moved = sigmoid(np.log(inner / (1 - inner)) + shift)
+    return np.where((p <= 0) | (p >= 1), p, moved)

@@ -99,13 +99,16 @@ class InnovationConfig(FrozenModel):
     award_per_quality: float
     institution_logit: float
     institution_per_quality: float
+    institution_per_propensity: float  # firms that engage with programmes (latent propensity)
     national_institution: Probability = Field(ge=0, le=1)
     institution_expired: Probability = Field(ge=0, le=1)
     talent_logit: float
     talent_per_quality: float
+    talent_per_propensity: float
     investment_log_rate: float
     investment_per_quality: float
     investment_per_growth: float
+    investment_per_propensity: float
     investor_qualified: Probability = Field(ge=0, le=1)
     investment_log_amount_mean: float
     products_declared: Probability = Field(ge=0, le=1)  # non-applicants declaring products
@@ -116,6 +119,11 @@ class InnovationConfig(FrozenModel):
     catalogue_restricted: Probability = Field(ge=0, le=1)
     catalogue_eliminated: Probability = Field(ge=0, le=1)
     catalogue_missing: Probability = Field(ge=0, le=1)
+    # 科技型/创新型 SME titles: holding one, registering the yearly 科技型 title again and renewing
+    # the three-year 创新型 title rise with propensity (logit shift per unit).
+    tech_sme_yearly: Probability = Field(ge=0, le=1)  # a holder registers 科技型 in a given year
+    innovative_renewal: Probability = Field(ge=0, le=1)  # a 创新型 holder renews after 3 years
+    title_per_propensity: float
 
 
 class ChainNodeConfig(FrozenModel):
@@ -155,7 +163,18 @@ class ApplicationConfig(FrozenModel):
     little_giant_logit: float
     per_propensity: float
     per_quality: float
+    after_rejection: float  # logit added for a firm rejected in an earlier round (it re-applies)
+    yearly_increase: float  # logit added per round after the first (the programme expands)
+    # A firm that raised qualified equity in the two years before a round (often preparing a
+    # listing, where the title helps) applies more in that round.
+    after_funding: float
     without_title_factor: float = Field(ge=0, le=1)  # odds multiplier for firms lacking the title
+    # The platform's self-assessment (自评): a firm whose own last accounts miss the tier's
+    # revenue or R&D line rarely submits. Lines per tier, yuan / fraction of revenue.
+    self_check_factor: float = Field(ge=0, le=1)
+    self_check_revenue_min: dict[str, float]
+    self_check_rd_min: dict[str, float]
+    self_check_rd_intensity_min: float
     withdrawn: Probability = Field(ge=0, le=1)
     reviewer_logit: float
     reviewer_per_quality: float

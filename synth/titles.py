@@ -197,6 +197,44 @@ def _valid_titles(world: World, today: int) -> dict[str, np.ndarray]:
     return out
 
 
+def _funded(world: World, today: int) -> np.ndarray:
+    """Firms with a qualified equity round paid in during the two years before `today`."""
+    rounds = world.tables["investments"]
+    recent = rounds[
+        (rounds["firm"].to_numpy() >= 0)
+        & rounds["investor_qualified"].to_numpy()
+        & (rounds["paid_in_on"].to_numpy() < today)
+        & (rounds["paid_in_on"].to_numpy() >= today - 730)
+    ]
+    funded = np.zeros(len(world.firms), dtype=bool)
+    funded[recent["firm"].to_numpy()] = True
+    return funded
+
+
+def _self_check(world: World, config: SynthConfig) -> dict[str, dict[int, np.ndarray]]:
+    """Per tier and application year: the firm's own accounts of the year before reach the
+    tier's revenue and R&D lines (what the platform's self-assessment shows it)."""
+    cfg = config.applications
+    fin = world.tables["financials"]
+    n = len(world.firms)
+    result: dict[str, dict[int, np.ndarray]] = {tier: {} for tier in TIER_OF_TITLE.values()}
+    for year in config.application_years:
+        last = fin[fin["fiscal_year"] == year - 1]
+        firm = last["firm"].to_numpy()
+        revenue = last["revenue"].to_numpy()
+        rd = last["rd_expense"].to_numpy()
+        intensity = np.divide(rd, revenue, out=np.zeros_like(rd), where=revenue > 0)
+        for tier in result:
+            ok = np.zeros(n, dtype=bool)
+            ok[firm] = (
+                (revenue >= cfg.self_check_revenue_min[tier])
+                & (rd >= cfg.self_check_rd_min[tier])
+                & (intensity >= cfg.self_check_rd_intensity_min)
+            )
+            result[tier][year] = ok
+    return result
+
+
 def run_history(
     world: World, config: SynthConfig, rng: np.random.Generator, evaluate: Evaluator
 ) -> History:
@@ -207,6 +245,10 @@ def run_history(
     propensity = f["propensity"].to_numpy()
     pool = f["files_financials"].to_numpy() & f["segment"].isin(["tech", "sme"]).to_numpy()
     applications, renewals, published = [], [], []
+    # Firms rejected in an earlier round try again more often (persistence is part of what
+    # propensity means; the applications table shows their earlier attempts).
+    rejected_before = np.zeros(len(f), dtype=bool)
+    self_check = _self_check(world, config)
     for year in config.application_years:
         decision = config.application_date(year)
         today = day_number(decision)
@@ -215,13 +257,15 @@ def run_history(
         )
         held = _valid_titles(world, today)
         has_base = held["tech_sme"] | held["innovative_sme"]
-        lg_p = sigmoid(
-            cfg.little_giant_logit + cfg.per_propensity * propensity + cfg.per_quality * q
-        )
-        spec_p = sigmoid(
-            cfg.specialized_logit + cfg.per_propensity * propensity + cfg.per_quality * q
-        )
+        drive = cfg.per_propensity * propensity + cfg.per_quality * q
+        drive = drive + cfg.after_rejection * rejected_before
+        drive = drive + cfg.yearly_increase * (year - config.first_application_year)
+        drive = drive + cfg.after_funding * _funded(world, today)
+        lg_p = sigmoid(cfg.little_giant_logit + drive)
+        spec_p = sigmoid(cfg.specialized_logit + drive)
         spec_p = np.where(has_base, spec_p, spec_p * cfg.without_title_factor)
+        spec_p = np.where(self_check["specialized"][year], spec_p, spec_p * cfg.self_check_factor)
+        lg_p = np.where(self_check["little_giant"][year], lg_p, lg_p * cfg.self_check_factor)
         draw = rng.random(len(f))
         apply_lg = pool & alive & held["specialized_sme"] & ~held["little_giant"] & (draw < lg_p)
         apply_spec = (
@@ -264,6 +308,7 @@ def run_history(
 
         decided = decide(applicants, result, world, config, rng).assign(year=year)
         applications.append(decided)
+        rejected_before[decided.loc[decided["outcome"] == "rejected", "firm"].to_numpy()] = True
         renewal_verdict = result[result["mode"] == "renewal"].set_index(["credit_code", "tier"])[
             "verdict"
         ]
