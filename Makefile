@@ -31,7 +31,7 @@ $(CURDIR)/.uv/bin/uv:
 	.uv/bin/pip install --quiet --disable-pip-version-check uv
 
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --all-groups --python python3.11
+	$(UV) sync --frozen --all-groups --compile-bytecode --python python3.11
 	@touch $@
 
 demo: setup

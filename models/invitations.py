@@ -102,23 +102,41 @@ def check_invitations(lists: pd.DataFrame, criteria: pd.DataFrame) -> None:
 
 def _criterion_details(discovery: pd.DataFrame, invited: pd.DataFrame) -> pd.DataFrame:
     """Per firm and tier: unknown criteria (to verify), declarations and the evidence text."""
-    rows = discovery.merge(invited[["credit_code", "tier"]], on=["credit_code", "tier"])
-    rows = rows[rows["criterion"] != "outcome"].sort_values(["credit_code", "tier", "criterion"])
-    labelled = rows["criterion"].astype("str") + "：" + rows["evidence"].astype("str")
+    # Narrow the (large, categorical) criteria frame to the invited firms before converting.
+    narrowed = discovery[
+        discovery["credit_code"].isin(invited["credit_code"].unique())
+        & (discovery["criterion"] != "outcome")
+    ]
+    columns = ["credit_code", "tier", "criterion", "verdict", "evidence"]
+    rows = (
+        narrowed[columns]
+        .astype("str")
+        .merge(invited[["credit_code", "tier"]].astype("str"), on=["credit_code", "tier"])
+    )
+    rows = rows.sort_values(["credit_code", "tier", "criterion"])
+    rows["labelled"] = rows["criterion"] + "：" + rows["evidence"]
     unknown = rows["verdict"] == "unknown"
-    keys = [rows["credit_code"], rows["tier"]]
     # Declarations are the evidence's "需申报说明：…" parts: what the firm must state itself.
-    parts = rows["evidence"].astype("str").str.split("；").explode()
-    declared = parts[parts.str.startswith(DECLARATION_MARK)]
-    declaration_keys = [rows["credit_code"].loc[declared.index], rows["tier"].loc[declared.index]]
+    parts = rows[["credit_code", "tier", "evidence"]].assign(
+        evidence=rows["evidence"].str.split("；")
+    )
+    parts = parts.explode("evidence")
+    declared = parts[parts["evidence"].str.startswith(DECLARATION_MARK)].drop_duplicates()
+    keys = ["credit_code", "tier"]
     grouped = pd.DataFrame(
         {
-            "to_verify": labelled.where(unknown).groupby(keys).agg(_join),
-            "declarations": declared.groupby(declaration_keys).agg(_join),
-            "evidence": labelled.where(~unknown).groupby(keys).agg(_join),
+            "to_verify": _joined(rows[unknown], keys, "labelled"),
+            "declarations": _joined(declared, keys, "evidence"),
+            "evidence": _joined(rows[~unknown], keys, "labelled"),
         }
     )
-    return grouped.reset_index().rename(columns={"level_0": "credit_code", "level_1": "tier"})
+    grouped.index.names = keys
+    return grouped.reset_index()
+
+
+def _joined(frame: pd.DataFrame, keys: list[str], column: str) -> pd.Series:
+    """One text per key: the column's texts joined with "；" in the frame's order."""
+    return frame.groupby(keys, sort=False)[column].agg("；".join)
 
 
 def _join(texts: pd.Series) -> str:

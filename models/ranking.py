@@ -132,13 +132,22 @@ def _certifications_on(certifications: pd.DataFrame, day: pd.Timestamp) -> pd.Da
 def candidate_rows(criteria: pd.DataFrame) -> pd.DataFrame:
     """Discovery candidates from the criteria output: credit_code, tier, outcome and the number
     of criteria still `unknown` (what an official would have to verify)."""
-    columns = ["credit_code", "tier", "criterion", "verdict"]
-    discovery = criteria.loc[criteria["mode"].astype("str") == "discovery", columns].astype("str")
-    outcome = discovery[discovery["criterion"] == "outcome"]
-    candidates = outcome[outcome["verdict"].isin(CANDIDATE_OUTCOMES)][
-        ["credit_code", "tier", "verdict"]
-    ].rename(columns={"verdict": "outcome"})
-    rules = discovery[(discovery["criterion"] != "outcome") & (discovery["verdict"] == "unknown")]
+    # Compare the (categorical) columns before converting: the criteria frame is large.
+    discovery = criteria["mode"] == "discovery"
+    is_outcome = criteria["criterion"] == "outcome"
+    chosen = discovery & is_outcome & criteria["verdict"].isin(CANDIDATE_OUTCOMES)
+    candidates = (
+        criteria.loc[chosen, ["credit_code", "tier", "verdict"]]
+        .astype("str")
+        .rename(columns={"verdict": "outcome"})
+    )
+    open_rules = (
+        discovery
+        & ~is_outcome
+        & (criteria["verdict"] == "unknown")
+        & criteria["credit_code"].isin(candidates["credit_code"].unique())
+    )
+    rules = criteria.loc[open_rules, ["credit_code", "tier"]].astype("str")
     unknown = rules.groupby(["credit_code", "tier"]).size()
     keys = pd.MultiIndex.from_frame(candidates[["credit_code", "tier"]])
     candidates["unknown_criteria_count"] = (
