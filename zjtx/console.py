@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,8 +16,10 @@ from rich.console import Console
 
 EXIT_BAD_INPUT = 2
 
-console = Console(stderr=True)
-stdout = Console()
+# Tables printed into logs and pipes keep their columns instead of folding to 80 characters.
+_WIDTH = None if sys.stdout.isatty() else 160
+console = Console(stderr=True, width=_WIDTH)
+stdout = Console(width=_WIDTH)
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
