@@ -119,9 +119,15 @@ def province(
     import joblib
 
     from features.sources import read_saved_sources, subset_sources
-    from models.criteria import evaluate_criteria
+    from models.criteria import cultivation_list, evaluate_criteria
     from models.criteria_config import load_criteria_config
-    from models.invitations import invitation_lists, province_of
+    from models.invitations import (
+        funnel,
+        invitation_lists,
+        province_of,
+        renewal_rows,
+        with_registry_columns,
+    )
     from models.ranking import point_in_time, score_candidates
     from models.ranking_config import load_model_config
     from zjtx.publication import write_list_csv, write_list_xlsx
@@ -131,8 +137,9 @@ def province(
     firms = sources.tables["firms"]
     codes = pd.Index(firms.loc[province_of(firms["region_code"]) == province_code, "credit_code"])
     subset = subset_sources(sources, codes)
-    criteria = evaluate_criteria(subset, as_of, load_criteria_config())
-    criteria.to_parquet(paths.work / f"criteria-{province_code}.parquet")
+    criteria_config = load_criteria_config()
+    criteria = evaluate_criteria(subset, as_of, criteria_config)
+    criteria.to_parquet(paths.work / f"criteria-{province_code}.parquet", index=False)
     firm_features = pd.read_parquet(features_path)
     explanations = load_model_config().explanations
     scores = score_candidates(
@@ -154,6 +161,17 @@ def province(
     write_list_csv(own, folder / f"{province_code}.csv")
     write_list_xlsx(own, folder / f"{province_code}.xlsx")
     lists.to_parquet(paths.work / f"lists-{province_code}.parquet")
+    province_firms = subset.tables["firms"]
+    cultivation = cultivation_list(criteria, criteria_config)
+    with_registry_columns(cultivation, province_firms).to_parquet(
+        paths.work / f"cultivation-{province_code}.parquet"
+    )
+    renewal_rows(criteria, province_firms).to_parquet(
+        paths.work / f"renewals-{province_code}.parquet"
+    )
+    funnel(criteria, province_firms, lists).to_parquet(
+        paths.work / f"funnel-{province_code}.parquet"
+    )
     return {"province": province_code, "invited": len(lists)}
 
 
@@ -168,26 +186,26 @@ def assemble(
     timings: dict[str, float],
 ) -> None:
     """Join the per-province results into the run's summary files and manifest."""
-    from features.sources import read_saved_sources
-    from models.criteria import cultivation_list
-    from models.criteria_config import load_criteria_config
-    from models.invitations import funnel, renewal_rows, with_registry_columns
-    from zjtx.publication import config_hash, write_manifest, write_report_html
+    from zjtx.publication import (
+        concatenate_parquet,
+        config_hash,
+        write_manifest,
+        write_report_html,
+    )
 
-    firms = read_saved_sources(paths.attributed).tables["firms"]
-    criteria = pd.concat(
-        [pd.read_parquet(paths.work / f"criteria-{p}.parquet") for p in provinces],
-        ignore_index=True,
+    def joined(stem: str) -> pd.DataFrame:
+        parts = [pd.read_parquet(paths.work / f"{stem}-{p}.parquet") for p in provinces]
+        return pd.concat(parts, ignore_index=True)
+
+    # The criteria of every firm are large: streamed file to file, never held whole.
+    concatenate_parquet(
+        [paths.work / f"criteria-{p}.parquet" for p in provinces],
+        paths.staging / "candidates.parquet",
     )
-    lists = pd.concat(
-        [pd.read_parquet(paths.work / f"lists-{p}.parquet") for p in provinces],
-        ignore_index=True,
-    )
-    criteria.to_parquet(paths.staging / "candidates.parquet", index=False)
-    cultivation = cultivation_list(criteria, load_criteria_config())
-    with_registry_columns(cultivation, firms).to_csv(paths.staging / "cultivation.csv", index=False)
-    renewal_rows(criteria, firms).to_csv(paths.staging / "renewals.csv", index=False)
-    stage_funnel = funnel(criteria, firms, lists)
+    lists = joined("lists")
+    joined("cultivation").to_csv(paths.staging / "cultivation.csv", index=False)
+    joined("renewals").to_csv(paths.staging / "renewals.csv", index=False)
+    stage_funnel = joined("funnel")
     config_dir = Path(__file__).resolve().parent.parent / "configs"
     manifest = {
         "run_id": paths.run_id,

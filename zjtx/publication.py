@@ -20,6 +20,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
@@ -250,6 +252,32 @@ def _png(figure: object) -> str:
     figure.savefig(buffer, format="png", dpi=90, metadata={"Software": None})  # type: ignore[attr-defined]
     plt.close(figure)  # type: ignore[arg-type]
     return base64.b64encode(buffer.getvalue()).decode()
+
+
+def concatenate_parquet(parts: list[Path], out: Path) -> None:
+    """Stream Parquet files with the same columns into one, a file at a time.
+
+    Categorical (dictionary) columns get one common index type, since each part chose its own.
+    """
+    writer: pq.ParquetWriter | None = None
+    try:
+        for part in parts:
+            table = pq.read_table(part).replace_schema_metadata(None)
+            schema = pa.schema(
+                [
+                    pa.field(f.name, pa.dictionary(pa.int32(), f.type.value_type))
+                    if pa.types.is_dictionary(f.type)
+                    else f
+                    for f in table.schema
+                ]
+            )
+            table = table.cast(schema)
+            if writer is None:
+                writer = pq.ParquetWriter(out, schema)
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 def write_manifest(path: Path, manifest: Mapping[str, object]) -> None:

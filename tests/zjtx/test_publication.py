@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 
 from zjtx.publication import (
     clear_abandoned_staging,
+    concatenate_parquet,
     publish,
     staging_dir,
     write_list_csv,
@@ -81,3 +82,17 @@ def test_abandoned_staging_is_cleared(tmp_path: Path) -> None:
     staging_dir(runs, "killed")
     assert [p.name for p in clear_abandoned_staging(runs)] == [".staging-killed"]
     assert not any(runs.iterdir())
+
+
+def test_parquet_parts_with_different_categories_concatenate(tmp_path: Path) -> None:
+    # given two province parts whose categorical columns hold different categories
+    first = pd.DataFrame({"verdict": pd.Categorical(["pass", "fail"]), "n": [1, 2]})
+    second = pd.DataFrame({"verdict": pd.Categorical(["unknown"] * 300), "n": range(300)})
+    first.to_parquet(tmp_path / "a.parquet", index=False)
+    second.to_parquet(tmp_path / "b.parquet", index=False)
+    # when they are streamed into one file
+    concatenate_parquet([tmp_path / "a.parquet", tmp_path / "b.parquet"], tmp_path / "all.parquet")
+    # then every row is there with its value
+    joined = pd.read_parquet(tmp_path / "all.parquet")
+    assert len(joined) == 302
+    assert list(joined["verdict"].astype("str")[:3]) == ["pass", "fail", "unknown"]
