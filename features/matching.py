@@ -509,6 +509,28 @@ class BlockingStats:
     pairs_scored: int
 
 
+_BLOCK_CHUNK = 50_000  # mentions per sparse product (memory bound, not a matching setting)
+
+
+def _best_pairs(shared: sparse.spmatrix, offset: int, blocking: Blocking) -> pd.DataFrame:
+    """The `max_candidates` entries sharing the most n-grams with each mention of a slice."""
+    shared = shared.tocsr()
+    shared.eliminate_zeros()
+    shared.sort_indices()  # ties in shared n-grams are broken by registry order, reproducibly
+    counts = shared.data
+    rows = np.repeat(np.arange(shared.shape[0]), np.diff(shared.indptr))
+    keep = counts >= blocking.min_shared_ngrams
+    rows, cols, counts = rows[keep], shared.indices[keep], counts[keep]
+    order = np.lexsort((-counts, rows))
+    rows, cols, counts = rows[order], cols[order], counts[order]
+    starts = np.searchsorted(rows, rows, side="left")
+    rank = np.arange(len(rows)) - starts
+    best = rank < blocking.max_candidates
+    return pd.DataFrame(
+        {"mention": rows[best] + offset, "entry": cols[best], "shared": counts[best]}
+    )
+
+
 def block_pairs(
     mention_cores: pd.Series, entry_cores: pd.Series, blocking: Blocking
 ) -> tuple[pd.DataFrame, BlockingStats]:
@@ -538,19 +560,17 @@ def block_pairs(
         shape=(len(mention_cores), len(vocabulary)),
     )
     queries.data[:] = 1
-    shared = (queries @ incidence).tocsr()
-    shared.eliminate_zeros()
-    shared.sort_indices()  # ties in shared n-grams are broken by registry order, reproducibly
-    counts = shared.data
-    rows = np.repeat(np.arange(shared.shape[0]), np.diff(shared.indptr))
-    keep = counts >= blocking.min_shared_ngrams
-    rows, cols, counts = rows[keep], shared.indices[keep], counts[keep]
-    order = np.lexsort((-counts, rows))
-    rows, cols, counts = rows[order], cols[order], counts[order]
-    starts = np.searchsorted(rows, rows, side="left")
-    rank = np.arange(len(rows)) - starts
-    best = rank < blocking.max_candidates
-    pairs = pd.DataFrame({"mention": rows[best], "entry": cols[best], "shared": counts[best]})
+    # Pairs per mention are independent: a slice of mentions at a time bounds the memory the
+    # sparse product takes (every mention × entry pair sharing an n-gram) without changing it.
+    chunks = [
+        _best_pairs(queries[start : start + _BLOCK_CHUNK] @ incidence, start, blocking)
+        for start in range(0, queries.shape[0], _BLOCK_CHUNK)
+    ]
+    pairs = (
+        pd.concat(chunks, ignore_index=True)
+        if chunks
+        else pd.DataFrame({"mention": [], "entry": [], "shared": []}, dtype="int64")
+    )
     stats = BlockingStats(
         ngrams=len(vocabulary),
         ngrams_too_common=int(too_common.sum()),
