@@ -22,7 +22,7 @@ help:
 	@echo "make setup  - create .venv with the locked dependencies (idempotent)"
 	@echo "make demo   - generate a demo data set, then run what the pipeline has on it"
 	@echo "make test   - ruff, mypy and the test suite"
-	@echo "make bench  - the benchmarks under bench/ (minutes; prints tables)"
+	@echo "make bench  - the benchmarks under bench/ (about an hour at 1M firms; prints tables)"
 
 setup: $(VENV)/.synced
 
@@ -54,7 +54,11 @@ test: lint
 	$(BIN)/pytest
 
 bench: setup
-	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	$(BIN)/python -m bench.bench_criteria
+	$(BIN)/python -m bench.bench_generate
+	$(BIN)/python -m bench.bench_matching scale
+	$(BIN)/python -m bench.bench_matching splink
+	$(BIN)/python -m bench.bench_discovery
 
 clean:
 	rm -rf $(VENV) .uv var .pytest_cache .mypy_cache .ruff_cache
