@@ -61,13 +61,10 @@ def _cpu_seconds() -> float:
 # Systems (each run in a child process)
 
 
-def run_ours(dataset_dir: Path) -> dict[str, float]:
-    data, truth = _read(dataset_dir)
-    baseline, cpu = _peak_mb(), _cpu_seconds()
-    start = time.perf_counter()
-    links = link_mentions(data)
-    seconds = time.perf_counter() - start
-    cpu = _cpu_seconds() - cpu
+def _result(
+    links: pd.DataFrame, truth: pd.DataFrame, seconds: float, cpu: float, baseline: float
+) -> dict[str, float]:
+    """One system's row: time, memory, and its links scored against the truth."""
     metrics = evaluate_links(links, truth)
     return {
         "seconds": seconds,
@@ -80,6 +77,16 @@ def run_ours(dataset_dir: Path) -> dict[str, float]:
         "mentions": len(links),
         "review": metrics.review_size,
     }
+
+
+def run_ours(dataset_dir: Path) -> dict[str, float]:
+    data, truth = _read(dataset_dir)
+    baseline, cpu = _peak_mb(), _cpu_seconds()
+    start = time.perf_counter()
+    links = link_mentions(data)
+    seconds = time.perf_counter() - start
+    cpu = _cpu_seconds() - cpu
+    return _result(links, truth, seconds, cpu, baseline)
 
 
 def _splink_frames(data: SourceData, normalised: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -205,18 +212,7 @@ def run_splink(dataset_dir: Path, normalised: bool) -> dict[str, float]:
     links["method"] = np.where(links["credit_code"].notna(), "fuzzy", "none")
     seconds = time.perf_counter() - start
     cpu = _cpu_seconds() - cpu
-    metrics = evaluate_links(links, truth)
-    return {
-        "seconds": seconds,
-        "cpu_seconds": cpu,
-        "peak_mb": _peak_mb(),
-        "peak_mb_before": baseline,
-        "f1": metrics.f1,
-        "precision": metrics.precision,
-        "recall": metrics.recall,
-        "mentions": len(links),
-        "review": 0,
-    }
+    return _result(links, truth, seconds, cpu, baseline)
 
 
 def _child(system: str, dataset_dir: Path) -> dict[str, float]:

@@ -37,22 +37,9 @@ from features.names import (
     regions_compatible,
     significant_code,
 )
-from features.schemas import credit_code_is_valid
+from features.schemas import MENTION_COLUMNS, credit_code_is_valid
 from features.sources import SourceData, string_isin
 from zjtx.config import FrozenModel, load_config
-
-# Name-bearing columns per source table (../shared/contracts/sources.md): (name, credit code).
-NAME_COLUMNS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
-    "ip_holders": (("holder_name", "holder_credit_code"),),
-    "investments": (("investee_name", "investee_credit_code"),),
-    "awards": (("unit_name", "unit_credit_code"),),
-    "rd_institutions": (("unit_name", "unit_credit_code"),),
-    "talent": (("unit_name", "unit_credit_code"),),
-    "supply_chain": (
-        ("supplier_name", "supplier_credit_code"),
-        ("customer_name", "customer_credit_code"),
-    ),
-}
 
 LINKED_METHODS: Final = ("code", "exact", "normalized", "history", "fuzzy")
 LINK_COLUMNS: Final = (
@@ -230,7 +217,7 @@ def collect_mentions(data: SourceData) -> pd.DataFrame:
     keeps it, gaps where rows were refused), so a mention can be found in the file.
     """
     frames = []
-    for table, pairs in NAME_COLUMNS.items():
+    for table, pairs in MENTION_COLUMNS.items():
         frame = data.get(table)
         if frame is None:
             continue
@@ -805,7 +792,7 @@ def attribute_mentions(data: SourceData, links: pd.DataFrame | None = None) -> S
     links = link_mentions(data) if links is None else links
     linked = links[links["method"].isin(LINKED_METHODS) & links["credit_code"].notna()]
     tables = dict(data.tables)
-    for table, pairs in NAME_COLUMNS.items():
+    for table, pairs in MENTION_COLUMNS.items():
         frame = tables.get(table)
         if frame is None:
             continue

@@ -442,6 +442,20 @@ FIRM_KEYED_TABLES = (
     "applications",
 )
 
+# Name-bearing columns per table: (name column, credit-code column). Entity matching fills the
+# code column from the name; every later stage attributes the row through the code column.
+MENTION_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "ip_holders": (("holder_name", "holder_credit_code"),),
+    "investments": (("investee_name", "investee_credit_code"),),
+    "awards": (("unit_name", "unit_credit_code"),),
+    "rd_institutions": (("unit_name", "unit_credit_code"),),
+    "talent": (("unit_name", "unit_credit_code"),),
+    "supply_chain": (
+        ("supplier_name", "supplier_credit_code"),
+        ("customer_name", "customer_credit_code"),
+    ),
+}
+
 REJECTS_COLUMNS = ["table", "row", "column", "reason", "value", "action"]
 REJECTS_SCHEMA = pa.DataFrameSchema(
     {

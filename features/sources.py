@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 
 from features.schemas import (
     FIRM_KEYED_TABLES,
+    MENTION_COLUMNS,
     REJECTS_COLUMNS,
     REQUIRED_TABLES,
     SCHEMAS,
@@ -533,20 +534,6 @@ def _coverage_row(table: str, files: list[Path], rows_read: int, status: str) ->
     }
 
 
-# Name-bearing tables and the credit-code column each mention column is attributed through.
-MENTION_CODE_COLUMNS: dict[str, dict[str, str]] = {
-    "ip_holders": {"holder_name": "holder_credit_code"},
-    "investments": {"investee_name": "investee_credit_code"},
-    "awards": {"unit_name": "unit_credit_code"},
-    "rd_institutions": {"unit_name": "unit_credit_code"},
-    "talent": {"unit_name": "unit_credit_code"},
-    "supply_chain": {
-        "supplier_name": "supplier_credit_code",
-        "customer_name": "customer_credit_code",
-    },
-}
-
-
 def save_sources(data: SourceData, directory: Path) -> None:
     """Write validated tables as Parquet (types and row numbers kept) for the next stage."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -579,9 +566,9 @@ def subset_sources(data: SourceData, credit_codes: pd.Index) -> SourceData:
     for table, frame in data.tables.items():
         if table == "firms" or table in FIRM_KEYED_TABLES:
             tables[table] = frame[string_isin(frame["credit_code"], credit_codes)]
-        elif table in MENTION_CODE_COLUMNS:
+        elif table in MENTION_COLUMNS:
             keep = pd.Series(False, index=frame.index)
-            for code_column in MENTION_CODE_COLUMNS[table].values():
+            for _, code_column in MENTION_COLUMNS[table]:
                 if code_column in frame:
                     keep |= string_isin(frame[code_column], credit_codes)
             tables[table] = frame[keep]

@@ -14,7 +14,6 @@ from features.firm_features import (
     estimate_evaluation_score,
     feature_label,
 )
-from models.ranking_config import load_model_config
 from tests.features.ranking_frames import (
     AS_OF,
     CODE_A,
@@ -26,11 +25,6 @@ from tests.features.ranking_frames import (
     ts,
     with_rows,
 )
-
-
-@pytest.fixture(scope="module")
-def config() -> FeatureConfig:
-    return load_model_config().features
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ from features.supply_graph import (
     SUPPLY_FEATURES,
     build_supply_features,
 )
-from models.ranking_config import load_model_config
 from tests.features.ranking_frames import (
     AS_OF,
     CODE_A,
@@ -24,11 +23,6 @@ from tests.features.ranking_frames import (
     base_source,
     with_rows,
 )
-
-
-@pytest.fixture(scope="module")
-def config() -> FeatureConfig:
-    return load_model_config().features
 
 
 @pytest.fixture(scope="module")
