@@ -72,10 +72,15 @@ def match(paths: RunPaths) -> dict[str, object]:
     """Link every firm mention to the registry; ambiguous ones go to the review file."""
     from features.matching import attribute_mentions, link_mentions, review_queue
     from features.sources import read_saved_sources, save_sources
+    from features.unsettled import refused_by_firm
 
     sources = read_saved_sources(paths.sources)
     links = link_mentions(sources)
-    review_queue(links).to_csv(paths.staging / "match_review.csv", index=False)
+    queue = review_queue(links)
+    queue.to_csv(paths.staging / "match_review.csv", index=False)
+    # Issue 11: refused rows and pending mentions go to the criteria, never silently away.
+    queue.to_parquet(paths.work / "match_review.parquet")
+    refused_by_firm(sources).to_parquet(paths.work / "refused.parquet")
     save_sources(attribute_mentions(sources, links), paths.attributed)
     return {
         "mentions": len(links),
@@ -119,6 +124,7 @@ def province(
     import joblib
 
     from features.sources import read_saved_sources, subset_sources
+    from features.unsettled import pending_mentions
     from models.criteria import cultivation_list, evaluate_criteria
     from models.criteria_config import load_criteria_config
     from models.invitations import (
@@ -138,7 +144,10 @@ def province(
     codes = pd.Index(firms.loc[province_of(firms["region_code"]) == province_code, "credit_code"])
     subset = subset_sources(sources, codes)
     criteria_config = load_criteria_config()
-    criteria = evaluate_criteria(subset, as_of, criteria_config)
+    refused = pd.read_parquet(paths.work / "refused.parquet")
+    queue = pd.read_parquet(paths.work / "match_review.parquet")
+    pending = subset_sources(pending_mentions(sources, queue), codes)
+    criteria = evaluate_criteria(subset, as_of, criteria_config, refused=refused, pending=pending)
     criteria.to_parquet(paths.work / f"criteria-{province_code}.parquet", index=False)
     firm_features = pd.read_parquet(features_path)
     explanations = load_model_config().explanations
@@ -154,6 +163,7 @@ def province(
         scores,
         subset.tables["firms"],
         FLOWS_CONFIG.publication.max_invitations_per_list,
+        refused=refused,
     )
     folder = paths.staging / "invitations"
     folder.mkdir(exist_ok=True)

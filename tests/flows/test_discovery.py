@@ -63,6 +63,33 @@ def test_no_invited_firm_fails_any_criterion(first_run: Path) -> None:
     assert set(lists["outcome"]) <= {"eligible", "to_verify"}
 
 
+def test_no_invited_firm_has_a_refused_row_that_could_have_failed_it(
+    first_run: Path, world: World
+) -> None:
+    # Issue 11: a refused row naming an invited firm is among its to-verify items, never absent
+    from features.sources import load_sources
+    from features.unsettled import refused_by_firm
+    from models.criteria.doubts import WORSEN
+
+    refused = refused_by_firm(load_sources(world.data))
+    assert len(refused) > 0  # the synthetic data is messy: the check below is not vacuous
+    could_fail = pd.DataFrame(
+        [(c, t) for c, tables in WORSEN.items() for t in tables], columns=["criterion", "table"]
+    )
+    lists = read_lists(first_run)
+    criteria = pd.read_parquet(first_run / "candidates.parquet").astype("str")
+    criteria = criteria[criteria["mode"] == "discovery"]
+    at_risk = (
+        lists[["credit_code", "tier", "outcome"]]
+        .merge(refused, on="credit_code")
+        .merge(could_fail, on="table")
+        .merge(criteria, on=["credit_code", "tier", "criterion"])
+    )
+    assert (at_risk["verdict"] == "unknown").all()
+    assert at_risk["evidence"].str.contains("被拒收").all()
+    assert (at_risk["outcome"] == "to_verify").all()
+
+
 def test_ranks_are_one_to_n_per_list(first_run: Path) -> None:
     for path in (first_run / "invitations").glob("*.csv"):
         frame = pd.read_csv(path)
