@@ -43,9 +43,8 @@ def _judge(
     **tables: Any,
 ) -> tuple[str, str, str]:
     """(verdict, evidence, outcome) of firm A for `criterion` of `tier` (discovery mode)."""
-    out = evaluate_criteria(
-        source(**model_firm(**tables)), as_of, config, refused=refused, pending=pending
-    )
+    doubts = {k: v for k, v in (("refused", refused), ("pending", pending)) if v is not None}
+    out = evaluate_criteria(source(**model_firm(**tables)), as_of, config, **doubts)
     mine = rows_of(out, credit_code=code, tier=tier, mode="discovery")
     row = mine[mine["criterion"] == criterion]
     outcome = mine[mine["criterion"] == "outcome"]
