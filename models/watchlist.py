@@ -129,9 +129,11 @@ def watchlist_rows(
         _update_grounds(data.get("annual_updates"), held, as_of, config),
         _change_grounds(data.get("major_changes"), held, as_of, config),
     ]
-    rows = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(
-        len(p) for p in parts
-    ) else _empty_grounds()
+    rows = (
+        pd.concat([p for p in parts if len(p)], ignore_index=True)
+        if any(len(p) for p in parts)
+        else _empty_grounds()
+    )
     registry = firms[["credit_code", "name", "region_code"]]
     rows = rows.merge(held, on="credit_code", how="left").merge(
         registry, on="credit_code", how="left"
@@ -229,9 +231,9 @@ def _move_grounds(firms: pd.DataFrame, held: pd.DataFrame) -> pd.DataFrame:
         if "moved_to_region_code" in moved
         else pd.Series(pd.NA, index=moved.index, dtype="str")
     )
-    where = ("迁入地行政区划代码 " + to.fillna("") + "（由迁入地中小企业主管部门负责后续培育和服务监测）").where(
-        to.notna(), "迁入地未知：请与迁入地中小企业主管部门联系"
-    )
+    where = (
+        "迁入地行政区划代码 " + to.fillna("") + "（由迁入地中小企业主管部门负责后续培育和服务监测）"
+    ).where(to.notna(), "迁入地未知：请与迁入地中小企业主管部门联系")
     evidence = "登记状态：迁出（原注册地 " + moved["region_code"].fillna("不详") + "）；" + where
     return _grounds(
         pd.DataFrame(
@@ -385,9 +387,7 @@ def _actions(rows: pd.DataFrame) -> pd.Series:
     return action
 
 
-def mark_new(
-    rows: pd.DataFrame, previous: pd.DataFrame | None, as_of: dt.date
-) -> pd.DataFrame:
+def mark_new(rows: pd.DataFrame, previous: pd.DataFrame | None, as_of: dt.date) -> pd.DataFrame:
     """`new` = the ground (province, firm, ground, basis) was not in the previous published run.
 
     A ground without an event date (a registry status) keeps the date it was first listed:
@@ -398,7 +398,7 @@ def mark_new(
         rows["new"] = True
         rows["since"] = rows["since"].fillna(pd.Timestamp(as_of))
         return rows
-    before = previous[GROUND_KEY + ["since"]].astype({c: "str" for c in GROUND_KEY}).copy()
+    before = previous[[*GROUND_KEY, "since"]].astype({c: "str" for c in GROUND_KEY}).copy()
     before["basis"] = before["basis"].replace({"nan": "", "<NA>": ""})
     before["since"] = pd.to_datetime(before["since"], errors="coerce").astype("datetime64[us]")
     before = before.drop_duplicates(GROUND_KEY).rename(columns={"since": "since_before"})
@@ -427,9 +427,13 @@ def order_watchlist(rows: pd.DataFrame, config: WatchlistConfig) -> pd.DataFrame
 
 def watch_coverage(coverage: pd.DataFrame) -> dict[str, str]:
     """Per ground: `known`, or why it is unknown for every firm (a table the data lacks)."""
-    missing = set(coverage.loc[coverage["status"] == "missing", "table"]) if len(coverage) else set()
+    missing = (
+        set(coverage.loc[coverage["status"] == "missing", "table"]) if len(coverage) else set()
+    )
     if "certifications" in missing:
-        return {g: "unknown: certifications table missing (no titles to watch)" for g in GROUND_TABLES}
+        return {
+            g: "unknown: certifications table missing (no titles to watch)" for g in GROUND_TABLES
+        }
     result: dict[str, str] = {}
     for ground, tables in GROUND_TABLES.items():
         absent = [t for t in tables if t in missing]

@@ -45,7 +45,9 @@ class AnnualUpdate(FrozenModel):
         if (self.deadline_month, self.deadline_day) > REGULATION_DEADLINE:
             raise ValueError("update deadline later than 5月31日 is looser than 第十七条")
         if self.misses_to_revoke > REGULATION_MISSES_TO_REVOKE:
-            raise ValueError("more than two missed updates before cancellation is looser than 第十七条")
+            raise ValueError(
+                "more than two missed updates before cancellation is looser than 第十七条"
+            )
         return self
 
     def deadline(self, year: int) -> dt.date:

@@ -23,7 +23,7 @@ from models.watchlist import (
 )
 from models.watchlist_config import WatchlistConfig, load_watchlist_config
 from tests.models.frames import AS_OF, CODE_A, CODE_B, Y, financial_year, model_firm, source
-from zjtx.config import ConfigError
+from zjtx.config import CONFIG_DIR, ConfigError
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,12 @@ def updates(*rows: tuple[int, str | None]) -> list[dict[str, Any]]:
 
 def change(occurred: str, reported: str | None, kind: str = "merger") -> list[dict[str, Any]]:
     return [
-        {"credit_code": CODE_A, "change_type": kind, "occurred_on": occurred, "reported_on": reported}
+        {
+            "credit_code": CODE_A,
+            "change_type": kind,
+            "occurred_on": occurred,
+            "reported_on": reported,
+        }
     ]
 
 
@@ -162,7 +167,11 @@ def test_credit_listing_both_sides(watch) -> None:  # type: ignore[no-untyped-de
 
 
 def test_incident_both_sides(watch) -> None:  # type: ignore[no-untyped-def]
-    event = {"credit_code": CODE_A, "event_type": "major_safety_accident", "occurred_on": "2025-08-09"}
+    event = {
+        "credit_code": CODE_A,
+        "event_type": "major_safety_accident",
+        "occurred_on": "2025-08-09",
+    }
     assert list(watch(credit_events=[event])["ground"]) == ["incident"]
     assert watch(credit_events=[{**event, "occurred_on": f"{Y - 3}-12-31"}]).empty
 
@@ -323,7 +332,7 @@ def test_looser_than_the_measures_is_refused(
 ) -> None:
     import yaml
 
-    raw = yaml.safe_load(open("configs/watchlist.yaml", encoding="utf-8"))
+    raw = yaml.safe_load((CONFIG_DIR / "watchlist.yaml").read_text(encoding="utf-8"))
     raw[section][field] = value
     if field == "deadline_day":
         raw[section]["deadline_month"] = 6
