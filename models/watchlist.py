@@ -14,8 +14,9 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from features.sources import SourceData
+from features.sources import SourceData, string_isin
 from models.criteria.engine import CRITERION_LABELS, TIER_TITLE
+from models.criteria.rules import EVENT_LABELS
 from models.invitations import NO_PROVINCE, province_of
 from models.watchlist_config import WatchlistConfig
 
@@ -49,6 +50,7 @@ GROUND_ARTICLES = {
     "registration": "第十一条",
     "credit_listing": "第十一条、第二十条",
     "incident": "第十一条、第二十条",
+    "data_fraud": "第二十条",
     "no_longer_sme": "第十一条、第十八条",
     "criterion_failed": "第十八条",
     "moved_out": "第十九条",
@@ -61,6 +63,7 @@ GROUND_LABELS = {
     "registration": "登记状态不再符合",
     "credit_listing": "列入经营异常名录或严重失信主体名单",
     "incident": "发生事故、事件或违法违规行为",
+    "data_fraud": "数据造假",
     "no_longer_sme": "不再属于中小企业",
     "criterion_failed": "认定指标不再符合",
     "moved_out": "跨区域迁移",
@@ -75,6 +78,7 @@ GROUND_TABLES: dict[str, tuple[str, ...]] = {
     "registration": ("firms",),
     "credit_listing": ("credit_events",),
     "incident": ("credit_events",),
+    "data_fraud": ("credit_events",),
     "no_longer_sme": ("financials",),
     "criterion_failed": ("financials",),
     "moved_out": ("firms",),
@@ -122,10 +126,11 @@ def watchlist_rows(
     """
     held = held_titles(data.get("certifications"), as_of)
     firms = data.tables["firms"].reset_index(drop=True)
-    held = held[held["credit_code"].isin(firms["credit_code"])]
+    held = held[string_isin(held["credit_code"], firms["credit_code"])]
     parts = [
         _criteria_grounds(criteria, held, firms, as_of, config),
         _move_grounds(firms, held),
+        _fraud_grounds(data.get("credit_events"), held, as_of),
         _update_grounds(data.get("annual_updates"), held, as_of, config),
         _change_grounds(data.get("major_changes"), held, as_of, config),
     ]
@@ -139,6 +144,11 @@ def watchlist_rows(
         registry, on="credit_code", how="left"
     )
     rows["article"] = rows["ground"].map(GROUND_ARTICLES)
+    # 经营异常名录 alone is an Article 11 matter; 严重失信 is also an Article 20 one.
+    abnormal_only = (rows["ground"] == "credit_listing") & ~rows["evidence"].str.contains(
+        EVENT_LABELS["serious_dishonesty"], regex=False
+    )
+    rows.loc[abnormal_only, "article"] = "第十一条"
     rows["action"] = _actions(rows)
     ministry = rows["action"] == MINISTRY
     rows.loc[ministry, "article"] = rows.loc[ministry, "article"] + "、第二十一条"
@@ -186,18 +196,18 @@ def _criteria_grounds(
     config: WatchlistConfig,
 ) -> pd.DataFrame:
     """Own-tier criteria the engine judges `fail` for a held title (discovery-mode verdicts)."""
-    failing = criteria[
-        (criteria["mode"] == "discovery")
-        & (criteria["verdict"] == "fail")
-        & criteria["credit_code"].isin(held["credit_code"])
-    ][["credit_code", "tier", "criterion", "evidence"]].astype("str")
+    failing = criteria.loc[
+        (criteria["mode"] == "discovery") & (criteria["verdict"] == "fail"),
+        ["credit_code", "tier", "criterion", "evidence"],
+    ]
+    failing = failing[string_isin(failing["credit_code"], held["credit_code"])].astype("str")
     own_tier = held.assign(tier=held["title"].map(TITLE_TIER))[["credit_code", "tier"]]
     failing = failing.merge(own_tier, on=["credit_code", "tier"])
     failing = failing[~failing["criterion"].isin(config.not_examined)]
     # A firm that moved out fails registration too; 第十九条 is its ground, not 第十一条.
     moved = firms.loc[firms["status"] == "moved_out", "credit_code"]
     failing = failing[
-        ~((failing["criterion"] == "art11_registered") & failing["credit_code"].isin(moved))
+        ~((failing["criterion"] == "art11_registered") & string_isin(failing["credit_code"], moved))
     ]
     if failing.empty:
         return _empty_grounds()
@@ -223,7 +233,9 @@ def _criteria_grounds(
 
 def _move_grounds(firms: pd.DataFrame, held: pd.DataFrame) -> pd.DataFrame:
     """第十九条: a titled firm the registry shows as moved out (迁出)."""
-    moved = firms[(firms["status"] == "moved_out") & firms["credit_code"].isin(held["credit_code"])]
+    moved = firms[
+        (firms["status"] == "moved_out") & string_isin(firms["credit_code"], held["credit_code"])
+    ]
     if moved.empty:
         return _empty_grounds()
     to = (
@@ -244,6 +256,33 @@ def _move_grounds(firms: pd.DataFrame, held: pd.DataFrame) -> pd.DataFrame:
                 "since": pd.NaT,
                 "evidence": evidence + "；应在3个月内提交跨区域迁移申请（第十九条）",
                 "moved_to": to,
+            }
+        )
+    )
+
+
+def _fraud_grounds(events: pd.DataFrame | None, held: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    """第二十条: data fraud found during the validity period (an applicant's record is only a
+    matter to verify in the criteria; a holder's is a ground for cancellation)."""
+    if events is None or events.empty or held.empty:
+        return _empty_grounds()
+    day = pd.Timestamp(as_of)
+    rows = events[(events["event_type"] == "data_fraud") & (events["occurred_on"] <= day)].merge(
+        held, on="credit_code"
+    )
+    rows = rows[rows["occurred_on"] >= rows["certified_on"]]
+    if rows.empty:
+        return _empty_grounds()
+    rows = rows.sort_values("occurred_on").drop_duplicates("credit_code", keep="last")
+    return _grounds(
+        pd.DataFrame(
+            {
+                "credit_code": rows["credit_code"],
+                "ground": "data_fraud",
+                "basis": "",
+                "since": rows["occurred_on"],
+                "evidence": rows["occurred_on"].dt.strftime("%Y-%m-%d")
+                + " 发现数据造假（称号有效期内；第二十条：取消认定且三年内不得再次申报）",
             }
         )
     )
@@ -378,11 +417,14 @@ def _change_grounds(
 
 def _actions(rows: pd.DataFrame) -> pd.Series:
     """What the province does (第十七至二十一条): moves are handed to the receiving province; a
-    first missed update and a reported change are monitored; any other risk of a 小巨人 goes to
+    first missed update, a reported change and (for a 专精特新中小企业) a listing in the
+    abnormal-operation list alone are monitored; any other risk of a 小巨人 goes to
     the ministry (第十八、二十一条); of a 专精特新中小企业, verification then cancellation."""
     action = pd.Series(REVOKE, index=rows.index, dtype="str")
     action[rows["title"] == "little_giant"] = MINISTRY
     action[rows["ground"].isin(["update_missed_once", "major_change_reported"])] = MONITOR
+    abnormal = (rows["ground"] == "credit_listing") & (rows["article"] == "第十一条")
+    action[abnormal & (rows["title"] != "little_giant")] = MONITOR
     action[rows["ground"] == "moved_out"] = HAND_OVER
     return action
 

@@ -19,6 +19,7 @@ GROUNDS = (
     "registration",
     "credit_listing",
     "incident",
+    "data_fraud",
     "update_missed_twice",
     "major_change_unreported",
     "no_longer_sme",

@@ -340,3 +340,20 @@ def test_looser_than_the_measures_is_refused(
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     with pytest.raises(ConfigError, match="looser"):
         load_watchlist_config(path)
+
+
+def test_data_fraud_within_the_validity_period_both_sides(watch) -> None:  # type: ignore[no-untyped-def]
+    fraud = {"credit_code": CODE_A, "event_type": "data_fraud", "occurred_on": "2025-09-01"}
+    rows = watch(credit_events=[fraud])
+    assert list(rows["ground"]) == ["data_fraud"]
+    assert rows["article"].iloc[0] == "第二十条" and rows["action"].iloc[0] == REVOKE
+    assert watch(credit_events=[{**fraud, "occurred_on": "2023-12-31"}]).empty  # before title
+
+
+def test_abnormal_operation_alone_is_monitored_for_a_specialized_sme(watch) -> None:  # type: ignore[no-untyped-def]
+    event = {"credit_code": CODE_A, "event_type": "abnormal_operation", "occurred_on": "2026-05-02"}
+    rows = watch(credit_events=[event])
+    assert list(rows["ground"]) == ["credit_listing"]
+    assert (rows["article"].iloc[0], rows["action"].iloc[0]) == ("第十一条", MONITOR)
+    giant_rows = watch(credit_events=[event], certifications=giant())
+    assert giant_rows["action"].iloc[0] == MINISTRY
