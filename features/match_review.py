@@ -117,9 +117,12 @@ def review_candidates(
     firms = _firm_table(data).reindex(rows["credit_code"].to_numpy())
     for column in ("name", "former_names", "region_code", "industry_code", "established_on"):
         rows[column] = firms[column].to_numpy()
-    rows["region"] = [
-        REGION_WORDS.get(int(v), "") if pd.notna(v) else "" for v in rows.get("region", np.nan)
-    ]
+    status = np.select(
+        [rows["region_city"] == 1, rows["region_province"] == 1, rows["region_conflict"] == 1],
+        [2, 1, -1],
+        default=0,
+    )
+    rows["region"] = [REGION_WORDS[int(v)] for v in status]
     rows = rows.sort_values(
         ["mention_key", "probability", "score"], ascending=[True, False, False], kind="stable"
     )
