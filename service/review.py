@@ -7,7 +7,6 @@ all lie in their province; a mention whose candidates span provinces (or have no
 ministry's. Anything else answers 404, as elsewhere in the service.
 """
 
-
 import datetime as dt
 from collections.abc import Callable
 from typing import Annotated, Any
