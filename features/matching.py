@@ -804,8 +804,12 @@ def _classifier_stage(
     best = frame[rank == 0].set_index("mention")
     second = frame[rank == 1].set_index("mention")["probability"].reindex(best.index).fillna(0.0)
     p_best = best["probability"].to_numpy()
-    link = (p_best >= model.link_probability) & (
-        second.to_numpy() <= model.max_runner_up_probability
+    # A name that places the firm in another region is a look-alike until a person says
+    # otherwise (issue 5): the classifier never links across a region conflict.
+    link = (
+        (p_best >= model.link_probability)
+        & (second.to_numpy() <= model.max_runner_up_probability)
+        & (best["region_conflict"].to_numpy() == 0)
     )
     nil = p_best < model.nil_probability
     mention_ids = ids[best.index.to_numpy()]
