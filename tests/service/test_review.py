@@ -207,5 +207,6 @@ def test_browser_decision_changes_the_next_run(
     assert len(queue_after) == len(queue) - 1
     assert GUANGDONG_MENTION not in set(queue_after["raw_name"])
     after = _criteria(world, tmp_path / "after.csv")
-    assert (before["verdict"], before["evidence"]) != (after["verdict"], after["evidence"])
-    assert "ZL1" in after["evidence"] or "1" in after["evidence"]
+    # Annex 1 (四): the confirmed patent is the firm's one class-I IP
+    assert before["verdict"] == "unknown" and "I类知识产权 0项" in before["evidence"]
+    assert after["verdict"] == "pass" and "I类知识产权 1项 ≥ 1项" in after["evidence"]
