@@ -75,6 +75,7 @@ def criteria(
     ] = None,
 ) -> None:
     """Evaluate every firm against Article 11, Article 20, Annex 1 and Annex 2 (both tiers)."""
+    from features.match_decisions import load_decisions
     from features.matching import attribute_mentions, link_mentions, review_queue
     from features.sources import load_sources
     from features.unsettled import pending_mentions, refused_by_firm
@@ -97,7 +98,8 @@ def criteria(
         settings = load_criteria_config(config)
         sources = load_sources(data)
         progress.update(step, description="attributing mentions to firms …")
-        links = link_mentions(sources)
+        # officials' match decisions (issue 14) first, as in `zjtx match` and the flow
+        links = link_mentions(sources, decisions=load_decisions())
         refused = refused_by_firm(sources)
         sources = attribute_mentions(sources, links)
         pending = pending_mentions(sources, review_queue(links))
