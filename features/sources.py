@@ -30,6 +30,7 @@ from features.schemas import (
     REJECTS_COLUMNS,
     REQUIRED_TABLES,
     SCHEMAS,
+    credit_code_is_valid,
     pandas_dtype,
 )
 
@@ -60,12 +61,14 @@ class SourceData:
     Each table's index is the 0-based data-row number in its source file(s), so a refused row
     leaves a gap and every later stage can still cite the row an official can find in the file.
     `rejects` has columns table, row, column, reason, value, action (`row_refused` or
-    `value_ignored`).
+    `value_ignored`). `refused` keeps who each refused row names (REFUSED_COLUMNS: table, row,
+    column, credit_code, raw_name), so a verdict never rests on a row it could not use.
     """
 
     tables: Mapping[str, pd.DataFrame]
     rejects: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECTS_COLUMNS))
     coverage: pd.DataFrame = field(default_factory=pd.DataFrame)
+    refused: pd.DataFrame = field(default_factory=lambda: _refused_frame([]))
 
     def has(self, table: str) -> bool:
         return table in self.tables
@@ -81,6 +84,7 @@ def load_sources(data_dir: Path | str) -> SourceData:
         raise SourceError(f"data directory not found: {data_dir}")
     tables: dict[str, pd.DataFrame] = {}
     rejects: list[pd.DataFrame] = []
+    refused: list[pd.DataFrame] = []
     coverage: list[dict[str, object]] = []
     for table in SCHEMAS:
         files = _table_files(data_dir, table)
@@ -93,9 +97,13 @@ def load_sources(data_dir: Path | str) -> SourceData:
         typed, table_rejects = validate_table(table, raw)
         tables[table] = typed
         rejects.append(table_rejects)
+        refused.append(_refused_identities(table, raw, table_rejects))
         coverage.append(_coverage_row(table, files, len(raw), "ok"))
+    before_orphans = tables
     tables, orphan_rejects = _refuse_orphans(tables)
     rejects.append(orphan_rejects)
+    for table in orphan_rejects["table"].unique():
+        refused.append(_refused_identities(table, before_orphans[table], orphan_rejects))
     firms = tables["firms"]
     if firms.empty:
         raise SourceError(f"firms table in {data_dir} has no usable rows")
@@ -113,7 +121,67 @@ def load_sources(data_dir: Path | str) -> SourceData:
         .fillna(0)
         .astype("int64")
     )
-    return SourceData(tables=tables, rejects=all_rejects, coverage=coverage_frame)
+    return SourceData(
+        tables=tables, rejects=all_rejects, coverage=coverage_frame, refused=_refused_frame(refused)
+    )
+
+
+REFUSED_COLUMNS = ["table", "row", "column", "credit_code", "raw_name"]
+
+
+def _refused_identities(table: str, cells: pd.DataFrame, rejects: pd.DataFrame) -> pd.DataFrame:
+    """Who the refused rows of `table` name: their firm code (when it is a valid code) and, for
+    name-bearing columns, the raw name the matcher can link. `cells` is indexed by row number."""
+    rows = rejects.loc[
+        (rejects["table"] == table) & (rejects["action"] == "row_refused"), "row"
+    ].unique()
+    columns: list[tuple[str, str | None]] = []
+    if table in FIRM_KEYED_TABLES:
+        columns.append(("credit_code", None))
+    columns += [(code, name) for name, code in MENTION_COLUMNS.get(table, ())]
+    frames = []
+    for code_column, name_column in columns:
+        if not len(rows) or (name_column or code_column) not in cells:
+            continue
+        picked = cells.reindex(pd.Index(rows.astype("int64")))
+
+        def text(column: str, picked: pd.DataFrame = picked) -> pd.Series:
+            if column not in picked:
+                return pd.Series(pd.NA, index=picked.index, dtype="str")
+            values = picked[column].astype("str").str.strip()
+            return values.where(
+                ~values.str.contains("\x00", regex=False, na=False) & (values != "")
+            )
+
+        codes = text(code_column).str.normalize("NFKC").str.upper()
+        codes = codes.where(credit_code_is_valid(codes.fillna("")))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "table": table,
+                    "row": picked.index.to_numpy(dtype="int64"),
+                    "column": name_column or code_column,
+                    "credit_code": codes.to_numpy(),
+                    "raw_name": (
+                        text(name_column) if name_column else pd.Series(pd.NA, index=picked.index)
+                    ).to_numpy(),
+                }
+            )
+        )
+    return _refused_frame(frames)
+
+
+def _refused_frame(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    parts = [frame for frame in frames if len(frame)]
+    if not parts:
+        frame = pd.DataFrame({c: pd.Series(dtype="str") for c in REFUSED_COLUMNS})
+        frame["row"] = frame["row"].astype("int64")
+        return frame
+    frame = pd.concat(parts, ignore_index=True)[REFUSED_COLUMNS]
+    for column in ("table", "column", "credit_code", "raw_name"):
+        frame[column] = frame[column].astype("str")
+    frame["row"] = frame["row"].astype("int64")
+    return frame.sort_values(["table", "row", "column"], kind="stable").reset_index(drop=True)
 
 
 def validate_table(table: str, raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -541,6 +609,7 @@ def save_sources(data: SourceData, directory: Path) -> None:
         frame.to_parquet(directory / f"{table}.parquet")
     data.rejects.to_parquet(directory / "_rejects.parquet")
     data.coverage.to_parquet(directory / "_coverage.parquet")
+    data.refused.to_parquet(directory / "_refused.parquet")
 
 
 def read_saved_sources(directory: Path) -> SourceData:
@@ -550,10 +619,12 @@ def read_saved_sources(directory: Path) -> SourceData:
         for path in sorted(directory.glob("*.parquet"))
         if not path.stem.startswith("_")
     }
+    refused = directory / "_refused.parquet"
     return SourceData(
         tables=tables,
         rejects=pd.read_parquet(directory / "_rejects.parquet"),
         coverage=pd.read_parquet(directory / "_coverage.parquet"),
+        refused=pd.read_parquet(refused) if refused.exists() else _refused_frame([]),
     )
 
 
@@ -577,4 +648,6 @@ def subset_sources(data: SourceData, credit_codes: pd.Index) -> SourceData:
     if "ip_rights" in tables and "ip_holders" in tables:
         rights = tables["ip_rights"]
         tables["ip_rights"] = rights[string_isin(rights["ip_id"], tables["ip_holders"]["ip_id"])]
-    return SourceData(tables=tables, rejects=data.rejects, coverage=data.coverage)
+    return SourceData(
+        tables=tables, rejects=data.rejects, coverage=data.coverage, refused=data.refused
+    )

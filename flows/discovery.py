@@ -73,12 +73,16 @@ def match(paths: RunPaths) -> dict[str, object]:
     to the review files (match_review.csv/.xlsx, match_review_candidates.csv)."""
     from features.match_decisions import load_decisions
     from features.match_review import write_review_files
-    from features.matching import attribute_mentions, link_mentions
+    from features.matching import attribute_mentions, link_mentions, review_queue
     from features.sources import read_saved_sources, save_sources
+    from features.unsettled import refused_by_firm
 
     sources = read_saved_sources(paths.sources)
     links = link_mentions(sources, decisions=load_decisions())
     write_review_files(links, sources, paths.staging)
+    # Issue 11: refused rows and pending mentions go to the criteria, never silently away.
+    review_queue(links).to_parquet(paths.work / "match_review.parquet")
+    refused_by_firm(sources).to_parquet(paths.work / "refused.parquet")
     save_sources(attribute_mentions(sources, links), paths.attributed)
     return {
         "mentions": len(links),
@@ -123,6 +127,7 @@ def province(
     import joblib
 
     from features.sources import read_saved_sources, subset_sources
+    from features.unsettled import pending_mentions
     from models.criteria import cultivation_list, evaluate_criteria
     from models.criteria_config import load_criteria_config
     from models.invitations import (
@@ -144,7 +149,10 @@ def province(
     codes = pd.Index(firms.loc[province_of(firms["region_code"]) == province_code, "credit_code"])
     subset = subset_sources(sources, codes)
     criteria_config = load_criteria_config()
-    criteria = evaluate_criteria(subset, as_of, criteria_config)
+    refused = pd.read_parquet(paths.work / "refused.parquet")
+    queue = pd.read_parquet(paths.work / "match_review.parquet")
+    pending = subset_sources(pending_mentions(sources, queue), codes)
+    criteria = evaluate_criteria(subset, as_of, criteria_config, refused=refused, pending=pending)
     criteria.to_parquet(paths.work / f"criteria-{province_code}.parquet", index=False)
     watch = watchlist_rows(criteria, subset, as_of, load_watchlist_config())
     watch.to_parquet(paths.work / f"watch-{province_code}.parquet")
@@ -163,6 +171,7 @@ def province(
         subset.tables["firms"],
         FLOWS_CONFIG.publication.max_invitations_per_list,
         watched=watch["credit_code"],
+        refused=refused,
     )
     folder = paths.staging / "invitations"
     folder.mkdir(exist_ok=True)

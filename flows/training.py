@@ -119,10 +119,14 @@ def log_to_mlflow(
     """One MLflow run per family; promotion to champion only when better."""
     from features.sources import read_saved_sources
     from models import registry
+    from models.criteria_config import load_criteria_config, standard_tags
     from models.ranking import calibration_figure
     from models.ranking_config import load_model_config
 
     config = load_model_config(config_path)
+    # 第三十一条: labels replayed on dates before 2026-04-01 apply the 2026 standard to the past.
+    replayed = [*config.training_dates, *config.validation_dates, config.discovery_date]
+    tags = standard_tags(replayed, load_criteria_config())
     client = registry.connect()
     fingerprint = registry.data_fingerprint(read_saved_sources(paths.attributed))
     trained = {family: joblib.load(paths.model(family)) for family in families}
@@ -131,6 +135,10 @@ def log_to_mlflow(
     for family, (model, evaluation) in trained.items():
         extra = {"discovery_recall_at_k": recall[family]} if family in recall else {}
         item = registry.log_family(client, model, evaluation, config, fingerprint, figure, extra)
+        for key, value in tags.items():
+            client.set_tag(item.run_id, key, value)
+        retroactive = tags["criteria_retroactive_dates"] or "none"
+        client.log_param(item.run_id, "criteria_retroactive_dates", retroactive)
         logged.append(
             {
                 "family": item.family,

@@ -13,6 +13,8 @@ article it comes from, which the refusal message cites.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -160,6 +162,8 @@ class Eligibility(FrozenModel):
     """Article 11 and Article 20: conditions shared by both tiers."""
 
     registered_statuses: Annotated[Names, NoWider("第十一条")]
+    # 第十一条「企业」: the first two characters of the credit code (GB 32100-2015, facts §2).
+    enterprise_code_prefixes: Annotated[Names, NoWider("第十一条、GB 32100-2015")]
     credit_list_events: Annotated[Names, NoNarrower("第十一条、附件3（九）")]
     incident_events: Annotated[Names, NoNarrower("第十一条、附件3（二）")]
     incident_window_years: Annotated[PositiveInt, Floor("第十一条「近三年」")]
@@ -167,6 +171,8 @@ class Eligibility(FrozenModel):
     allowed_catalogue_classes: Annotated[Names, NoWider("第十一条")]
     ban_years: Annotated[PositiveInt, Floor("第二十条")]
     ban_reasons: Annotated[Names, NoNarrower("第二十条")]
+    # 第二十条: credit repair (失信) or accepted rectification (事故事件) may end the ban early.
+    ban_liftable_reasons: Annotated[OptionalNames, NoWider("第二十条")]
     ban_titles: Annotated[Names, NoNarrower("第二十条")]
 
     @model_validator(mode="after")
@@ -183,6 +189,10 @@ class Eligibility(FrozenModel):
         if set(self.blocked_catalogue_classes) & set(self.allowed_catalogue_classes):
             raise ValueError("a catalogue class cannot be both blocked and allowed")
         _check_vocabulary(self.ban_reasons, REVOKE_REASONS, "ban_reasons")
+        _check_vocabulary(self.ban_liftable_reasons, REVOKE_REASONS, "ban_liftable_reasons")
+        for prefix in self.enterprise_code_prefixes:
+            if len(prefix) != 2:
+                raise ValueError(f"enterprise_code_prefixes: {prefix!r} is not two characters")
         _check_vocabulary(self.ban_titles, TITLES, "ban_titles")
         return self
 
@@ -270,6 +280,7 @@ class Regulation(FrozenModel):
     """The values the regulation sets: the reference file, and the base of the operative one."""
 
     measures: Annotated[str, Free()]
+    in_force_from: Annotated[dt.date, Floor("第三十一条")]  # 本办法自2026年4月1日起实施
     sme_size: SmeSize
     eligibility: Eligibility
     definitions: Definitions
@@ -317,6 +328,36 @@ class CriteriaConfig(Regulation):
 def ratio(value: float) -> Fraction:
     """The exact decimal a configured ratio was written as (0.03 → 3/100), for exact comparison."""
     return Fraction(repr(value))
+
+
+class NotInForce(ValueError):
+    """An evaluation date before the measures took effect (第三十一条)."""
+
+
+def check_in_force(as_of: dt.date, config: Regulation) -> None:
+    """Refuse an evaluation date on which the configured measures were not yet in force."""
+    if as_of < config.in_force_from:
+        raise NotInForce(
+            f"--as-of {as_of.isoformat()} is before {config.in_force_from.isoformat()}, when "
+            f"{config.measures} took effect (第三十一条); its standard cannot decide that date"
+        )
+
+
+def before_in_force(dates: Iterable[dt.date], config: Regulation) -> list[dt.date]:
+    """The dates on which the configured standard was not yet in force (replayed on the past)."""
+    return sorted(d for d in dates if d < config.in_force_from)
+
+
+def standard_tags(dates: Iterable[dt.date], config: Regulation) -> dict[str, str]:
+    """MLflow tags for criteria replayed on `dates`: which standard, and whether it is applied
+    to dates before it took effect (第三十一条) — the labels then read the past by 2026 rules."""
+    past = before_in_force(dates, config)
+    return {
+        "criteria_standard": config.measures,
+        "criteria_in_force_from": config.in_force_from.isoformat(),
+        "criteria_applied_retroactively": "true" if past else "false",
+        "criteria_retroactive_dates": ",".join(d.isoformat() for d in past),
+    }
 
 
 def _rule_of(model: type[BaseModel], name: str) -> Rule | Free | None:

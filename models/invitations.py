@@ -48,12 +48,14 @@ def invitation_lists(
     firms: pd.DataFrame,
     max_per_list: int | None = None,
     watched: pd.Series | None = None,
+    refused: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Ranked invitation rows for every province and tier.
 
     `scores` has credit_code, tier, score, reasons. Ties in score are broken by credit code so
     the same inputs always give the same ranks. Firms `watched` (on the watch list, 第十四条)
-    are not invited to a higher title while their risk stands.
+    are not invited to a higher title while their risk stands. `refused`: refused rows
+    attributed to firms (features.unsettled.refused_by_firm), checked by `check_invitations`.
     """
     outcomes = discovery_outcomes(criteria)
     invited = outcomes[outcomes["outcome"].isin(INVITABLE)]
@@ -81,12 +83,18 @@ def invitation_lists(
     lists["rank"] = lists.groupby(["province", "tier"]).cumcount() + 1
     if max_per_list is not None:
         lists = lists[lists["rank"] <= max_per_list]
-    check_invitations(lists, criteria)
+    check_invitations(lists, criteria, refused)
     return lists[["province", *LIST_COLUMNS]].reset_index(drop=True)
 
 
-def check_invitations(lists: pd.DataFrame, criteria: pd.DataFrame) -> None:
-    """Refuse to publish a list that breaks the standard, whatever produced it."""
+def check_invitations(
+    lists: pd.DataFrame, criteria: pd.DataFrame, refused: pd.DataFrame | None = None
+) -> None:
+    """Refuse to publish a list that breaks the standard, whatever produced it.
+
+    With `refused`: no invited firm has a refused row that could have failed it unless every
+    criterion that row could fail is `unknown` naming the row, and the firm is `to_verify`.
+    """
     bad_outcome = ~lists["outcome"].isin(INVITABLE)
     if bad_outcome.any():
         row = lists[bad_outcome].iloc[0]
@@ -99,9 +107,40 @@ def check_invitations(lists: pd.DataFrame, criteria: pd.DataFrame) -> None:
     failing = lists.merge(fails, on=["credit_code", "tier"])
     if len(failing):
         raise InvitationError(f"{failing['credit_code'].iloc[0]} fails a criterion")
+    if refused is not None and len(refused) and len(lists):
+        _check_refused(lists, criteria, refused)
     ranks = lists.groupby(["province", "tier"])["rank"]
     if not (ranks.min().eq(1).all() and (ranks.max() == ranks.count()).all()):
         raise InvitationError("ranks are not 1..n in every list")
+
+
+def _check_refused(lists: pd.DataFrame, criteria: pd.DataFrame, refused: pd.DataFrame) -> None:
+    """Issue 11: a verdict never rests on the absence of a refused row that could fail it."""
+    from models.criteria.doubts import WORSEN
+
+    could_fail = pd.DataFrame(
+        [(c, t) for c, tables in WORSEN.items() for t in tables], columns=["criterion", "table"]
+    )
+    keys = ["credit_code", "tier"]
+    invited = lists[[*keys, "outcome"]].astype("str")
+    at_risk = invited.merge(
+        refused[["credit_code", "table", "row"]].astype({"credit_code": "str", "table": "str"}),
+        on="credit_code",
+    ).merge(could_fail, on="table")
+    if at_risk.empty:
+        return
+    discovery = criteria[criteria["mode"] == "discovery"]
+    verdicts = discovery[[*keys, "criterion", "verdict", "evidence"]].astype("str")
+    checked = at_risk.merge(verdicts, on=[*keys, "criterion"])
+    named = checked["evidence"].str.contains("被拒收", regex=False)
+    bad = (checked["verdict"] != "unknown") | ~named | (checked["outcome"] != "to_verify")
+    if bad.any():
+        row = checked[bad].iloc[0]
+        raise InvitationError(
+            f"{row['credit_code']} ({row['tier']}) is invited as {row['outcome']} while refused "
+            f"row {row['table']} {row['row']} could fail {row['criterion']} "
+            f"({row['verdict']})"
+        )
 
 
 def _criterion_details(discovery: pd.DataFrame, invited: pd.DataFrame) -> pd.DataFrame:

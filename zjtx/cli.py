@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from zjtx.console import AsOfOption, DataOption, parse_as_of, reported_errors, stdout
+from zjtx.console import AsOfOption, DataOption, reported_errors, stdout
 from zjtx.settings import apply_offline_env
 
 apply_offline_env()
@@ -112,8 +112,9 @@ def discover(
 ) -> None:
     """Run the weekly discovery flow once and publish a complete run directory."""
     from features.sources import preflight
+    from zjtx.cli_criteria import evaluation_date
 
-    day = parse_as_of(as_of)
+    day = evaluation_date(as_of)  # 第三十一条: refused before Prefect starts
     with reported_errors():
         preflight(data)
         from flows.discovery import discovery_with_runner

@@ -7,6 +7,7 @@ tiers and writes the long criteria table (.csv or .parquet, by the file's extens
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
@@ -20,10 +21,26 @@ from zjtx.console import (
     DataOption,
     check_table_path,
     console,
+    fail,
     parse_as_of,
     reported_errors,
     write_table,
 )
+
+
+def evaluation_date(value: str, config: Path | None = None) -> dt.date:
+    """The --as-of date, refused (one line, exit 2) when the measures were not yet in force on
+    it (第三十一条: in force from 2026-04-01; the date is in the criteria configuration)."""
+    from models.criteria_config import NotInForce, check_in_force, load_criteria_config
+
+    day = parse_as_of(value)
+    with reported_errors():
+        settings = load_criteria_config(config)
+    try:
+        check_in_force(day, settings)
+    except NotInForce as exc:
+        raise fail(str(exc)) from None
+    return day
 
 
 def _summary(result: pd.DataFrame) -> Table:
@@ -59,12 +76,13 @@ def criteria(
 ) -> None:
     """Evaluate every firm against Article 11, Article 20, Annex 1 and Annex 2 (both tiers)."""
     from features.match_decisions import load_decisions
-    from features.matching import attribute_mentions, link_mentions
+    from features.matching import attribute_mentions, link_mentions, review_queue
     from features.sources import load_sources
+    from features.unsettled import pending_mentions, refused_by_firm
     from models.criteria import evaluate_criteria
     from models.criteria_config import load_criteria_config
 
-    evaluation_date = parse_as_of(as_of)
+    day = evaluation_date(as_of, config)
     check_table_path(out)
     with (
         reported_errors(),
@@ -81,9 +99,12 @@ def criteria(
         sources = load_sources(data)
         progress.update(step, description="attributing mentions to firms …")
         # officials' match decisions (issue 14) first, as in `zjtx match` and the flow
-        sources = attribute_mentions(sources, link_mentions(sources, decisions=load_decisions()))
+        links = link_mentions(sources, decisions=load_decisions())
+        refused = refused_by_firm(sources)
+        sources = attribute_mentions(sources, links)
+        pending = pending_mentions(sources, review_queue(links))
         progress.update(step, description=f"evaluating {len(sources.tables['firms']):,} firms …")
-        result = evaluate_criteria(sources, evaluation_date, settings)
+        result = evaluate_criteria(sources, day, settings, refused=refused, pending=pending)
         progress.update(step, description=f"writing {len(result):,} rows to {out} …")
         write_table(result, out)
     console.print(_summary(result))

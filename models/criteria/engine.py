@@ -11,6 +11,7 @@ import pandas as pd
 
 from features.sources import SourceData
 from models.criteria import rules
+from models.criteria.doubts import PENDING_LIFT, settle, settle_pending, with_pending
 from models.criteria.facts import Facts, day
 from models.criteria.text import FAIL, UNKNOWN, Date, TextPool, Verdicts, render
 from models.criteria_config import (
@@ -162,15 +163,22 @@ def _outcome(
     f: Facts,
     tier: str,
     verdicts: dict[str, np.ndarray],
+    doubted: dict[str, np.ndarray],
     firms: np.ndarray,
     certified: np.ndarray | None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Outcome verdict and evidence for `firms` from their criterion verdicts (outputs.md)."""
+    """Outcome verdict and evidence for `firms` from their criterion verdicts (outputs.md).
+
+    `doubted`: per criterion, the firms whose `unknown` comes from a doubt about the data
+    (models/criteria/doubts.py); it blocks `eligible` even for a self-declared criterion.
+    """
     ids = TIER_CRITERIA[tier]
     stacked = np.stack([verdicts[c] for c in ids])
     failing = stacked == FAIL
-    blocking = (stacked == UNKNOWN) & np.array([c not in SELF_DECLARED for c in ids])[:, None]
-    declared = (stacked == UNKNOWN) & ~np.array([c not in SELF_DECLARED for c in ids])[:, None]
+    declarable = np.array([c in SELF_DECLARED for c in ids])[:, None]
+    doubt = np.stack([doubted[c] for c in ids])
+    blocking = (stacked == UNKNOWN) & (~declarable | doubt)
+    declared = (stacked == UNKNOWN) & declarable & ~doubt
     bits = (1 << np.arange(len(ids), dtype=np.int64))[:, None]
     outcome = np.where(
         failing.any(0), INELIGIBLE, np.where(blocking.any(0), TO_VERIFY, ELIGIBLE)
@@ -218,22 +226,48 @@ def _outcome(
     return outcome, evidence
 
 
-def evaluate_criteria(data: SourceData, as_of: dt.date, config: CriteriaConfig) -> pd.DataFrame:
+def evaluate_criteria(
+    data: SourceData,
+    as_of: dt.date,
+    config: CriteriaConfig,
+    *,
+    refused: pd.DataFrame | None = None,
+    pending: SourceData | None = None,
+) -> pd.DataFrame:
     """Every firm × tier × criterion verdict with evidence (outputs.md, `zjtx criteria`).
 
     Rows: `discovery` mode for every firm and tier, plus `renewal` mode for firms whose highest
     title expires within the renewal window. Columns are categoricals (evidence included).
+
+    A verdict never rests on data that could not be used: `refused` (features.unsettled.
+    refused_by_firm: refused rows attributed to firms) and `pending` (features.unsettled.
+    pending_mentions: mentions awaiting review, one row per candidate firm) turn the verdicts
+    they could change into `unknown` (models/criteria/doubts.py).
     """
     if not data.has("firms"):
         raise ValueError("the firms table is required")
     pool = TextPool()
-    f = Facts(data, as_of, config, pool)
+    f = Facts(data, as_of, config, pool, refused)
+    shadow = None
+    if pending is not None and any(len(rows) for rows in pending.tables.values()):
+        shadow = Facts(with_pending(data, pending), as_of, config, TextPool())
     all_firms = np.arange(f.n, dtype=np.int32)
-    shared = {c: SHARED_RULES[c](f) for c in SHARED_CRITERIA}
+    shared = {c: settle(f, c, SHARED_RULES[c](f)) for c in SHARED_CRITERIA}
     due = _renewal_firms(f)
     blocks: list[_Block] = []
+
+    def judged(tier: str) -> dict[str, Verdicts]:
+        out = {}
+        lifted = _tier_rules(shadow, tier, None) if shadow is not None else {}
+        for c, rule in _tier_rules(f, tier, None).items():
+            v = settle(f, c, rule())
+            if shadow is not None and c in PENDING_LIFT and (v.verdict == FAIL).any():
+                v = settle_pending(f, shadow, c, v, lifted[c]())
+            out[c] = v
+        return out
+
     for t, tier in enumerate(TIERS):
-        discovery = {**shared, **{c: rule() for c, rule in _tier_rules(f, tier, None).items()}}
+        discovery = {**shared, **judged(tier)}
         certified = None
         if f.has("certifications"):
             certified = f.titles.valid["little_giant"] | f.titles.valid[TIER_TITLE[tier]]
@@ -245,12 +279,17 @@ def evaluate_criteria(data: SourceData, as_of: dt.date, config: CriteriaConfig) 
             due_mask[due[tier]] = True
             renewal_rules = _tier_rules(f, tier, due_mask)
             renewal = {
-                c: (renewal_rules[c]() if c in RENEWAL_SPECIFIC else discovery[c])
+                c: (
+                    settle(f, c, renewal_rules[c](), renewal=True)
+                    if c in RENEWAL_SPECIFIC
+                    else discovery[c]
+                )
                 for c in TIER_CRITERIA[tier]
             }
             modes.append((1, due[tier], renewal, None))
         for m, firms, verdicts, cert in modes:
             subset = {c: verdicts[c].verdict[firms] for c in TIER_CRITERIA[tier]}
+            doubted = {c: verdicts[c].doubted[firms] for c in TIER_CRITERIA[tier]}
             for c in TIER_CRITERIA[tier]:
                 blocks.append(
                     _Block(
@@ -263,7 +302,7 @@ def evaluate_criteria(data: SourceData, as_of: dt.date, config: CriteriaConfig) 
                     )
                 )
             outcome, evidence = _outcome(
-                f, tier, subset, firms, None if cert is None else cert[firms]
+                f, tier, subset, doubted, firms, None if cert is None else cert[firms]
             )
             blocks.append(_Block(firms, t, m, CRITERIA.index("outcome"), outcome, evidence))
     return _assemble(f, pool, blocks)

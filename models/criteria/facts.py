@@ -32,6 +32,22 @@ from models.criteria_config import CriteriaConfig
 TITLE_RANK = {"tech_sme": 1, "innovative_sme": 1, "specialized_sme": 2, "little_giant": 3}
 
 
+REFUSED_COLUMNS = ["credit_code", "table", "row", "reason"]
+TABLE_LABELS = {
+    "financials": "年度财务数据",
+    "certifications": "认定记录",
+    "credit_events": "信用与合规",
+    "products": "主导产品",
+    "ip_rights": "知识产权",
+    "ip_holders": "知识产权权利人",
+    "investments": "股权投资",
+    "awards": "科技奖项",
+    "rd_institutions": "研发机构",
+    "supply_chain": "产业链供应链",
+    "chain_nodes": "产业链图谱",
+    "evaluation_scores": "发展评价得分",
+}
+
 # The column that attributes each table's rows to a registry firm (sources.md).
 FIRM_COLUMNS = {
     "financials": "credit_code",
@@ -94,12 +110,13 @@ def day(value: dt.date) -> np.datetime64:
     return np.datetime64(value, "us")
 
 
-def years_before(value: dt.date, years: int) -> dt.date:
-    """The same calendar day `years` earlier (29 February → 28 February)."""
-    try:
-        return value.replace(year=value.year - years)
-    except ValueError:
-        return value.replace(year=value.year - years, day=28)
+def years_after(dates: np.ndarray, years: int) -> np.ndarray:
+    """The same calendar day `years` later; 29 February → 1 March when that year has none."""
+    series = pd.Series(np.asarray(dates, dtype="datetime64[us]"))
+    later = series + pd.DateOffset(years=years)
+    leap_day = (series.dt.month == 2) & (series.dt.day == 29) & (later.dt.day == 28)
+    later[leap_day] += pd.Timedelta(days=1)
+    return later.to_numpy(dtype="datetime64[us]")
 
 
 def last_per_firm(pos: np.ndarray, *keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -139,6 +156,7 @@ class YearFigures:
     assets: np.ndarray
     liabilities: np.ndarray
     employees: np.ndarray
+    unaudited: np.ndarray  # the row says audited = false (附件3（一）: audit report figures)
 
 
 @dataclass(frozen=True)
@@ -205,6 +223,15 @@ class Ban:
 
 
 @dataclass(frozen=True)
+class Doubt:
+    """Per firm, records that may change a verdict but cannot be used (refused, pending)."""
+
+    row: np.ndarray  # the record shown in the evidence (-1: none)
+    count: np.ndarray  # how many such records the firm has
+    texts: pa.Array  # description of each shown record, by `row`
+
+
+@dataclass(frozen=True)
 class KeyLink:
     row: np.ndarray  # a supply relation on a key-link chain node (-1: none)
     texts: pa.Array  # "chain / node", by supply row
@@ -214,8 +241,15 @@ class Facts:
     """Lazily computed per-firm facts for one evaluation date."""
 
     def __init__(
-        self, data: SourceData, as_of: dt.date, config: CriteriaConfig, pool: TextPool
+        self,
+        data: SourceData,
+        as_of: dt.date,
+        config: CriteriaConfig,
+        pool: TextPool,
+        refused: pd.DataFrame | None = None,
     ) -> None:
+        """`refused`: refused source rows attributed to registry firms (credit_code, table,
+        row, reason), from features.unsettled.refused_by_firm."""
         firms = data.tables["firms"]
         codes = strings_of(firms, "credit_code")
         if pc.count_distinct(codes).as_py() != len(codes):  # the loader refuses duplicates
@@ -229,6 +263,7 @@ class Facts:
         self.today = day(as_of)
         self._located: dict[tuple[int, str], np.ndarray] = {}
         self._locate_all()
+        self.refused = refused if refused is not None else pd.DataFrame(columns=REFUSED_COLUMNS)
 
     def has(self, *tables: str) -> bool:
         return all(self.data.has(t) for t in tables)
@@ -268,6 +303,30 @@ class Facts:
         """First day of a window of `window_years` fiscal years ending with Y (近两年, 近三年)."""
         return dt.date(self.year - window_years + 1, 1, 1)
 
+    def year_end(self) -> dt.date:
+        """Last day of fiscal year Y (上年末)."""
+        return dt.date(self.year, 12, 31)
+
+    # --- rows the data cannot settle (issue 11, item 1) ----------------------------------
+
+    def refused_in(self, tables: Sequence[str]) -> Doubt:
+        """Each firm's refused rows in `tables`: the first one (by table, row) and how many."""
+        refused = self.refused[self.refused["table"].isin(list(tables))]
+        row = np.full(self.n, -1, dtype=np.int64)
+        if refused.empty:
+            return Doubt(row, np.zeros(self.n, dtype=np.int64), pa.array([], pa.string()))
+        found = pc.index_in(strings_of(refused, "credit_code"), value_set=self.codes)
+        pos = np.asarray(pc.fill_null(found, -1)).astype(np.int64)
+        refused = refused.assign(pos=pos)[pos >= 0].sort_values(["pos", "table", "row"])
+        count = np.bincount(refused["pos"].to_numpy(), minlength=self.n)
+        first = refused.drop_duplicates("pos")
+        texts = [
+            f"数据表 {t}（{TABLE_LABELS.get(t, t)}）第{r}行被拒收（{reason}）"
+            for t, r, reason in zip(first["table"], first["row"], first["reason"], strict=True)
+        ]
+        row[first["pos"].to_numpy()] = np.arange(len(first))
+        return Doubt(row, count, pa.array(texts, pa.string()))
+
     # --- financials ------------------------------------------------------------------------
 
     @cached_property
@@ -287,6 +346,7 @@ class Facts:
 
             present = np.zeros(self.n, dtype=bool)
             present[firm] = True
+            audited_false = floats_of(df, "audited")[rows] == 0.0
             out[year] = YearFigures(
                 present=present,
                 revenue=column("revenue"),
@@ -295,6 +355,7 @@ class Facts:
                 assets=column("total_assets"),
                 liabilities=column("total_liabilities"),
                 employees=column("employees", fen=False),
+                unaudited=scatter(self.n, firm, audited_false, False).astype(bool),
             )
         return out
 
@@ -362,12 +423,15 @@ class Facts:
         reason = codes_of(df, "revoke_reason", REVOKE_REASONS)
         revoked_on = dates_of(df, "revoked_on")
         lifted_on = dates_of(df, "ban_lifted_on")
-        cutoff = day(years_before(self.as_of, cfg.ban_years))
         ban_titles = np.isin(title, [TITLES.index(t) for t in cfg.ban_titles])
         revoked = ban_titles & (status_revoked | ~np.isnat(revoked_on))
         revoked &= ~(revoked_on > self.today)  # a revocation after as_of has not happened yet
-        lifted = lifted_on <= self.today  # 第二十条: credit repair / accepted rectification
-        in_window = revoked_on > cutoff  # 第二十条: 三年内不得再次申报
+        # 第二十条: only credit repair (失信) or accepted rectification (事故事件) ends the ban
+        # early; a data-fraud revocation (or one of unknown reason) runs its full term.
+        liftable = np.isin(reason, [REVOKE_REASONS.index(r) for r in cfg.ban_liftable_reasons])
+        lifted = liftable & (lifted_on <= self.today)
+        ends_on = years_after(revoked_on, cfg.ban_years)
+        in_window = self.today < ends_on  # 第二十条: 三年内不得再次申报 (until the same day)
         banned = revoked & ~lifted & in_window
         banned &= np.isin(reason, [REVOKE_REASONS.index(r) for r in cfg.ban_reasons])
         unclear = revoked & ~lifted & ((reason < 0) | np.isnat(revoked_on))
@@ -375,9 +439,6 @@ class Facts:
         firm, rows = last_per_firm(np.where(banned, pos, -1), revoked_on.view(np.int64))
         unclear_firm = np.zeros(self.n, dtype=bool)
         unclear_firm[pos[unclear & (pos >= 0)]] = True
-        ends_on = (pd.Series(revoked_on) + pd.DateOffset(years=cfg.ban_years)).to_numpy(
-            dtype="datetime64[us]"
-        )
         return Ban(
             row_of_firm(self.n, firm, rows), unclear_firm, title, reason, revoked_on, ends_on
         )
@@ -466,10 +527,11 @@ class Facts:
 
     # --- awards and institutions -----------------------------------------------------------
 
-    def award_waiver(self, levels: Sequence[str], names: Sequence[str] | None) -> Waiver:
+    def award_waiver(self, levels: Sequence[str]) -> Waiver:
         """Awards in the window (附件1/2（四）「近三年」), ranked top three, of the given levels.
 
-        `names`: award names that must begin the award's name (附件3（五）), or None for any.
+        `level = national` is the contract's definition of the four national awards of
+        附件3（五）: the level decides, however the award's name is written.
         """
         defs = self.config.definitions
         df = self.table("awards")
@@ -483,11 +545,6 @@ class Facts:
             & (year <= self.as_of.year)
             & (rank <= defs.award_rank_max)
         )
-        if names is not None:
-            named = np.zeros(len(df), dtype=bool)
-            for name in names:
-                named |= np.asarray(pc.fill_null(pc.starts_with(award_name, name), False))
-            ok &= named
         firm, rows = last_per_firm(np.where(ok, pos, -1), year, -rank)
         texts = pc.binary_join_element_wise(
             pc.cast(pa.array(np.nan_to_num(year).astype(np.int64)), pa.string()),
@@ -523,8 +580,10 @@ class Facts:
         df = self.table("investments")
         pos = self.locate(df, "investee_credit_code")
         paid_on = dates_of(df, "paid_in_on")
+        # 附件1（二）「近两年新增股权投资」: paid in during fiscal years Y-1 and Y (附件3（一）).
         start = day(self.year_start(self.config.a1.equity_window_years))
-        in_window = (pos >= 0) & (paid_on >= start) & (paid_on <= self.today)
+        end = min(day(self.year_end()), self.today)
+        in_window = (pos >= 0) & (paid_on >= start) & (paid_on <= end)
         qualified, unknown = flags_of(df, "investor_qualified")
         amount = np.nan_to_num(to_fen(floats_of(df, "paid_in_amount")))
 

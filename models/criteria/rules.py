@@ -19,7 +19,16 @@ from features.schemas import (
     REVOKE_REASONS,
     TITLES,
 )
-from models.criteria.facts import TITLE_RANK, Events, Facts, YearFigures, codes_of, dates_of, day
+from models.criteria.facts import (
+    TABLE_LABELS,
+    TITLE_RANK,
+    Events,
+    Facts,
+    YearFigures,
+    codes_of,
+    dates_of,
+    day,
+)
 from models.criteria.text import (
     FAIL,
     FEN_PER_YUAN,
@@ -41,20 +50,6 @@ from models.criteria.text import (
 )
 from models.criteria_config import ratio
 
-TABLE_LABELS = {
-    "financials": "年度财务数据",
-    "certifications": "认定记录",
-    "credit_events": "信用与合规",
-    "products": "主导产品",
-    "ip_rights": "知识产权",
-    "ip_holders": "知识产权权利人",
-    "investments": "股权投资",
-    "awards": "科技奖项",
-    "rd_institutions": "研发机构",
-    "supply_chain": "产业链供应链",
-    "chain_nodes": "产业链图谱",
-    "evaluation_scores": "发展评价得分",
-}
 STATUS_LABELS = {
     "operating": "存续（在业）",
     "revoked": "吊销",
@@ -96,6 +91,13 @@ CATEGORY_LABELS = {
 }
 CATALOGUE_LABELS = ["鼓励类", "允许类", "限制类", "淘汰类"]  # features.schemas.CATALOGUE_CLASSES
 
+# GB 32100-2015 positions 1-2 (registering authority, organisation type), facts §2.
+CODE_KIND_LABELS = {
+    "91": "市场监管部门登记的企业",
+    "92": "个体工商户",
+    "93": "农民专业合作社",
+}
+
 DECLARE_IP = "需申报说明：与主导产品相关，且实际应用并已产生经济效益"
 DECLARE_PRODUCTS = "需申报说明：提供的产品（服务）不属于国家禁止、限制或淘汰类"
 
@@ -118,6 +120,22 @@ def art11_registered(f: Facts) -> Verdicts:
     established = dates_of(f.firms, "established_on")
     ok = np.isin(status, [FIRM_STATUS.index(s) for s in f.config.eligibility.registered_statuses])
     labels = [STATUS_LABELS.get(s, s) for s in FIRM_STATUS]
+    # 第十一条「企业」: only a credit code of an enterprise registered with market regulation
+    # (91…, GB 32100-2015) is an enterprise; 92 个体工商户, 93 农民专业合作社 and other authorities'
+    # codes are not (facts §2).
+    prefixes = f.config.eligibility.enterprise_code_prefixes
+    prefix = pc.utf8_slice_codeunits(pc.fill_null(f.codes, ""), 0, 2)
+    kind = np.asarray(pc.fill_null(pc.index_in(prefix, pa.array(list(CODE_KIND_LABELS))), -1))
+    enterprise = np.asarray(pc.fill_null(pc.is_in(prefix, pa.array(list(prefixes))), False))
+    v.decide(
+        ~enterprise,
+        FAIL,
+        "统一社会信用代码前两位为",
+        Pick(np.arange(f.n), prefix),
+        "（",
+        Label(kind.astype(np.int64), list(CODE_KIND_LABELS.values()), "其他登记管理机关或机构类别"),
+        f"），不是可申报的企业（第十一条：境内依法设立的企业，代码以{'或'.join(prefixes)}开头）",
+    )
     v.decide(status < 0, UNKNOWN, "缺少登记状态")
     v.decide(ok & (established > f.today), FAIL, "成立日期 ", Date(established), " 晚于评估日")
     # 第十一条: 在中华人民共和国境内依法设立 — a registry firm in operation.
@@ -212,7 +230,7 @@ def art11_credit_lists(f: Facts) -> Verdicts:
     label, when = _event_parts(listed)
     v.decide(listed.row >= 0, FAIL, label, "（", when, "列入，评估日尚未移出；第十一条）")
     names = "、".join(EVENT_LABELS[t].removeprefix("列入") for t in cfg.credit_list_events)
-    return v.rest(PASS, f"评估日未列入{names}")
+    return v.rest(PASS, f"评估日未列入{names}（第十一条、附件3（九））")
 
 
 def art11_incidents(f: Facts) -> Verdicts:
@@ -239,7 +257,7 @@ def art11_incidents(f: Facts) -> Verdicts:
             f"记录（{window}），需核实是否如实申报（第十一条）",
         )
     names = "、".join(EVENT_LABELS[t] for t in cfg.incident_events)
-    return v.rest(PASS, f"{window}无{names}记录")
+    return v.rest(PASS, f"{window}无{names}记录（第十一条、附件3（二））")
 
 
 def art11_products_allowed(f: Facts) -> Verdicts:
@@ -329,6 +347,20 @@ def title(
 
 def niche_years(f: Facts, years: int, article: str) -> Verdicts:
     v = Verdicts(f.n, f.pool)
+    cutoff_day = dt.date(f.year - years, 12, 31)
+    cutoff = day(cutoff_day)
+    established = dates_of(f.firms, "established_on")
+    # 附件1/2（一）: a firm cannot have been in a market before it existed — the niche period
+    # counts from the later of niche_since and established_on, so a firm set up after
+    # (Y-3)-12-31 cannot have 3 years by the end of Y, whatever its product data says.
+    v.decide(
+        established > cutoff,
+        FAIL,
+        "成立日期 ",
+        Date(established),
+        f" 晚于 {cutoff_day.isoformat()}，截至{f.year}年末从事细分市场不足{years}年"
+        f"（{article}：细分市场年限自成立起算）",
+    )
     if not f.has("products"):
         return v.done(missing("products"))
     mp = f.main_product
@@ -336,12 +368,25 @@ def niche_years(f: Facts, years: int, article: str) -> Verdicts:
     since = np.where(row >= 0, mp.niche_since[np.maximum(row, 0)], np.datetime64("NaT", "us"))
     year_only = (row >= 0) & mp.year_only[np.maximum(row, 0)]
     name = Pick(row, mp.names)
-    cutoff = day(dt.date(f.year - years, 12, 31))
     v.decide(row < 0, UNKNOWN, "无主导产品（收入占比超过50%，附件3（三））记录")
     v.decide(np.isnat(since), UNKNOWN, "主导产品「", name, "」缺少进入细分市场时间")
-    # 附件1/2（一）: 截至上年末从事特定细分市场时间达3年以上 — niche_since ≤ (Y-3)-12-31.
-    for mask, verdict, verb in ((since <= cutoff, PASS, "已满"), (since > cutoff, FAIL, "不足")):
+    from_established = established > since
+    counted = np.where(from_established, established, since)
+    # 附件1/2（一）: 截至上年末从事特定细分市场时间达3年以上 — from ≤ (Y-3)-12-31.
+    for mask, verdict, verb in (
+        (counted <= cutoff, PASS, "已满"),
+        (counted > cutoff, FAIL, "不足"),
+    ):
         tail = f"，截至{f.year}年末{verb}{years}年"  # same text for both tiers
+        v.decide(
+            mask & from_established,
+            verdict,
+            "主导产品「",
+            name,
+            "」申报进入细分市场时间早于成立日期，自成立日期 ",
+            Date(established),
+            f"起算{tail}（{article}）",
+        )
         v.decide(
             mask & year_only,
             verdict,
@@ -359,11 +404,20 @@ def niche_years(f: Facts, years: int, article: str) -> Verdicts:
 # --- scale, main business, debt -----------------------------------------------------------
 
 
-def _revenue_floor(f: Facts, floor: int, article: str) -> tuple[np.ndarray, np.ndarray, Wan, str]:
+def _revenue_floor(f: Facts, floor: int) -> tuple[np.ndarray, np.ndarray, Wan, str]:
     fy = f.financials(f.year)
     known = fy.present & ~np.isnan(fy.revenue)
     ok = known & (fy.revenue >= floor * FEN_PER_YUAN)
     return ok, known & ~ok, Wan(fy.revenue), f"{f.year}年营业收入 "
+
+
+def audit_note(years: list[int]) -> str:
+    """附件3（一）: what an official asks for when accounts are marked unaudited."""
+    listed = "、".join(str(y) for y in years)
+    return (
+        f"{listed}年财务数据标注未经审计（audited = false），需提供{listed}年度审计报告核实"
+        "（附件3（一）：以上一会计年度审计报告期末数为准）"
+    )
 
 
 def a1_2_scale(f: Facts) -> Verdicts:
@@ -373,13 +427,18 @@ def a1_2_scale(f: Facts) -> Verdicts:
         return v.done(missing("financials", "investments"))
     rev_text = f"万元 ≥ {wan(cfg.revenue_min)}万元（附件1（二））"
     start = f.year_start(cfg.equity_window_years).isoformat()
-    eq_label = f"近{cfg.equity_window_years}年（{start}起）合格机构投资者实缴股权投资 "
+    eq_label = (
+        f"近{cfg.equity_window_years}年（{start}至{f.year_end().isoformat()}）"
+        "合格机构投资者实缴股权投资 "
+    )
     low_parts: list[str | Part] = []
     revenue_low = np.zeros(f.n, dtype=bool)
+    unaudited_ok = np.zeros(f.n, dtype=bool)
     if f.has("financials"):
-        ok, revenue_low, shown, label = _revenue_floor(f, cfg.revenue_min, "附件1（二）")
-        # 附件1（二）: 上年度营业收入1500万元以上 …
-        v.decide(ok, PASS, label, shown, rev_text)
+        ok, revenue_low, shown, label = _revenue_floor(f, cfg.revenue_min)
+        # 附件1（二）: 上年度营业收入1500万元以上 … (附件3（一）: audited figures only)
+        unaudited_ok = ok & f.financials(f.year).unaudited
+        v.decide(ok & ~unaudited_ok, PASS, label, shown, rev_text)
         low_parts = [label, shown, f"万元 < {wan(cfg.revenue_min)}万元"]
     if f.has("investments"):
         eq = f.equity
@@ -414,6 +473,16 @@ def a1_2_scale(f: Facts) -> Verdicts:
         )
     else:
         v.decide(revenue_low, UNKNOWN, *low_parts, "；", missing("investments"))
+    if f.has("financials"):
+        v.decide(
+            unaudited_ok,
+            UNKNOWN,
+            f"{f.year}年营业收入 ",
+            Wan(f.financials(f.year).revenue),
+            rev_text,
+            "；",
+            audit_note([f.year]),
+        )
     if not f.has("financials"):
         return v.done(
             missing("financials") + f"，且{eq_label.strip()}未达 {wan(cfg.equity_min)}万元"
@@ -433,6 +502,12 @@ def main_business(f: Facts, share_min: float, article: str) -> Verdicts:
     # 附件1（二）不低于80% / 附件2（二）不低于90%.
     v.decide(ok, PASS, label, shown, f"% ≥ {percent(share_min)}（{article}）")
     v.decide(known, FAIL, label, shown, f"% < {percent(share_min)}（{article}）")
+    # The share is undefined without a positive revenue: the data cannot decide.
+    v.decide(
+        fy.revenue == 0,
+        UNKNOWN,
+        f"{f.year}年营业收入为零，主营业务收入占比无法计算（{article}）",
+    )
     return v.done(f"缺少{f.year}年主营业务收入或营业收入")
 
 
@@ -448,6 +523,11 @@ def debt_ratio(f: Facts, ratio_max: float, article: str) -> Verdicts:
     # 附件1（二）不超过80% / 附件2（二）不超过75%.
     v.decide(ok, PASS, label, shown, f"% ≤ {percent(ratio_max)}（{article}）")
     v.decide(known, FAIL, label, shown, f"% > {percent(ratio_max)}（{article}）")
+    v.decide(
+        fy.assets == 0,
+        UNKNOWN,
+        f"{f.year}年末资产总额为零，资产负债率无法计算（{article}）",
+    )
     return v.done(f"缺少{f.year}年末资产总额或负债总额")
 
 
@@ -456,7 +536,7 @@ def a2_2_revenue(f: Facts) -> Verdicts:
     cfg = f.config.a2
     if not f.has("financials"):
         return v.done(missing("financials"))
-    ok, low, shown, label = _revenue_floor(f, cfg.revenue_min, "附件2（二）")
+    ok, low, shown, label = _revenue_floor(f, cfg.revenue_min)
     # 附件2（二）: 上年度营业收入5000万元以上.
     v.decide(ok, PASS, label, shown, f"万元 ≥ {wan(cfg.revenue_min)}万元（附件2（二））")
     v.decide(low, FAIL, label, shown, f"万元 < {wan(cfg.revenue_min)}万元（附件2（二））")
@@ -491,7 +571,7 @@ def a2_2_growth(f: Facts, renewal: bool) -> Verdicts:
     ]
     v.decide(ok, PASS, *parts, f"% ≥ {percent(cfg.growth_min)}（附件2（二））")
     v.decide(known, FAIL, *parts, f"% < {percent(cfg.growth_min)}（附件2（二））")
-    v.decide(base == 0, UNKNOWN, f"{base_year}年营业收入为零，无法计算复合增长率")
+    v.decide(base == 0, UNKNOWN, f"{base_year}年营业收入为零，复合增长率无法计算（附件2（二））")
     return v.done(f"缺少{base_year}年或{f.year}年营业收入")
 
 
@@ -505,10 +585,11 @@ class _RdYear(Part):
         self.year = year
         self.rd_known = ~np.isnan(fy.rd)
         self.share_known = self.rd_known & (fy.revenue > 0)
+        self.revenue_zero = fy.revenue == 0
         self.amount, self.share = Wan(fy.rd), Percent(fy.rd, fy.revenue)
 
     def keys(self, idx: np.ndarray) -> list[np.ndarray]:
-        known = self.share_known[idx].astype(np.int64)
+        known = self.share_known[idx].astype(np.int64) * 2 + self.revenue_zero[idx]
         return [*self.amount.keys(idx), *self.share.keys(idx), known]
 
     def render(self, idx: np.ndarray) -> pa.Array:
@@ -517,7 +598,12 @@ class _RdYear(Part):
             head, amount, "万元（占营业收入 ", self.share.render(idx), "%）", ""
         )
         without = pc.binary_join_element_wise(head, amount, "万元（营业收入不详）", "")
-        text = pc.if_else(pa.array(self.share_known[idx]), with_share, without)
+        zero = pc.binary_join_element_wise(head, amount, "万元（营业收入为零，占比无法计算）", "")
+        text = pc.if_else(
+            pa.array(self.share_known[idx]),
+            with_share,
+            pc.if_else(pa.array(self.revenue_zero[idx]), zero, without),
+        )
         return pc.if_else(pa.array(self.rd_known[idx]), text, f"缺少{self.year}年研发费用")
 
 
@@ -536,7 +622,7 @@ def a1_3_rd(f: Facts) -> Verdicts:
     for year in _rd_years(f, cfg.rd_years):
         fy = f.financials(year)
         rd_known = ~np.isnan(fy.rd)
-        share_known = rd_known & ~np.isnan(fy.revenue)
+        share_known = rd_known & (fy.revenue > 0)  # undefined with zero revenue
         amount_ok = fy.rd >= cfg.rd_each_year_min * FEN_PER_YUAN
         share_ok = share_known & ratio_compare(fy.rd, fy.revenue, intensity, ">=")
         # 附件1（三）: 近两年研发费用均不低于100万元，且每年占营业收入比重均不低于3%.
@@ -563,7 +649,7 @@ def a2_3_rd(f: Facts) -> Verdicts:
     parts: list[str | Part] = []
     for year in _rd_years(f, cfg.rd_years):
         fy = f.financials(year)
-        share_known = ~np.isnan(fy.rd) & ~np.isnan(fy.revenue)
+        share_known = ~np.isnan(fy.rd) & (fy.revenue > 0)  # undefined with zero revenue
         share_ok = share_known & ratio_compare(fy.rd, fy.revenue, intensity, ">=")
         fails |= share_known & ~share_ok  # 附件2（三）: 每年占营业收入比重均不低于3%
         passes &= share_ok
@@ -590,7 +676,7 @@ def a2_3_rd(f: Facts) -> Verdicts:
 
 def a1_4_ip(f: Facts) -> Verdicts:
     cfg = f.config.a1
-    award = f.award_waiver(cfg.waiver_award_levels, None) if f.has("awards") else None
+    award = f.award_waiver(cfg.waiver_award_levels) if f.has("awards") else None
     institution = f.institution_waiver if f.has("rd_institutions") else None
     waivers: list[tuple[np.ndarray, list[str | Part]]] = []
     if award is not None:
@@ -624,7 +710,9 @@ def a2_4_ip(f: Facts) -> Verdicts:
     cfg = f.config.a2
     waivers: list[tuple[np.ndarray, list[str | Part]]] = []
     if f.has("awards"):
-        award = f.award_waiver(cfg.waiver_award_levels, f.config.definitions.national_awards)
+        # 附件2（四）、附件3（五）: `level = national` is the contract's definition of the four
+        # national awards; the name as written (国防科学技术奖 for 国防科技奖) does not decide.
+        award = f.award_waiver(cfg.waiver_award_levels)
         waivers.append(
             (
                 award.row >= 0,

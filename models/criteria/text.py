@@ -320,6 +320,19 @@ class Via(Part):
         return self.inner.render(self.rows[idx])
 
 
+class Prior(Part):
+    """The evidence a firm already has (pool codes per firm), to extend it with a caveat."""
+
+    def __init__(self, codes: np.ndarray, pool: TextPool) -> None:
+        self.codes, self.pool = codes, pool
+
+    def keys(self, idx: np.ndarray) -> list[np.ndarray]:
+        return [np.asarray(self.codes[idx], dtype=np.int64)]
+
+    def render(self, idx: np.ndarray) -> pa.Array:
+        return self.pool.lookup(self.codes[idx]).cast(pa.string())
+
+
 class TextPool:
     """Every evidence text of one evaluation.
 
@@ -344,6 +357,14 @@ class TextPool:
         self._chunks.append(texts.cast(pa.large_string()))
         self._size += len(texts)
         return codes
+
+    def lookup(self, codes: np.ndarray) -> pa.Array:
+        """The texts of pool codes added so far (to build on a verdict already given)."""
+        constants = pa.array(list(self._constants), type=pa.large_string())
+        every = pa.chunked_array([constants, *self._chunks], type=pa.large_string())
+        codes = np.asarray(codes, dtype=np.int64)
+        positions = np.where(codes < 0, -1 - codes, codes + len(constants))
+        return every.take(pa.array(positions)).combine_chunks()
 
     def finish(self) -> tuple[Callable[[np.ndarray], np.ndarray], pa.Array]:
         """(encode, dictionary): pool codes → codes into the distinct texts `dictionary`."""
@@ -412,6 +433,9 @@ class Verdicts:
         """`among`: the firms that need a verdict (the others are left `unknown`, no text)."""
         self.verdict = np.full(n, UNDECIDED, dtype=np.int8)
         self.evidence = np.zeros(n, dtype=np.int32)
+        # `unknown` because of a doubt about the data (a refused row, a pending match, unaudited
+        # accounts): it blocks `eligible` even for a criterion the firm states itself.
+        self.doubted = np.zeros(n, dtype=bool)
         self._pool = pool
         if among is not None:
             self.verdict[~among] = UNKNOWN
@@ -427,6 +451,16 @@ class Verdicts:
             return
         self.verdict[idx] = verdict
         self.evidence[idx] = render(self._pool, idx, parts)
+
+    def revise(self, mask: np.ndarray, verdict: int, *parts: str | Part) -> None:
+        """Overturn decided verdicts of `mask` for a doubt about the data; `Prior(self.evidence,
+        …)` among `parts` keeps what the verdict rested on."""
+        idx = np.flatnonzero(mask & ~self.undecided)
+        if idx.size == 0:
+            return
+        self.evidence[idx] = render(self._pool, idx, parts)
+        self.verdict[idx] = verdict
+        self.doubted[idx] = True
 
     def rest(self, verdict: int, *parts: str | Part) -> Verdicts:
         """Every firm no rule reached gets `verdict` with `parts` as evidence."""

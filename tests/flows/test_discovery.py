@@ -63,6 +63,59 @@ def test_no_invited_firm_fails_any_criterion(first_run: Path) -> None:
     assert set(lists["outcome"]) <= {"eligible", "to_verify"}
 
 
+@pytest.fixture(scope="module")
+def refused_run(
+    first_run: Path, world: World, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path]:
+    """(run, data): the world where five invited firms have a refused credit event."""
+    import shutil
+
+    from flows.discovery import discovery
+
+    data = tmp_path_factory.mktemp("refused") / "data"
+    shutil.copytree(world.data, data, ignore=shutil.ignore_patterns("truth"))
+    invited = read_lists(first_run)["credit_code"].drop_duplicates().head(5)
+    events = data / "credit_events.csv"
+    header = events.read_text(encoding="utf-8").splitlines()[0].split(",")
+    lines = []
+    for code in invited:  # a serious-dishonesty listing whose date cannot be read
+        cells = {"credit_code": code, "event_type": "serious_dishonesty", "occurred_on": "2025年"}
+        lines.append(",".join(cells.get(column, "") for column in header))
+    with events.open("a", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    # its own runs directory: world.runs holds only the runs the other tests publish
+    return discovery(data_dir=data, as_of=AS_OF, runs_dir=data.parent / "runs"), data
+
+
+def test_no_invited_firm_has_a_refused_row_that_could_have_failed_it(
+    refused_run: tuple[Path, Path],
+) -> None:
+    # Issue 11: a refused row naming an invited firm is among its to-verify items, never absent
+    from features.sources import load_sources
+    from features.unsettled import refused_by_firm
+    from models.criteria.doubts import WORSEN
+
+    run, data = refused_run
+    refused = refused_by_firm(load_sources(data))
+    assert len(refused) >= 5  # the check below is not vacuous
+    could_fail = pd.DataFrame(
+        [(c, t) for c, tables in WORSEN.items() for t in tables], columns=["criterion", "table"]
+    )
+    lists = read_lists(run)
+    criteria = pd.read_parquet(run / "candidates.parquet").astype("str")
+    criteria = criteria[criteria["mode"] == "discovery"]
+    at_risk = (
+        lists[["credit_code", "tier", "outcome"]]
+        .merge(refused, on="credit_code")
+        .merge(could_fail, on="table")
+        .merge(criteria, on=["credit_code", "tier", "criterion"])
+    )
+    assert len(at_risk) > 0  # firms with a refused listing are still invited, as to_verify
+    assert (at_risk["verdict"] == "unknown").all()
+    assert at_risk["evidence"].str.contains("被拒收").all()
+    assert (at_risk["outcome"] == "to_verify").all()
+
+
 def test_ranks_are_one_to_n_per_list(first_run: Path) -> None:
     for path in (first_run / "invitations").glob("*.csv"):
         frame = pd.read_csv(path)

@@ -107,11 +107,15 @@ def _investment(amount: float, paid_in_on: str, qualified: bool | None = True) -
         (15_000_000.00, [], "pass"),
         (14_999_999.99, [], "fail"),
         (1e6, [_investment(20_000_000.00, f"{Y - 1}-01-01")], "pass"),  # first day of 近两年
-        (1e6, [_investment(19_999_999.99, "2026-06-30")], "fail"),
+        (1e6, [_investment(19_999_999.99, f"{Y}-12-31")], "fail"),
+        (1e6, [_investment(20e6, f"{Y}-12-31")], "pass"),  # last day of fiscal year Y
+        (1e6, [_investment(20e6, f"{Y + 1}-01-01")], "fail"),  # after Y: not 近两年 (issue 11)
+        (1e6, [_investment(20e6, "2026-06-30")], "fail"),  # on as_of, but after Y
         (1e6, [_investment(20e6, f"{Y - 2}-12-31")], "fail"),  # before the window
         (1e6, [_investment(20e6, "2026-07-01")], "fail"),  # after as_of
         (1e6, [_investment(20e6, "2025-03-01", qualified=False)], "fail"),  # not qualified
-        (1e6, [_investment(12e6, "2025-03-01"), _investment(8e6, "2026-01-01")], "pass"),
+        (1e6, [_investment(12e6, "2025-03-01"), _investment(8e6, "2024-01-01")], "pass"),
+        (1e6, [_investment(12e6, "2025-03-01"), _investment(8e6, "2026-01-01")], "fail"),
         (1e6, [_investment(20e6, "2025-03-01", qualified=None)], "unknown"),
         (1e6, None, "unknown"),  # investments table missing: the equity route is unknown
     ],
@@ -346,7 +350,11 @@ def test_a1_4_ip_waivers(
         (0, [_award("national", Y - 3, 1, "国家自然科学奖")], "fail"),  # outside the window
         (0, [_award("national", Y, 4, "国家自然科学奖")], "fail"),  # ranked fourth
         (0, [_award("provincial", Y, 1)], "fail"),  # provincial awards do not waive Annex 2
-        (0, [_award("national", Y, 1, "某某国家级奖项")], "fail"),  # not one of the four
+        # 附件3（五）: `level = national` is the contract's definition of the four national
+        # awards; the name as written does not decide (issue 11, item 9)
+        (0, [_award("national", Y, 1, "国防科学技术奖")], "pass"),
+        (0, [_award("national", Y, 1, "某某国家级奖项")], "pass"),
+        (0, [_award("provincial", Y, 1, "国家科学技术进步奖")], "fail"),  # the level decides
     ],
 )
 def test_a2_4_ip(judge: Judge, n: int, awards: list[dict[str, Any]], expected: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,8 @@ VOCABULARY = {
     "blocked_catalogue_classes": CATALOGUE_CLASSES[2:],  # the other two are allowed
     "allowed_catalogue_classes": ["encouraged", "allowed"],  # the other two are blocked
     "ban_reasons": REVOKE_REASONS,
+    "ban_liftable_reasons": REVOKE_REASONS,
+    "enterprise_code_prefixes": ["91", "92", "93"],
     "ban_titles": TITLES,
     "class1_ip_types": IP_TYPES,
     "national_awards": ["国家科学技术进步奖", "省科学技术奖"],
@@ -100,6 +103,8 @@ def _variant(value: Any, rule: Rule, field: str, looser: bool) -> Any:
         if widen:
             return [*value, extra[0]] if extra else None
         return value[:-1] if len(value) > 1 else None
+    if isinstance(value, dt.date):  # the date the measures took effect (第三十一条)
+        return value + dt.timedelta(days=-1 if looser else 1)
     if value is None:  # an optional SME test: adding one loosens (either test suffices)
         return 10**12 if looser else None
     up = (direction == "lower") == looser
@@ -271,4 +276,21 @@ def test_regulation_file_is_the_reference() -> None:
         "国家自然科学奖",
         "国家技术发明奖",
         "国防科技奖",
+    )
+
+
+def test_dates_before_the_measures_are_named_for_mlflow() -> None:
+    # 第三十一条: in force from 2026-04-01; replays on earlier dates apply it to the past
+    from models.criteria_config import NotInForce, check_in_force, standard_tags
+
+    config = load_criteria_config()
+    check_in_force(dt.date(2026, 4, 1), config)
+    with pytest.raises(NotInForce, match="第三十一条"):
+        check_in_force(dt.date(2026, 3, 31), config)
+    tags = standard_tags([dt.date(2024, 6, 30), dt.date(2026, 3, 31), dt.date(2026, 4, 1)], config)
+    assert tags["criteria_applied_retroactively"] == "true"
+    assert tags["criteria_retroactive_dates"] == "2024-06-30,2026-03-31"
+    assert tags["criteria_in_force_from"] == "2026-04-01"
+    assert (
+        standard_tags([dt.date(2026, 6, 30)], config)["criteria_applied_retroactively"] == "false"
     )

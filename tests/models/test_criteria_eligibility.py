@@ -196,9 +196,14 @@ def _revocation(**changes: Any) -> dict[str, Any]:
         ({"revoke_reason": "dishonesty"}, "fail"),
         ({"revoke_reason": "not_updated"}, "pass"),  # Article 17: no three-year ban
         ({"revoke_reason": "no_longer_qualified"}, "pass"),
-        ({"ban_lifted_on": "2026-06-30"}, "pass"),  # credit repair / rectification accepted
-        ({"ban_lifted_on": "2026-07-01"}, "fail"),  # lifted only after as_of
+        # 第二十条: data fraud has no early exit; it bans for the full three years (issue 11)
+        ({"ban_lifted_on": "2026-06-30"}, "fail"),
+        # credit repair (失信) / accepted rectification (事故事件) lift the ban early
+        ({"revoke_reason": "dishonesty", "ban_lifted_on": "2026-06-30"}, "pass"),
+        ({"revoke_reason": "incident", "ban_lifted_on": "2026-06-30"}, "pass"),
+        ({"revoke_reason": "incident", "ban_lifted_on": "2026-07-01"}, "fail"),  # after as_of
         ({"revoke_reason": None}, "unknown"),
+        ({"revoke_reason": None, "ban_lifted_on": "2026-06-30"}, "unknown"),  # liftable?
         ({"title": "tech_sme"}, "pass"),  # Article 20 covers the two tiers only
         ({"title": "little_giant"}, "fail"),
         ({"revoked_on": "2026-07-01"}, "pass"),  # not yet revoked on as_of

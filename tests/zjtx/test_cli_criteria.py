@@ -66,3 +66,61 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], messa
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+# 第三十一条 (issue 11, item 10): the measures are in force from 2026-04-01.
+
+
+@pytest.mark.parametrize(("as_of", "code"), [("2026-03-31", 2), ("2026-04-01", 0)])
+def test_criteria_refuses_a_date_before_the_measures_took_effect(
+    tmp_path: Path, as_of: str, code: int
+) -> None:
+    data = _write(tmp_path)
+    out = tmp_path / "o.csv"
+    result = runner.invoke(
+        app, ["criteria", "--data", str(data), "--as-of", as_of, "--out", str(out)]
+    )
+    assert result.exit_code == code, result.output
+    if code:
+        assert "第三十一条" in result.output and "2026-04-01" in result.output
+        assert len(result.output.strip().splitlines()) == 1
+        assert not out.exists()
+
+
+def test_discover_refuses_a_date_before_the_measures_before_prefect_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flows.discovery
+    from zjtx.cli import app as zjtx_app
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the flow must not start")
+
+    monkeypatch.setattr(flows.discovery, "discovery_with_runner", never)
+    data = _write(tmp_path)
+    result = runner.invoke(zjtx_app, ["discover", "--data", str(data), "--as-of", "2025-06-30"])
+    assert result.exit_code == 2, result.output
+    assert "第三十一条" in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_criteria_evaluates_refused_rows_and_pending_mentions(tmp_path: Path) -> None:
+    # given firm A whose serious-dishonesty listing has an unparseable date
+    data = _write(tmp_path)
+    (data / "credit_events.csv").write_text(
+        "credit_code,event_type,occurred_on,resolved_on\n"
+        f"{model_firm()['firms'][0]['credit_code']},serious_dishonesty,2025年3月,\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "o.csv"
+    # when
+    result = runner.invoke(
+        app, ["criteria", "--data", str(data), "--as-of", "2026-06-30", "--out", str(out)]
+    )
+    # then the listing is not taken as absent
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out)
+    mine = table[(table["tier"] == "little_giant") & (table["mode"] == "discovery")]
+    lists = mine[mine["criterion"] == "art11_credit_lists"].iloc[0]
+    assert lists["verdict"] == "unknown" and "第0行被拒收" in lists["evidence"]
+    assert mine.loc[mine["criterion"] == "outcome", "verdict"].tolist() == ["to_verify"]
