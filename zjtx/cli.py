@@ -116,6 +116,14 @@ def discover(
     day = parse_as_of(as_of)
     with reported_errors():
         preflight(data)
+        from models.registry import has_champion
+
+        # Checked before Prefect starts: a first week without a trained model still gets lists.
+        if not has_champion():
+            stdout.print(
+                "no champion model yet (run `zjtx train`): the lists are ordered by the rule "
+                "baseline (estimated evaluation score) and say so in the manifest and 说明 sheet"
+            )
         from flows.discovery import discovery_with_runner
 
         final: Path = discovery_with_runner(runner.value, dask_address)(
