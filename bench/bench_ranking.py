@@ -103,11 +103,12 @@ def run_seed(seed: int, firms: int, work: Path, config: ModelConfig) -> list[dic
         champion_name = "rule baseline"
     rows = []
     seconds = time.perf_counter() - started
-    for tier in TIERS:
-        base = measured["rule baseline"].metrics.get(f"val_novel_precision_at_k__{tier}")
+    for tier in ("both", *TIERS):
+        suffix = "" if tier == "both" else f"__{tier}"
+        base = measured["rule baseline"].metrics.get(f"val_novel_precision_at_k{suffix}")
         for name, ev in measured.items():
             m = ev.metrics
-            key = f"val_novel_precision_at_k__{tier}"
+            key = f"val_novel_precision_at_k{suffix}"
             rows.append(
                 {
                     "seed": seed,
@@ -116,12 +117,12 @@ def run_seed(seed: int, firms: int, work: Path, config: ModelConfig) -> list[dic
                     "novel P@k": m.get(key, float("nan")),
                     "95% CI": f"[{m.get(key + '_ci_low', float('nan')):.3f}, "
                     f"{m.get(key + '_ci_high', float('nan')):.3f}]",
-                    "disc P@k": m.get(f"val_discovery_precision_at_k__{tier}", float("nan")),
-                    "added@k": m.get(f"val_expected_added_at_k__{tier}", float("nan")),
-                    "Brier unapplied": m.get(f"val_qualify_brier_unapplied__{tier}", float("nan")),
+                    "disc P@k": m.get(f"val_discovery_precision_at_k{suffix}", float("nan")),
+                    "added@k": m.get(f"val_expected_added_at_k{suffix}", float("nan")),
+                    "Brier unapplied": m.get(f"val_qualify_brier_unapplied{suffix}", float("nan")),
                     "target": _target(base) if name == champion_name else "",
                     "novel qualifiers": int(
-                        ev.scored.loc[ev.scored["tier"] == tier, "novel"].sum()
+                        ev.scored.loc[(ev.scored["tier"] == tier) | (tier == "both"), "novel"].sum()
                     ),
                     "seconds": round(seconds),
                 }
@@ -156,6 +157,14 @@ def main() -> None:
         "distance to 1.0"
     )
     print(_markdown(table))
+    both = table[(table["tier"] == "both") & table["ordering"].str.endswith("*")]
+    base = table[(table["tier"] == "both") & table["ordering"].str.startswith("rule baseline")]
+    for (_, champion), (_, baseline) in zip(both.iterrows(), base.iterrows(), strict=True):
+        ratio = champion["novel P@k"] / baseline["novel P@k"]
+        print(
+            f"seed {champion['seed']}: champion {champion['ordering']} novel P@k "
+            f"{champion['novel P@k']:.3f} = {ratio:.2f}× the rule baseline ({champion['target']})"
+        )
 
 
 def _markdown(table: pd.DataFrame) -> str:
