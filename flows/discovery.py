@@ -69,18 +69,22 @@ def prepare(data_dir: Path, paths: RunPaths) -> dict[str, object]:
 
 @task
 def match(paths: RunPaths) -> dict[str, object]:
-    """Link every firm mention to the registry; ambiguous ones go to the review file."""
-    from features.matching import attribute_mentions, link_mentions, review_queue
+    """Link every firm mention to the registry, officials' decisions first; ambiguous ones go
+    to the review files (match_review.csv/.xlsx, match_review_candidates.csv)."""
+    from features.match_decisions import load_decisions
+    from features.match_review import write_review_files
+    from features.matching import attribute_mentions, link_mentions
     from features.sources import read_saved_sources, save_sources
 
     sources = read_saved_sources(paths.sources)
-    links = link_mentions(sources)
-    review_queue(links).to_csv(paths.staging / "match_review.csv", index=False)
+    links = link_mentions(sources, decisions=load_decisions())
+    write_review_files(links, sources, paths.staging)
     save_sources(attribute_mentions(sources, links), paths.attributed)
     return {
         "mentions": len(links),
         "linked": int(links["credit_code"].notna().sum()),
         "review": int((links["method"] == "review").sum()),
+        "decided": int((links["method"] == "decision").sum()),
     }
 
 

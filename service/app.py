@@ -129,11 +129,17 @@ class SecurityHeaders:
 
 
 def create_app(
-    runs_dir: Path, tokens_file: Path, audit_log: Path, *, secure_cookie: bool = False
+    runs_dir: Path,
+    tokens_file: Path,
+    audit_log: Path,
+    *,
+    secure_cookie: bool = False,
+    decisions_file: Path | None = None,
 ) -> FastAPI:
     """The application over `runs_dir`, with tokens from `tokens_file`, auditing to `audit_log`.
 
     `secure_cookie`: mark the session cookie Secure (behind HTTPS in production).
+    `decisions_file`: the match decisions store (default $ZJTX_HOME/matching/decisions.sqlite).
     """
     store = RunStore(runs_dir)
     tokens = TokenStore(tokens_file)
@@ -483,6 +489,16 @@ def create_app(
     ) -> HTMLResponse:
         detail = FirmDetail.model_validate(readable_firm(request, user, run_id, credit_code))
         return render(request, "firm.html", {"user": user, "firm": detail})
+
+    # ---------------------------------------------------------------- match review (issue 14)
+    from features.match_decisions import DecisionStore
+    from service.review import review_router
+
+    app.include_router(
+        review_router(
+            store, DecisionStore(decisions_file), AuditLog(audit_log), page_principal, templates
+        )
+    )
 
     # ---------------------------------------------------------------- errors
     def is_api(request: Request) -> bool:
