@@ -51,6 +51,7 @@ from service.runs import (
     table_page,
 )
 from service.tokens import Principal, TokenStore
+from service.watchlist import watchlist_router
 from zjtx.publication import TIER_LABELS
 
 COOKIE_NAME = "zjtx_session"
@@ -189,6 +190,7 @@ def create_app(
 
     ApiUser = Annotated[Principal, Depends(api_principal)]
     PageUser = Annotated[Principal, Depends(page_principal)]
+    app.include_router(watchlist_router(store, api_principal, page_principal, templates))
 
     def readable_run(run_id: str) -> RunData:
         run = store.load(run_id)

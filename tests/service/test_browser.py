@@ -22,7 +22,7 @@ import uvicorn
 from fastapi import FastAPI
 from openpyxl import load_workbook
 
-from tests.service.conftest import RUN_NEW, A, B, D, Service
+from tests.service.conftest import RUN_NEW, A, B, D, E, G, Service
 
 CHROMIUM = os.environ.get("ZJTX_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(
@@ -125,5 +125,41 @@ def test_login_list_firm_and_excel_download_in_chromium(
             response = page.goto(f"{live_server}/runs/latest/provinces/11")
             assert response is not None and response.status == 404
             assert "未找到" in page.inner_text("h1")
+        finally:
+            browser.close()
+
+
+def test_a_province_sees_its_watch_list_and_not_another_in_chromium(
+    live_server: str, service_files: Service
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-dev-shm-usage"],
+        )
+        try:
+            page = browser.new_context(locale="zh-CN").new_page()
+            page.set_default_timeout(20_000)
+            # given: the Beijing official logged in
+            page.goto(f"{live_server}/login")
+            page.fill("input[name=token]", service_files.tokens.beijing)
+            page.click("main button[type=submit]")
+            page.wait_for_url(f"{live_server}/")
+            # when: the watch list is opened from the province's invitation list
+            page.goto(f"{live_server}/runs/{RUN_NEW}/provinces/11")
+            page.click("#watchlist-link")
+            page.wait_for_url(f"**/runs/{RUN_NEW}/provinces/11/watchlist")
+            # then: Beijing's titled firm at risk, with its article, evidence and action
+            table = page.inner_text("#watchlist")
+            assert G in table and "第二十条" in table and "核实后取消认定" in table
+            # and Guangdong's watch list is not found, even typed by hand
+            for run in (RUN_NEW, "latest"):
+                response = page.goto(f"{live_server}/runs/{run}/provinces/44/watchlist")
+                assert response is not None and response.status == 404
+                assert "未找到" in page.inner_text("h1")
+                assert E not in page.content()
         finally:
             browser.close()
