@@ -38,6 +38,8 @@ class EvaluationEstimate(FrozenModel):
     """The public 2022 table (facts.md §4), as far as data can fill it. Ranking only."""
 
     constant_points: NonNegative = 0.0  # indicators no data can show (特色化, 数字化, 质量管理)
+    # The most those unobserved indicators could add (the upper bound of the estimate).
+    unobserved_max_points: NonNegative = 0.0
     indicators: dict[str, Indicator]
 
 
@@ -66,8 +68,8 @@ class FeatureConfig(FrozenModel):
     # Region is not a feature by default: every province is judged by the same standard.
     include_region: bool = False
     # products are self-declared, mostly when a firm applies, without a declaration date: on a
-    # past date their presence reveals later applications. Off: no product features, and the
-    # criteria replayed on past training dates do not see products either.
+    # past date their presence reveals later applications. Off: no product features (the
+    # criteria read products the same way on every date: features/point_in_time.py).
     use_declared_products: bool = False
     days_per_year: Annotated[float, Field(gt=0)] = 365.25
     evaluation_estimate: EvaluationEstimate

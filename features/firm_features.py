@@ -70,6 +70,7 @@ FEATURE_LABELS: dict[str, str] = {
     "past_applications": "历年申报次数",
     "past_rejections": "历年申报未通过次数",
     "years_since_last_application": "距上次申报年数",
+    "applied_this_round": "本年度已申报",
     "credit_events_3y": "近三年信用与合规事件",
     "last_evaluation_score": "上年度发展评价得分",
     "niche_years": "从事细分市场年限",
@@ -175,18 +176,40 @@ def build_features(data: SourceData, as_of: date, config: FeatureConfig) -> pd.D
 
 def estimate_evaluation_score(features: pd.DataFrame, estimate: EvaluationEstimate) -> pd.Series:
     """The 2022 public table's points the data can show (facts.md §4). Ranking only."""
-    total = pd.Series(estimate.constant_points, index=features.index, dtype="float64")
-    for indicator in estimate.indicators.values():
+    points = evaluation_points(features, estimate)
+    return estimate.constant_points + points.fillna(0.0).sum(axis=1)
+
+
+def evaluation_points(features: pd.DataFrame, estimate: EvaluationEstimate) -> pd.DataFrame:
+    """Per indicator of the 2022 table: the points the data shows, NaN where no band's input is
+    known (the indicator is unobserved for this firm). Ranking only, never a criterion."""
+    columns = {}
+    for name, indicator in estimate.indicators.items():
         best = pd.Series(0.0, index=features.index)
+        observed = pd.Series(False, index=features.index)
         for band in indicator.bands:
             if band.feature not in features:
-                continue  # e.g. niche_years without declared products: earns nothing
+                continue  # e.g. niche_years without declared products: unobserved
             values = features[band.feature].astype("float64")
+            observed |= values.notna()
             for threshold, earned in band.steps:
                 reached = values >= threshold if band.higher_is_better else values < threshold
                 best = np.maximum(best, reached.fillna(False).astype("float64") * earned)
-        total += np.minimum(best, indicator.max_points)
-    return total
+        columns[name] = np.minimum(best, indicator.max_points).where(observed)
+    return pd.DataFrame(columns, index=features.index, dtype="float64")
+
+
+def evaluation_score_bounds(
+    features: pd.DataFrame, estimate: EvaluationEstimate
+) -> tuple[pd.Series, pd.Series]:
+    """(low, high) of the estimated evaluation score: the points the data shows, and those plus
+    the most every unobserved indicator could add (facts.md §4: an estimate, never a verdict)."""
+    points = evaluation_points(features, estimate)
+    low = estimate.constant_points + points.fillna(0.0).sum(axis=1)
+    maxima = pd.Series({n: i.max_points for n, i in estimate.indicators.items()}, dtype="float64")
+    missing = points.isna().astype("float64").mul(maxima, axis=1).sum(axis=1)
+    high = (low + missing + estimate.unobserved_max_points).clip(upper=100.0)
+    return low, high
 
 
 # --- financials -----------------------------------------------------------------------------
@@ -228,7 +251,10 @@ def _financial_features(data: SourceData, last_year: int, index: pd.Index) -> pd
         rows = known[known["fiscal_year"] == last_year - offset]
         return rows.drop_duplicates("credit_code").set_index("credit_code").reindex(index)
 
-    current, previous, before = year(0), year(1), year(2)
+    # Filing lag: a firm whose accounts of Y are not filed yet is read from Y-1 (and so on back).
+    years = [year(offset) for offset in range(4)]
+    filed = years[0]["fiscal_year"].notna()
+    current, previous, before = (years[i].where(filed, years[i + 1], axis=0) for i in range(3))
 
     def column(frame: pd.DataFrame, name: str) -> pd.Series:
         if name not in frame:
@@ -260,6 +286,7 @@ def _financial_features(data: SourceData, last_year: int, index: pd.Index) -> pd
     per_firm = known.groupby("credit_code")["fiscal_year"]
     result["accounts_years"] = per_firm.nunique().reindex(index).fillna(0).astype("float64")
     result["accounts_lag_years"] = last_year - per_firm.max().reindex(index).astype("float64")
+    # The 2022 table's growth reads the firm's own latest two years (filing lag included).
     result["audited"] = column(current, "audited")
     return result
 
@@ -451,11 +478,19 @@ def _certification_features(
 
 
 def _application_features(data: SourceData, as_of: date, index: pd.Index) -> pd.DataFrame:
-    columns = ["past_applications", "past_rejections", "years_since_last_application"]
+    columns = [
+        "past_applications",
+        "past_rejections",
+        "years_since_last_application",
+        "applied_this_round",
+    ]
     applications = data.get("applications")
     if applications is None:
         return pd.DataFrame(index=index, columns=columns, dtype="float64")
-    past = applications[applications["year"].astype("float64") < as_of.year]
+    year = applications["year"].astype("float64")
+    # This year's round: submitted before as_of (the province has them), not yet decided.
+    current = set(applications.loc[year == as_of.year, "credit_code"])
+    past = applications[year < as_of.year]
     per_firm = past.groupby("credit_code")
     result = pd.DataFrame(index=index)
     result["past_applications"] = per_firm.size().reindex(index).fillna(0).astype("float64")
@@ -463,6 +498,7 @@ def _application_features(data: SourceData, as_of: date, index: pd.Index) -> pd.
     result["past_rejections"] = rejected.reindex(index).fillna(0).astype("float64")
     last = per_firm["year"].max().astype("float64")
     result["years_since_last_application"] = (as_of.year - last).reindex(index)
+    result["applied_this_round"] = index.isin(current).astype("float64")
     return result
 
 

@@ -95,37 +95,78 @@ def match(paths: RunPaths) -> dict[str, object]:
 @task
 def features(paths: RunPaths, as_of: dt.date) -> Path:
     """Point-in-time features of every firm (the supply-chain graph needs the whole registry)."""
-    from features.firm_features import build_features
     from features.sources import read_saved_sources
-    from models.ranking import point_in_time
+    from models.ranking import features_as_published
     from models.ranking_config import load_model_config
 
-    sources = point_in_time(read_saved_sources(paths.attributed), as_of)
+    data = read_saved_sources(paths.attributed)
     out = paths.work / "features.parquet"
-    build_features(sources, as_of, load_model_config().features).to_parquet(out)
+    features_as_published(data, as_of, load_model_config()).to_parquet(out)
     return out
 
 
 @task
-def champion(paths: RunPaths) -> tuple[Path, str]:
-    """Fetch the champion ranking model once, for every province task to read."""
+def champion(paths: RunPaths) -> tuple[Path, str, dict[str, str]]:
+    """Fetch the champion ranking model once, for every province task to read. Without a
+    champion (a first week), the lists are ordered by the rule baseline and say so."""
     import joblib
 
-    from models.registry import load_champion
+    from flows.training import score_thresholds
+    from models.ranking import rule_baseline_ranker
+    from models.ranking_config import load_model_config
+    from models.registry import has_champion, load_champion
 
-    model, version = load_champion()
+    if has_champion():
+        ranker, version = load_champion()
+        ordered_by = "champion"
+    else:
+        estimate = load_model_config().features.evaluation_estimate
+        ranker, version = rule_baseline_ranker(estimate, score_thresholds()), "none"
+        ordered_by = "rule_baseline"
     out = paths.work / "champion.joblib"
-    joblib.dump(model, out)
-    return out, version
+    joblib.dump(ranker, out)
+    ranking = {
+        "ordered_by": ordered_by,
+        "model_version": version,
+        "model_family": str(ranker.family),
+        "basis": str(ranker.basis),
+        "p_apply": "fitted" if ranker.a is not None else "not fitted",
+        "priority": ranker.priority if ranker.uses_apply_model else "q_alone",
+    }
+    return out, version, ranking
+
+
+def ranking_notes(ranking: dict[str, str]) -> list[str]:
+    """What the lists' 说明 sheet says about how this run ordered them."""
+    if ranking["ordered_by"] == "rule_baseline":
+        return [
+            "本次尚无训练好的排序模型（冠军模型）：名单按规则基线排序，即2022年公开评分表中"
+            "数据可见指标的估算得分；认定概率、自主申报概率与评价得分达标概率均未估计。"
+        ]
+    notes = [f"排序模型：{ranking['model_family']}（版本 {ranking['model_version']}）。"]
+    if ranking["basis"] == "title_transitions":
+        notes.append(
+            "无申报记录：认定概率由企业获得称号的历史（称号变化）学得，未拟合自主申报概率，"
+            "邀请优先度 = 认定概率。"
+        )
+    elif ranking["priority"] == "q_alone":
+        notes.append("邀请优先度 = 认定概率（配置为不考虑自主申报概率）。")
+    return notes
 
 
 @task
 def province(
-    paths: RunPaths, province_code: str, as_of: dt.date, features_path: Path, model_path: Path
+    paths: RunPaths,
+    province_code: str,
+    as_of: dt.date,
+    features_path: Path,
+    model_path: Path,
+    ranking: dict[str, str],
 ) -> dict[str, object]:
     """Criteria, scores and ranked lists of one province's firms."""
     import joblib
 
+    from features.point_in_time import point_in_time
     from features.sources import read_saved_sources, subset_sources
     from features.unsettled import pending_mentions
     from models.criteria import cultivation_list, evaluate_criteria
@@ -137,7 +178,7 @@ def province(
         renewal_rows,
         with_registry_columns,
     )
-    from models.ranking import point_in_time, score_candidates
+    from models.ranking import score_candidates
     from models.ranking_config import load_model_config
     from models.watchlist import watchlist_rows
     from models.watchlist_config import load_watchlist_config
@@ -177,7 +218,7 @@ def province(
     folder.mkdir(exist_ok=True)
     own = lists.drop(columns=["province"])
     write_list_csv(own, folder / f"{province_code}.csv")
-    write_list_xlsx(own, folder / f"{province_code}.xlsx")
+    write_list_xlsx(own, folder / f"{province_code}.xlsx", notes=ranking_notes(ranking))
     lists.to_parquet(paths.work / f"lists-{province_code}.parquet")
     province_firms = subset.tables["firms"]
     cultivation = cultivation_list(criteria, criteria_config)
@@ -200,6 +241,7 @@ def assemble(
     provinces: list[str],
     counts: dict[str, object],
     model_version: str,
+    ranking: dict[str, str],
     started: float,
     timings: dict[str, float],
 ) -> None:
@@ -231,6 +273,7 @@ def assemble(
         "as_of": as_of.isoformat(),
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "model_version": model_version,
+        "ranking": ranking,
         "config_hash": config_hash(config_dir.rglob("*.yaml")),
         "counts": {
             **counts,
@@ -315,18 +358,21 @@ def discovery(data_dir: Path, as_of: dt.date | None = None, runs_dir: Path | Non
     counts["matching"] = match(paths)
     mark = timed("match", mark)
     features_path = features(paths, as_of)
-    model_path, model_version = champion(paths)
+    model_path, model_version, ranking = champion(paths)
     mark = timed("features", mark)
     firms = pd.read_parquet(paths.sources / "firms.parquet", columns=["region_code"])
     from models.invitations import NO_PROVINCE, province_of
 
     provinces = sorted(set(province_of(firms["region_code"])) - {NO_PROVINCE})
     counts["firms_without_province"] = int((province_of(firms["region_code"]) == NO_PROVINCE).sum())
-    futures = [province.submit(paths, code, as_of, features_path, model_path) for code in provinces]
+    futures = [
+        province.submit(paths, code, as_of, features_path, model_path, ranking)
+        for code in provinces
+    ]
     wait(futures)
     counts["lists"] = [future.result() for future in futures]
     mark = timed("criteria_score_lists", mark)
-    assemble(paths, as_of, provinces, counts, model_version, started, timings)
+    assemble(paths, as_of, provinces, counts, model_version, ranking, started, timings)
     final = publish(paths)
     print(f"published {final}")
     print(json.dumps({"run": str(final)}))

@@ -1,7 +1,7 @@
 """The training flow: history → criteria on past dates → examples → model families → MLflow.
 
-Tasks wrap the pure steps of models/ranking.py and pass file paths; the MLflow layer
-(models/registry.py) promotes a new version to `champion` only if it beats the current one.
+Tasks wrap the pure steps of models/ranking/ and pass file paths; a new version becomes
+`champion` only through the paired-bootstrap gate (log_to_mlflow).
 """
 
 from __future__ import annotations
@@ -27,12 +27,19 @@ class TrainingPaths:
     def attributed(self) -> Path:
         return self.work / "attributed"
 
+    def examples(self, kind: str) -> Path:
+        """kind: candidates, applications or scores (models.ranking.TrainingSet)."""
+        return self.work / f"{kind}.parquet"
+
     @property
-    def examples(self) -> Path:
-        return self.work / "examples.parquet"
+    def shared(self) -> Path:
+        return self.work / "shared.joblib"
 
     def model(self, family: str) -> Path:
         return self.work / f"{family}.joblib"
+
+
+EXAMPLE_KINDS = ("candidates", "applications", "scores")
 
 
 @task(retries=IO_RETRY_COUNT, retry_delay_seconds=IO_RETRY_DELAY)
@@ -46,7 +53,8 @@ def load_history(data_dir: Path, paths: TrainingPaths) -> None:
 
 @task
 def examples(paths: TrainingPaths, config_path: Path | None) -> dict[str, int]:
-    """Criteria on every training and validation date, then features and labels."""
+    """Criteria on every training and validation date (data as published then), features and
+    labels: candidates, each round's applications, published scores."""
     from features.sources import read_saved_sources
     from models.criteria_config import load_criteria_config
     from models.ranking import build_training_set, replay_criteria
@@ -55,25 +63,90 @@ def examples(paths: TrainingPaths, config_path: Path | None) -> dict[str, int]:
     config = load_model_config(config_path)
     data = read_saved_sources(paths.attributed)
     dates = [*config.training_dates, *config.validation_dates]
-    criteria = replay_criteria(
-        data, dates, load_criteria_config(), config.features.use_declared_products
-    )
+    criteria = replay_criteria(data, dates, load_criteria_config())
     table = build_training_set(data, criteria, config)
-    table.to_parquet(paths.examples)
-    return {"examples": len(table), "certified": int(table["label"].sum())}
+    for kind in EXAMPLE_KINDS:
+        getattr(table, kind).to_parquet(paths.examples(kind))
+    return {
+        "examples": len(table.candidates),
+        "certified": int(table.candidates["label"].sum()),
+        "applications": len(table.applications),
+        "approved": int(table.applications["label"].sum()) if len(table.applications) else 0,
+        "published_scores": len(table.scores),
+    }
+
+
+def score_thresholds() -> dict[str, float]:
+    """The tiers' evaluation-score lines (附件1（六）, 附件2（七）) from the criteria config."""
+    from models.criteria_config import load_criteria_config
+
+    criteria = load_criteria_config()
+    return {
+        "specialized": float(criteria.a1.evaluation_score_min),
+        "little_giant": float(criteria.a2.evaluation_score_min),
+    }
 
 
 @task
-def fit(paths: TrainingPaths, family: str, config_path: Path | None) -> Path:
-    """Fit one family on the training dates and evaluate it on the later validation dates."""
-    from models.ranking import evaluate, fit_family, split_by_date
+def shared_models(paths: TrainingPaths, config_path: Path | None) -> Path:
+    """Model A (applies within 12 months) and the score model, shared by every family."""
+    from models.ranking import fit_apply_model, fit_score_model, split_by_date
     from models.ranking_config import load_model_config
 
     config = load_model_config(config_path)
-    train_set, valid_set = split_by_date(pd.read_parquet(paths.examples), config)
-    model = fit_family(family, train_set, config)  # type: ignore[arg-type]
-    joblib.dump((model, evaluate(model, valid_set, config)), paths.model(family))
+    candidates, _ = split_by_date(pd.read_parquet(paths.examples("candidates")), config)
+    scores, _ = split_by_date(pd.read_parquet(paths.examples("scores")), config)
+    apply_model = fit_apply_model(candidates, config)
+    score_model = fit_score_model(scores, config.features.evaluation_estimate)
+    joblib.dump((apply_model, score_model), paths.shared)
+    return paths.shared
+
+
+@task
+def fit(paths: TrainingPaths, family: str, config_path: Path | None, truth: Path | None) -> Path:
+    """Fit one family's Q (with the shared A and score model), evaluate it on the later
+    validation dates and run the deletion test on its reasons."""
+    from models.ranking import (
+        deletion_test,
+        evaluate,
+        explain,
+        fit_discovery,
+        rank_within_groups,
+        split_by_date,
+    )
+    from models.ranking_config import load_model_config
+
+    config = load_model_config(config_path)
+    candidates = pd.read_parquet(paths.examples("candidates"))
+    applications = pd.read_parquet(paths.examples("applications"))
+    _, valid = split_by_date(candidates, config)
+    apply_model, score_model = joblib.load(paths.shared)
+    ranker = fit_discovery(
+        family,  # type: ignore[arg-type]
+        applications,
+        candidates,
+        config,
+        score_thresholds(),
+        apply_model,
+        score_model,
+    )
+    truth_frame = _read_truth(truth)
+    evaluation = evaluate(ranker, valid, config, truth_frame)
+    listed = valid[(rank_within_groups(evaluation.scored) <= config.evaluation.k).to_numpy()]
+    explanations = config.explanations
+    assert ranker.q is not None  # fit_discovery always fits Q
+    reasons = explain(ranker.q, listed, explanations.top_reasons, explanations.min_abs_contribution)
+    evaluation.metrics["val_reason_deletion_share"] = deletion_test(
+        ranker.q, listed, reasons, config.seed
+    )
+    joblib.dump((ranker, evaluation), paths.model(family))
     return paths.model(family)
+
+
+def _read_truth(truth: Path | None) -> pd.DataFrame | None:
+    if truth is None:
+        return None
+    return pd.read_csv(truth, dtype={"credit_code": "str", "tier": "str", "as_of": "str"})
 
 
 @task
@@ -81,30 +154,23 @@ def discovery_recall(
     paths: TrainingPaths, families: list[str], hidden_champions: Path, config_path: Path | None
 ) -> dict[str, float]:
     """Evaluation only: share of the generator's hidden champions in each province's top k."""
-    from features.firm_features import build_features
+    from features.point_in_time import point_in_time
     from features.sources import read_saved_sources
     from models.criteria import evaluate_criteria
     from models.criteria_config import load_criteria_config
-    from models.ranking import discovery_recall_at_k, point_in_time, score_candidates
+    from models.ranking import discovery_recall_at_k, features_as_published, score_candidates
     from models.ranking_config import load_model_config
 
     config = load_model_config(config_path)
     data = read_saved_sources(paths.attributed)
     day = config.discovery_date
-    snapshot = point_in_time(data, day)
-    criteria = evaluate_criteria(snapshot, day, load_criteria_config())
-    features = build_features(snapshot, day, config.features)
+    criteria = evaluate_criteria(point_in_time(data, day), day, load_criteria_config())
+    features = features_as_published(data, day, config)
     truth = pd.read_csv(hidden_champions, dtype="str")[["credit_code", "tier"]]
     recall = {}
     for family in families:
-        model, _ = joblib.load(paths.model(family))
-        scored = score_candidates(
-            model,
-            features,
-            criteria,
-            config.explanations.top_reasons,
-            config.explanations.min_abs_contribution,
-        )
+        ranker, _ = joblib.load(paths.model(family))
+        scored = score_candidates(ranker, features, criteria, top_reasons=1)
         recall[family] = discovery_recall_at_k(scored, data.tables["firms"], truth, config)
     return recall
 
@@ -115,12 +181,16 @@ def log_to_mlflow(
     families: list[str],
     recall: dict[str, float],
     config_path: Path | None,
+    truth: Path | None,
 ) -> list[dict[str, object]]:
-    """One MLflow run per family; promotion to champion only when better."""
+    """One MLflow run per family, then the champion gate, families in order: a challenger is
+    promoted only when the paired-bootstrap lower bound of its gain in novel precision@k over
+    the champion — scored again on the same validation rows — is above 0 (and Brier is not
+    worse beyond the tolerance). A champion whose feature schema differs is retired."""
     from features.sources import read_saved_sources
     from models import registry
     from models.criteria_config import load_criteria_config, standard_tags
-    from models.ranking import calibration_figure
+    from models.ranking import calibration_figure, paired_gate, split_by_date
     from models.ranking_config import load_model_config
 
     config = load_model_config(config_path)
@@ -129,32 +199,86 @@ def log_to_mlflow(
     tags = standard_tags(replayed, load_criteria_config())
     client = registry.connect()
     fingerprint = registry.data_fingerprint(read_saved_sources(paths.attributed))
+    candidates = pd.read_parquet(paths.examples("candidates"))
+    applications = pd.read_parquet(paths.examples("applications"))
+    _, valid = split_by_date(candidates, config)
     trained = {family: joblib.load(paths.model(family)) for family in families}
     figure = calibration_figure({f: ev.calibration for f, (_, ev) in trained.items()})
+    champion_scored = _current_champion_scored(client, valid, config, truth)
+    counts = {
+        "train_applications": len(applications),
+        "train_approved": int(applications["label"].sum()) if len(applications) else 0,
+        "valid_examples": len(valid),
+        "valid_positives": int(valid["label"].sum()),
+    }
     logged = []
-    for family, (model, evaluation) in trained.items():
+    for family, (ranker, evaluation) in trained.items():
         extra = {"discovery_recall_at_k": recall[family]} if family in recall else {}
-        item = registry.log_family(client, model, evaluation, config, fingerprint, figure, extra)
-        for key, value in tags.items():
-            client.set_tag(item.run_id, key, value)
+        item = registry.log_family(
+            client,
+            ranker,
+            evaluation,
+            config,
+            fingerprint,
+            figure,
+            extra,
+            input_example=valid,
+            counts=counts,
+            tags={"gate_data_fingerprint": fingerprint, **tags},
+        )
         retroactive = tags["criteria_retroactive_dates"] or "none"
         client.log_param(item.run_id, "criteria_retroactive_dates", retroactive)
+        decision = (
+            paired_gate(champion_scored, evaluation.scored, config)
+            if champion_scored is not None
+            else None
+        )
+        promoted = decision is None or decision.promote
+        registry.log_gate(item.run_id, decision, promoted)
+        if promoted:
+            registry.promote(client, item.version)
+            champion_scored = evaluation.scored
+        gate = decision.reason if decision else "no champion yet"
+        print(f"{family}: version {item.version}, {'promoted' if promoted else 'kept'} ({gate})")
         logged.append(
             {
                 "family": item.family,
                 "version": item.version,
-                "promoted": item.promoted,
+                "promoted": promoted,
                 "metrics": item.metrics,
             }
         )
     return logged
 
 
+def _current_champion_scored(
+    client: object, valid: pd.DataFrame, config: object, truth: Path | None
+) -> pd.DataFrame | None:
+    """The current champion scored on this run's validation rows, or None when there is no
+    champion (or it was retired: a different feature schema cannot be compared)."""
+    from models import registry
+    from models.ranking import evaluate
+
+    if not registry.has_champion():
+        return None
+    champion, version = registry.load_champion()
+    mismatch = registry.schema_mismatch(champion, list(valid.columns))
+    if mismatch is not None:
+        registry.retire_champion(client, mismatch)
+        print(f"champion version {version} retired: {mismatch}")
+        return None
+    return evaluate(champion, valid, config, _read_truth(truth)).scored  # type: ignore[arg-type]
+
+
 @flow(name="training", log_prints=True)
 def training(
-    data_dir: Path, config_path: Path | None = None, hidden_champions: Path | None = None
+    data_dir: Path,
+    config_path: Path | None = None,
+    hidden_champions: Path | None = None,
+    truth: Path | None = None,
 ) -> list[dict[str, object]]:
-    """Train every configured family and log it; `hidden_champions` only for evaluation."""
+    """Train every configured family and log it. `hidden_champions` and `truth`
+    (truth/qualification.csv) are the generator's, for evaluation only."""
     from models.ranking_config import load_model_config
 
     config = load_model_config(config_path)
@@ -162,9 +286,17 @@ def training(
     paths = TrainingPaths(work=Settings.from_env().home / "work" / f"training-{stamp}")
     load_history(Path(data_dir), paths)
     counts = examples(paths, config_path)
-    print(f"training set: {counts['examples']:,} examples, {counts['certified']} certified")
+    print(
+        f"training set: {counts['examples']:,} candidate examples, "
+        f"{counts['applications']:,} applications ({counts['approved']} approved), "
+        f"{counts['published_scores']:,} published scores"
+    )
+    if not counts["applications"]:
+        print("no applications: Q learns from title transitions, A is not fitted (priority = Q)")
+    shared_models(paths, config_path)
     families = [str(family) for family in config.models.families]
-    futures = [fit.submit(paths, family, config_path) for family in families]
+    truth_path = Path(truth) if truth else None
+    futures = [fit.submit(paths, family, config_path, truth_path) for family in families]
     for future in futures:
         future.result()
     recall = (
@@ -172,6 +304,6 @@ def training(
         if hidden_champions
         else {}
     )
-    logged = log_to_mlflow(paths, families, recall, config_path)
+    logged = log_to_mlflow(paths, families, recall, config_path, truth_path)
     shutil.rmtree(paths.work, ignore_errors=True)
     return logged

@@ -17,10 +17,27 @@ LIST_COLUMNS = [
     "tier",
     "outcome",
     "score",
+    "p_qualify",
+    "p_apply",
+    "priority",
+    "est_score_low",
+    "est_score_high",
+    "p_score_pass",
     "reasons",
     "to_verify",
     "declarations",
     "evidence",
+]
+# Model columns beside the score (models.ranking.PRIORITY_COLUMNS; contract outputs.md).
+SCORE_COLUMNS = [
+    "score",
+    "p_qualify",
+    "p_apply",
+    "priority",
+    "est_score_low",
+    "est_score_high",
+    "p_score_pass",
+    "reasons",
 ]
 DECLARATION_MARK = "需申报说明"
 NO_PROVINCE = "00"  # firms without a usable region code; reported, never published to a province
@@ -52,10 +69,11 @@ def invitation_lists(
 ) -> pd.DataFrame:
     """Ranked invitation rows for every province and tier.
 
-    `scores` has credit_code, tier, score, reasons. Ties in score are broken by credit code so
-    the same inputs always give the same ranks. Firms `watched` (on the watch list, 第十四条)
-    are not invited to a higher title while their risk stands. `refused`: refused rows
-    attributed to firms (features.unsettled.refused_by_firm), checked by `check_invitations`.
+    `scores` has credit_code, tier, score, reasons and the model columns (missing ones are
+    left empty: a rule-baseline ordering estimates no probabilities). Ties in score are broken
+    by credit code so the same inputs always give the same ranks. Firms `watched` (on the watch
+    list, 第十四条) are not invited to a higher title while their risk stands. `refused`: refused
+    rows attributed to firms (features.unsettled.refused_by_firm), checked by `check_invitations`.
     """
     outcomes = discovery_outcomes(criteria)
     invited = outcomes[outcomes["outcome"].isin(INVITABLE)]
@@ -67,7 +85,7 @@ def invitation_lists(
     lists = (
         invited.merge(registry, on="credit_code", how="left")
         .merge(
-            scores[["credit_code", "tier", "score", "reasons"]],
+            scores.reindex(columns=["credit_code", "tier", *SCORE_COLUMNS]),
             on=["credit_code", "tier"],
             how="left",
         )

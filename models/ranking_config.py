@@ -53,8 +53,19 @@ class ModelsConfig(FrozenModel):
     baseline_feature: str  # what the rule ordering sorts by
     # Amounts that span orders of magnitude: the logistic model sees log1p of them.
     log_scale_features: tuple[str, ...]
-    # Features whose increase must never lower a score (behavioural direction tests).
+    # Features whose increase must never lower (raise) a score: monotone constraints on the
+    # criterion-tied features (behavioural direction tests).
     monotonic_increasing: tuple[str, ...]
+    monotonic_decreasing: tuple[str, ...] = ()
+    # Model Q's inputs: features tied to a criterion or to an Article 9 signal only (never
+    # application history, the tier or whether a score exists). Reasons come from these.
+    qualify_features: tuple[str, ...] = Field(min_length=1)
+    # Ordering of the lists: Q × (1 − A) (expected additional qualified applications) or Q.
+    priority: Literal["q_times_not_apply", "q_alone"] = "q_times_not_apply"
+    # Applicants are not the candidate pool: weight each application by 1 / A(x), clipped below
+    # at apply_weight_floor (inverse probability of applying), or not at all.
+    selection_correction: Literal["inverse_apply_probability", "none"] = "inverse_apply_probability"
+    apply_weight_floor: Annotated[float, Field(gt=0, le=1)] = 0.05
     logistic: LogisticConfig
     hist_gbdt: HistGbdtConfig
     # OpenMP threads for fitting and scoring. More threads than free cores make gradient
@@ -73,6 +84,15 @@ class EvaluationConfig(FrozenModel):
     province_digits: PositiveInt  # province = region_code[:province_digits]
 
 
+class GateConfig(FrozenModel):
+    """Champion gate: promote only when the paired-bootstrap lower bound of the gain in
+    val_novel_precision_at_k is above 0 and Brier is not worse beyond the tolerance."""
+
+    bootstrap: PositiveInt = 500
+    confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
+    brier_tolerance: NonNegative = 0.005
+
+
 class ModelConfig(FrozenModel):
     seed: int
     training_dates: tuple[date, ...] = Field(min_length=1)
@@ -83,6 +103,7 @@ class ModelConfig(FrozenModel):
     models: ModelsConfig
     explanations: ExplanationConfig
     evaluation: EvaluationConfig
+    gate: GateConfig = GateConfig()
 
     @model_validator(mode="after")
     def _temporal(self) -> ModelConfig:

@@ -2,6 +2,8 @@
 
 Names are the contract's (../shared/contracts/outputs.md): experiment `zjtx-ranking`,
 registered model `zjtx-ranker`, alias `champion`, metrics `val_*`, tag `model_family`.
+A registered version is a `DiscoveryRanker` (Q, A, score model, priority), logged with its
+signature, input example and model card; the champion gate lives in flows/training.py.
 State lives under ZJTX_HOME: `mlflow/mlflow.db` (tracking and registry) and `mlflow/artifacts/`.
 Everything is local; nothing is downloaded.
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import version as package_version
@@ -20,14 +22,14 @@ from typing import Any
 import pandas as pd
 
 from features.sources import SourceData
-from models.ranking import Evaluation, RankingModel
+from models.ranking import DiscoveryRanker, Evaluation, GateDecision, model_card
 from models.ranking_config import ModelConfig
 from zjtx.settings import Settings, apply_offline_env
 
 EXPERIMENT = "zjtx-ranking"
 REGISTERED_MODEL = "zjtx-ranker"
 CHAMPION_ALIAS = "champion"
-PROMOTION_METRIC = "val_precision_at_k"
+PROMOTION_METRIC = "val_novel_precision_at_k"  # the gate: paired bootstrap (models.ranking)
 MODEL_ARTIFACT = "model"
 # Packages a logged model needs; pinned to what trained it (no requirement inference: offline).
 _MODEL_PACKAGES = ("scikit-learn", "pandas", "numpy", "networkx")
@@ -80,34 +82,50 @@ class LoggedModel:
 
 def log_family(
     client: Any,
-    model: RankingModel,
+    ranker: DiscoveryRanker,
     evaluation: Evaluation,
     config: ModelConfig,
     fingerprint: str,
     calibration_figure: Any | None = None,
     extra_metrics: Mapping[str, float] | None = None,
+    input_example: pd.DataFrame | None = None,
+    counts: Mapping[str, int] | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> LoggedModel:
-    """One run: params, validation metrics, tag, calibration plot, model (registered), then
-    promotion of the new version if it beats the champion on validation precision@k."""
+    """One run: params, validation metrics (per tier, with intervals), tags, calibration plot,
+    model card, and the model with its signature and input example (registered). Promotion is
+    the gate's decision (flows/training.py), not this function's."""
     import mlflow
     import mlflow.sklearn
+    from mlflow.models import infer_signature
 
     metrics = dict(evaluation.metrics) | dict(extra_metrics or {})
-    with mlflow.start_run(run_name=model.family) as run:
-        mlflow.set_tag("model_family", model.family)
+    counts = dict(counts or {})
+    with mlflow.start_run(run_name=ranker.family) as run:
+        mlflow.set_tags(
+            {
+                "model_family": ranker.family,
+                "ranking_basis": ranker.basis,
+                "p_apply": "fitted" if ranker.a is not None else "not fitted (no applications)",
+                "priority": ranker.priority if ranker.uses_apply_model else "q_alone",
+                "selection_correction": ranker.selection_correction,
+                **dict(tags or {}),
+            }
+        )
         mlflow.log_params(
             {
-                "model_family": model.family,
+                "model_family": ranker.family,
                 "data_fingerprint": fingerprint,
                 "k": config.evaluation.k,
                 "training_dates": ",".join(map(str, config.training_dates)),
                 "validation_dates": ",".join(map(str, config.validation_dates)),
                 "label_horizon_months": config.labels.horizon_months,
                 "seed": config.seed,
-                "n_features": len(model.used_features),
+                "n_features": len(ranker.feature_names),
             }
         )
         mlflow.log_metrics({k: v for k, v in metrics.items() if not _missing(v)})
+        mlflow.log_metrics({f"n_{name}": float(value) for name, value in counts.items()})
         for row in evaluation.per_province.itertuples(index=False):
             province = str(row.province)
             for name in ("val_precision_at_k", "val_recall_at_k", "val_average_precision"):
@@ -115,45 +133,80 @@ def log_family(
                 if not _missing(value):
                     mlflow.log_metric(f"{name}_province_{province}", value)
         mlflow.log_dict(config.model_dump(mode="json"), "config/model.json")
-        mlflow.log_dict({"features": model.used_features}, "features.json")
+        mlflow.log_dict({"features": ranker.feature_names}, "features.json")
         mlflow.log_text(evaluation.per_province.to_csv(index=False), "per_province.csv")
         mlflow.log_text(evaluation.calibration.to_csv(index=False), "calibration.csv")
+        mlflow.log_text(model_card(ranker, metrics, counts, config, fingerprint), "model_card.md")
         if calibration_figure is not None:
             mlflow.log_figure(calibration_figure, "calibration.png")
+        example = None
+        signature = None
+        if input_example is not None and len(input_example):
+            example = input_example[ranker.feature_names].head(5).reset_index(drop=True)
+            signature = infer_signature(example, ranker.predict(example))
         info = mlflow.sklearn.log_model(
-            sk_model=model,
+            sk_model=ranker,
             name=MODEL_ARTIFACT,
             serialization_format="pickle",
             registered_model_name=REGISTERED_MODEL,
             pip_requirements=[f"{p}=={package_version(p)}" for p in _MODEL_PACKAGES],
+            signature=signature,
+            input_example=example,
         )
         version = str(info.registered_model_version)
-    promoted = promote_if_better(client, version, metrics.get(PROMOTION_METRIC, math.nan))
-    return LoggedModel(model.family, run.info.run_id, version, promoted, metrics)
+    return LoggedModel(ranker.family, run.info.run_id, version, False, metrics)
 
 
-def champion_metric(client: Any) -> float | None:
-    """The champion's validation precision@k, or None when there is no champion yet."""
+def log_gate(run_id: str, decision: GateDecision | None, promoted: bool) -> None:
+    """Record the gate's decision on the challenger's run."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    client.set_tag(run_id, "champion_gate", decision.reason if decision else "no champion yet")
+    client.set_tag(run_id, "promoted", str(promoted).lower())
+    if decision is not None:
+        client.log_metric(run_id, "gate_gain", decision.gain)
+        if not _missing(decision.gain_low):
+            client.log_metric(run_id, "gate_gain_lower_bound", decision.gain_low)
+        client.log_metric(run_id, "gate_brier_change", decision.brier_change)
+
+
+def promote(client: Any, version: str) -> None:
+    client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, version)
+
+
+def retire_champion(client: Any, reason: str) -> None:
+    """Remove the champion alias (the version stays registered), with a tag saying why."""
     from mlflow.exceptions import MlflowException
 
     try:
         champion = client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION_ALIAS)
     except MlflowException:
-        return None
-    value = client.get_run(champion.run_id).data.metrics.get(PROMOTION_METRIC)
-    return float(value) if value is not None else math.nan
+        return
+    client.set_model_version_tag(REGISTERED_MODEL, champion.version, "retired", reason)
+    client.delete_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS)
 
 
-def promote_if_better(client: Any, version: str, value: float) -> bool:
-    """Give `version` the champion alias only if it beats the champion (strictly) on
-    validation precision@k; with no champion yet, any measured version takes it."""
-    if _missing(value):
+def has_champion(settings: Settings | None = None) -> bool:
+    """Whether a champion version exists (a cheap registry query; no model is loaded)."""
+    from mlflow.exceptions import MlflowException
+
+    client = connect(settings)
+    try:
+        client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION_ALIAS)
+    except MlflowException:
         return False
-    current = champion_metric(client)
-    if current is not None and not (_missing(current) or value > current):
-        return False
-    client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, version)
     return True
+
+
+def schema_mismatch(champion: Any, columns: Sequence[str]) -> str | None:
+    """Why a champion cannot be scored on today's examples, or None when it can."""
+    if not isinstance(champion, DiscoveryRanker):
+        return f"champion is a {type(champion).__name__}, not a discovery ranker (Q, A)"
+    missing = sorted(set(champion.feature_names) - set(columns))
+    if missing:
+        return f"champion reads features the data no longer has: {', '.join(missing[:5])}"
+    return None
 
 
 @contextmanager
@@ -171,7 +224,7 @@ def _trusted_local_store() -> Iterator[None]:
             os.environ[key] = before
 
 
-def load_champion(settings: Settings | None = None) -> tuple[RankingModel, str]:
+def load_champion(settings: Settings | None = None) -> tuple[DiscoveryRanker, str]:
     """The champion model and its registry version (raises LookupError without a champion)."""
     import mlflow.sklearn
     from mlflow.exceptions import MlflowException

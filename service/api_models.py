@@ -106,6 +106,12 @@ class InvitationRow(BaseModel):
     tier: str
     outcome: str
     score: float | None
+    p_qualify: float | None = None
+    p_apply: float | None = None
+    priority: float | None = None
+    est_score_low: float | None = None
+    est_score_high: float | None = None
+    p_score_pass: float | None = None
     reasons: str | None
     to_verify: str | None
     declarations: str | None

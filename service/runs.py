@@ -17,7 +17,9 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from models.invitations import LIST_COLUMNS, NO_PROVINCE, province_of
+from models.invitations import LIST_COLUMNS, NO_PROVINCE, SCORE_COLUMNS, province_of
+
+PRIORITY_COLUMNS = [c for c in SCORE_COLUMNS if c not in ("score", "reasons")]
 
 RUN_ID_PATTERN = r"^(latest|[0-9A-Za-z][0-9A-Za-z_-]{0,79})$"
 LATEST = "latest"
@@ -184,7 +186,8 @@ def _read_invitations(directory: Path) -> tuple[pd.DataFrame, dict[str, dict[str
         return pd.DataFrame({c: pd.Series(dtype="object") for c in columns}), files
     lists = pd.concat(frames, ignore_index=True)
     lists["rank"] = pd.to_numeric(lists["rank"], errors="coerce").astype("Int64")
-    lists["score"] = pd.to_numeric(lists["score"], errors="coerce")
+    for column in ("score", *PRIORITY_COLUMNS):
+        lists[column] = pd.to_numeric(lists[column], errors="coerce")
     return lists, files
 
 

@@ -528,28 +528,6 @@ def build_products(
     )
 
 
-def build_scores(
-    firms: pd.DataFrame, config: SynthConfig, rng: np.random.Generator
-) -> pd.DataFrame:
-    """The official evaluation score of every candidate firm and year (hidden unless published)."""
-    cfg = config.scores
-    pool = _candidates(firms)
-    years = np.arange(config.first_application_year, config.evaluation_date.year + 1)
-    firm = np.repeat(pool.index.to_numpy(), years.size)
-    year = np.tile(years, len(pool))
-    q = firms["quality"].to_numpy()[firm]
-    effect = firms["score_effect"].to_numpy()[firm]
-    score = (
-        cfg.base
-        + cfg.per_quality * q
-        + cfg.firm_noise * effect
-        + cfg.year_noise * rng.standard_normal(firm.size)
-    )
-    return pd.DataFrame(
-        {"firm": firm, "year": year.astype(np.int64), "score": np.round(np.clip(score, 0, 100), 1)}
-    )
-
-
 # --------------------------------------------------------------------------- credit events
 def build_credit_events(
     firms: pd.DataFrame, config: SynthConfig, rng: np.random.Generator

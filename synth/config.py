@@ -150,12 +150,18 @@ class SupplyConfig(FrozenModel):
 
 
 class ScoreConfig(FrozenModel):
-    """Official development-evaluation score (发展评价得分), hidden unless published."""
+    """Official development-evaluation score (发展评价得分), hidden unless published: the public
+    2022 bands on the true records plus indicators no data shows (synth/scores.py)."""
 
-    base: float
-    per_quality: float
-    firm_noise: float
-    year_noise: float
+    local_logit: float  # 特色化 (15 points, provincial indicators): 15·sigmoid(logit + b·q + ε)
+    local_per_quality: float
+    digital_logit: float  # 数字化 level 3+ (5 points); else level 2 (3) half the time
+    digital_per_quality: float
+    quality_logit: float  # 质量管理: two items of 3 points (max 5)
+    quality_per_quality: float
+    high_value_ip_share: float = Field(ge=0, le=1)  # self-developed class I that is high-value
+    firm_noise: float  # sd of a firm effect (richer official indicators)
+    year_noise: float  # sd of yearly noise
 
 
 class ApplicationConfig(FrozenModel):

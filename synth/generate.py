@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from synth import activity, chains, observe, titles, write
+from synth import activity, chains, observe, scores, titles, write
 from synth.accounts import build_financials
 from synth.config import SynthConfig, load_synth_config
 from synth.population import build_population
@@ -94,7 +94,6 @@ def build_world(
     world.tables["products"] = activity.build_products(
         firms, world.firm_nodes, config, _rng(seed, 9)
     )
-    world.tables["evaluation_scores"] = activity.build_scores(firms, config, _rng(seed, 10))
     world.tables["credit_events"] = activity.build_credit_events(firms, config, _rng(seed, 11))
     tech_titles = activity.build_tech_titles(firms, config, _rng(seed, 12))
     world.tables["certifications"] = tech_titles.assign(
@@ -103,6 +102,9 @@ def build_world(
     done("innovation")
     world.tables["supply_chain"] = chains.build_supply_chain(
         firms, world.firm_nodes, world.tables["financials"], config, _rng(seed, 13)
+    )
+    world.tables["evaluation_scores"] = scores.build_scores(
+        world.tables, firms, world.firm_nodes, world.chain_nodes, config, _rng(seed, 10)
     )
     done("supply chain")
     history = titles.run_history(world, config, _rng(seed, 14), evaluate)
@@ -154,6 +156,9 @@ def generate(
         if name in observe.MENTION_TABLES:
             mentions.append(write.mention_truth(name, frame))
     truth = _truth_tables(world, history, champions, withheld)
+    truth["qualification"] = titles.qualification(
+        world, history, config, evaluate, _rng(seed, 16)
+    ).reset_index(drop=True)
     truth["mentions"] = pd.concat(mentions, ignore_index=True)
     truth["watchlist"] = watch_truth
     truth_rows = {}

@@ -126,6 +126,9 @@ class History:
     applications: pd.DataFrame  # firm, year, tier, engine_outcome, …, outcome, reason
     renewals: pd.DataFrame  # firm, year, tier, engine_outcome, renewed
     published_scores: pd.DataFrame  # firm, year: scores the platform published
+    # year -> (P(apply for specialized), P(apply for little giant)) per firm in that round
+    apply_probability: dict[int, tuple[np.ndarray, np.ndarray]]
+    rejected_before: np.ndarray  # after the last round
 
 
 def _revocations(
@@ -235,16 +238,44 @@ def _self_check(world: World, config: SynthConfig) -> dict[str, dict[int, np.nda
     return result
 
 
+def apply_probabilities(
+    world: World,
+    config: SynthConfig,
+    year: int,
+    held: dict[str, np.ndarray],
+    rejected_before: np.ndarray,
+    self_check: dict[str, dict[int, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray]:
+    """The history's own probability that each firm applies in `year`'s round, per tier
+    (before the pool, title and alive conditions, which decide who *can* apply)."""
+    cfg = config.applications
+    f = world.firms
+    today = day_number(config.application_date(year))
+    drive = (
+        cfg.per_propensity * f["propensity"].to_numpy() + cfg.per_quality * f["quality"].to_numpy()
+    )
+    drive = drive + cfg.after_rejection * rejected_before
+    drive = drive + cfg.yearly_increase * (year - config.first_application_year)
+    drive = drive + cfg.after_funding * _funded(world, today)
+    lg_p = sigmoid(cfg.little_giant_logit + drive)
+    spec_p = sigmoid(cfg.specialized_logit + drive)
+    has_base = held["tech_sme"] | held["innovative_sme"]
+    spec_p = np.where(has_base, spec_p, spec_p * cfg.without_title_factor)
+    check_year = min(year, max(self_check["specialized"]))
+    spec_p = np.where(self_check["specialized"][check_year], spec_p, spec_p * cfg.self_check_factor)
+    lg_p = np.where(self_check["little_giant"][check_year], lg_p, lg_p * cfg.self_check_factor)
+    return spec_p, lg_p
+
+
 def run_history(
     world: World, config: SynthConfig, rng: np.random.Generator, evaluate: Evaluator
 ) -> History:
     """One application and renewal round per year; adds specialized/LG certifications to world."""
     cfg = config.applications
     f = world.firms
-    q = f["quality"].to_numpy()
-    propensity = f["propensity"].to_numpy()
     pool = f["files_financials"].to_numpy() & f["segment"].isin(["tech", "sme"]).to_numpy()
     applications, renewals, published = [], [], []
+    probabilities: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     # Firms rejected in an earlier round try again more often (persistence is part of what
     # propensity means; the applications table shows their earlier attempts).
     rejected_before = np.zeros(len(f), dtype=bool)
@@ -256,16 +287,8 @@ def run_history(
             (f["status_on"].to_numpy() >= 0) & (f["status_on"].to_numpy() <= today)
         )
         held = _valid_titles(world, today)
-        has_base = held["tech_sme"] | held["innovative_sme"]
-        drive = cfg.per_propensity * propensity + cfg.per_quality * q
-        drive = drive + cfg.after_rejection * rejected_before
-        drive = drive + cfg.yearly_increase * (year - config.first_application_year)
-        drive = drive + cfg.after_funding * _funded(world, today)
-        lg_p = sigmoid(cfg.little_giant_logit + drive)
-        spec_p = sigmoid(cfg.specialized_logit + drive)
-        spec_p = np.where(has_base, spec_p, spec_p * cfg.without_title_factor)
-        spec_p = np.where(self_check["specialized"][year], spec_p, spec_p * cfg.self_check_factor)
-        lg_p = np.where(self_check["little_giant"][year], lg_p, lg_p * cfg.self_check_factor)
+        spec_p, lg_p = apply_probabilities(world, config, year, held, rejected_before, self_check)
+        probabilities[year] = (spec_p, lg_p)
         draw = rng.random(len(f))
         apply_lg = pool & alive & held["specialized_sme"] & ~held["little_giant"] & (draw < lg_p)
         apply_spec = (
@@ -351,6 +374,8 @@ def run_history(
         applications=pd.concat(applications, ignore_index=True),
         renewals=pd.concat(renewals, ignore_index=True),
         published_scores=pd.concat(published, ignore_index=True),
+        apply_probability=probabilities,
+        rejected_before=rejected_before,
     )
 
 
@@ -402,3 +427,90 @@ def hidden_champions(
     qualified["never_applied"] = [firm not in applied_any for firm in qualified["firm"]]
     qualified["market_pass"] = True
     return qualified[["firm", *columns]].reset_index(drop=True)
+
+
+def qualification(
+    world: World,
+    history: History,
+    config: SynthConfig,
+    evaluate: Evaluator,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """Truth for discovery: per firm, tier and evaluation date (each round's decision date and
+    the evaluation date), whether the firm WOULD be approved if it applied then — the engine on
+    the truth (official score included) is not `ineligible` ∧ the hidden market position ∧ the
+    reviewers' decision (the recorded one for that round's applicants, a fresh draw otherwise) —
+    with the history's own probability that it applies in the next round, and whether it had
+    applied for the tier by the date. Firms without a row are not candidates (never qualify)."""
+    cfg = config.applications
+    f = world.firms
+    q = f["quality"].to_numpy()
+    pool = f["files_financials"].to_numpy() & f["segment"].isin(["tech", "sme"]).to_numpy()
+    fin = world.tables["financials"]
+    apps = history.applications
+    self_check = _self_check(world, config)
+    dates = [config.application_date(y) for y in config.application_years]
+    dates.append(config.evaluation_date)
+    frames = []
+    for day in dates:
+        today = day_number(day)
+        year = day.year
+        alive = (f["established_on"].to_numpy() <= today) & ~(
+            (f["status_on"].to_numpy() >= 0) & (f["status_on"].to_numpy() <= today)
+        )
+        last = fin[fin["fiscal_year"] == year - 1]
+        rd, revenue = last["rd_expense"].to_numpy(), last["revenue"].to_numpy()
+        # Cheap necessary conditions keep the engine run small (the engine decides, not this).
+        plausible = np.zeros(len(f), dtype=bool)
+        plausible[last.loc[(rd >= 1e6) | (rd >= 0.03 * np.maximum(revenue, 1)), "firm"]] = True
+        firms = np.flatnonzero(pool & alive & plausible)
+        if firms.size == 0:
+            continue
+        result = outcomes(evaluate(snapshot(world, day, firms), day))
+        result = result[result["mode"] == "discovery"].reset_index(drop=True)
+        firm = pd.Index(world.codes).get_indexer(result["credit_code"])
+        tier = result["tier"].to_numpy()
+        market = hidden_market_pass(world, firm, tier, config)
+        reviewer = rng.random(firm.size) < sigmoid(
+            cfg.reviewer_logit + cfg.reviewer_per_quality * q[firm]
+        )
+        this_round = apps[apps["year"] == year].set_index(["firm", "tier"])["reviewer_pass"]
+        recorded = this_round.reindex(pd.MultiIndex.from_arrays([firm, tier])).to_numpy()
+        reviewer = np.where(pd.isna(recorded), reviewer, recorded.astype(bool))
+        candidate = np.isin(result["verdict"].to_numpy(), ["eligible", "to_verify"])
+        # The next round: who can apply for which tier, and the history's own probability.
+        held = _valid_titles(world, today)
+        following = year + 1
+        if following in history.apply_probability:
+            spec_p, lg_p = history.apply_probability[following]
+        else:
+            spec_p, lg_p = apply_probabilities(
+                world, config, following, held, history.rejected_before, self_check
+            )
+        can_spec = pool & alive & ~held["specialized_sme"] & ~held["little_giant"]
+        can_lg = pool & alive & held["specialized_sme"] & ~held["little_giant"]
+        p_apply = np.where(
+            tier == "little_giant",
+            np.where(can_lg[firm], lg_p[firm], 0.0),
+            np.where(can_spec[firm], spec_p[firm], 0.0),
+        )
+        before = apps[apps["year"] <= year]
+        applied = set(zip(before["firm"].to_numpy(), before["tier"].to_numpy(), strict=True))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "as_of": day.isoformat(),
+                    "credit_code": result["credit_code"].to_numpy(),
+                    "tier": tier,
+                    "engine_outcome": result["verdict"].to_numpy(),
+                    "market_pass": market,
+                    "reviewer_pass": reviewer,
+                    "would_qualify": candidate & market & reviewer,
+                    "p_apply": np.round(p_apply, 4),
+                    "applied_by_date": [(a, b) in applied for a, b in zip(firm, tier, strict=True)],
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True).sort_values(
+        ["as_of", "credit_code", "tier"], kind="stable"
+    )

@@ -117,6 +117,14 @@ def discover(
     day = evaluation_date(as_of)  # 第三十一条: refused before Prefect starts
     with reported_errors():
         preflight(data)
+        from models.registry import has_champion
+
+        # Checked before Prefect starts: a first week without a trained model still gets lists.
+        if not has_champion():
+            stdout.print(
+                "no champion model yet (run `zjtx train`): the lists are ordered by the rule "
+                "baseline (estimated evaluation score) and say so in the manifest and 说明 sheet"
+            )
         from flows.discovery import discovery_with_runner
 
         final: Path = discovery_with_runner(runner.value, dask_address)(

@@ -1,7 +1,8 @@
 """`zjtx train --data DIR`: run the training flow, then print the families side by side.
 
-Evaluation against the generator's hidden champions reads `DIR/truth/hidden_champions.csv` —
-only here (an evaluation command), never in the pipeline.
+Evaluation against the generator's truth reads `DIR/truth/hidden_champions.csv` and
+`DIR/truth/qualification.csv` (who would qualify) — only here (an evaluation command), never in
+the pipeline.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from models.ranking_config import ModelConfig
 from zjtx.console import reported_errors, stdout
 
 HIDDEN_CHAMPIONS = Path("truth") / "hidden_champions.csv"
+QUALIFICATION = Path("truth") / "qualification.csv"
 _SUMMARY_METRICS = {
     "P@k": "val_precision_at_k",
     "R@k": "val_recall_at_k",
@@ -42,8 +44,9 @@ def train(
         typer.Option("--config", help="Ranking configuration (default: configs/model.yaml)."),
     ] = None,
 ) -> None:
-    """Train the rule baseline, logistic regression and gradient boosting on past evaluation
-    dates, log them to MLflow (experiment zjtx-ranking) and promote the best to `champion`."""
+    """Train the rule baseline, logistic regression and gradient boosting (model Q, with model A
+    and the score model) on past evaluation dates, log them to MLflow (experiment zjtx-ranking)
+    and promote a version to `champion` only through the paired-bootstrap gate."""
     with reported_errors():
         from features.sources import preflight
         from models.ranking_config import load_model_config
@@ -51,17 +54,21 @@ def train(
         preflight(data)
         config = load_model_config(config_path)
         truth = data / HIDDEN_CHAMPIONS
+        qualification = data / QUALIFICATION
         from flows.training import training
 
         logged = training(
             data_dir=data,
             config_path=config_path,
             hidden_champions=truth if truth.is_file() else None,
+            truth=qualification if qualification.is_file() else None,
         )
-        _print_summary(logged, config, truth.is_file())
+        _print_summary(logged, config, truth.is_file(), qualification.is_file())
 
 
-def _print_summary(logged: list[dict[str, object]], config: ModelConfig, truth: bool) -> None:
+def _print_summary(
+    logged: list[dict[str, object]], config: ModelConfig, truth: bool, qualification: bool
+) -> None:
     from models.registry import tracking_uri
     from zjtx.settings import Settings
 
@@ -70,7 +77,15 @@ def _print_summary(logged: list[dict[str, object]], config: ModelConfig, truth: 
     table.add_column("family")
     table.add_column("version", justify="right")
     table.add_column("champion")
-    metrics = dict(_SUMMARY_METRICS) | ({"discovery R@k": "discovery_recall_at_k"} if truth else {})
+    metrics = dict(_SUMMARY_METRICS)
+    if qualification:
+        metrics |= {
+            "novel P@k": "val_novel_precision_at_k",
+            "disc P@k": "val_discovery_precision_at_k",
+            "added@k": "val_expected_added_at_k",
+        }
+    if truth:
+        metrics |= {"discovery R@k": "discovery_recall_at_k"}
     for header in metrics:
         table.add_column(header, justify="right")
     for item in logged:

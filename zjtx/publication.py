@@ -43,7 +43,25 @@ COLUMN_LABELS = {
         12,
         "eligible = 数据显示全部指标达标；to_verify = 无不达标项，但部分指标需企业申报时核实",
     ),
-    "score": ("模型得分", 10, "排序模型给出的认定通过概率估计，仅用于排序，不替代认定标准"),
+    "score": ("排序得分", 10, "名单排序依据，等于 priority；仅用于排序，不替代认定标准"),
+    "p_qualify": ("认定概率", 10, "若现在申报，被认定的概率（校准后估计）"),
+    "p_apply": ("自主申报概率", 10, "不经邀请、12个月内自行申报的概率估计（无申报记录时为空）"),
+    "priority": ("邀请优先度", 10, "默认 认定概率×(1−自主申报概率)：一次邀请预计新增的合格申报数"),
+    "est_score_low": (
+        "估算评价得分下限",
+        10,
+        "2022年公开评分表中数据可见指标的得分（估算，不作认定依据）",
+    ),
+    "est_score_high": (
+        "估算评价得分上限",
+        10,
+        "下限加上数据不可见指标最多可得分（估算，不作认定依据）",
+    ),
+    "p_score_pass": (
+        "评价得分达标概率",
+        10,
+        "官方发展评价得分达到本层级分数线的概率估计；不判定评价得分指标",
+    ),
     "reasons": ("排序依据", 48, "对得分影响最大的因素及方向"),
     "to_verify": ("待核实事项", 60, "数据不足以判断、需企业申报时提供材料的指标"),
     "declarations": ("需申报说明", 48, "数据无法证明、由企业如实说明的事项（如主导产品市场地位）"),
@@ -95,9 +113,10 @@ def write_list_xlsx(
     labels: Mapping[str, tuple[str, int, str]] = COLUMN_LABELS,
     sheets: tuple[str, Mapping[str, str]] = ("tier", TIER_SHEETS),
     note: str = INVITATION_NOTE,
+    notes: Iterable[str] = (),
 ) -> None:
     """One sheet per tier (or per value of `sheets`' column) with Chinese headers, a frozen
-    header row and widths; a 说明 sheet."""
+    header row and widths; a 说明 sheet (with `notes`: how this run ordered the lists)."""
     sheet_column, sheet_names = sheets
     workbook = Workbook()
     workbook.remove(workbook.active)
@@ -129,6 +148,8 @@ def write_list_xlsx(
         guide.append([label, column, meaning])
     guide.append([])
     guide.append(["注意", "", note])
+    for extra in notes:
+        guide.append(["排序说明", "", extra])
     guide.column_dimensions["A"].width = 18
     guide.column_dimensions["B"].width = 14
     guide.column_dimensions["C"].width = 100

@@ -216,7 +216,9 @@ def test_rows_dated_on_or_after_as_of_change_nothing(
     # every feature that existed with data before is unchanged
     comparable = [c for c in features.columns if features[c].notna().any()]
     pd.testing.assert_frame_equal(later[comparable], features[comparable])
-    zero_or_missing = later.drop(columns=comparable).fillna(0)
+    # except this year's round: its applications are in before it is decided on as_of
+    assert later.loc[CODE_A, "applied_this_round"] == 1
+    zero_or_missing = later.drop(columns=[*comparable, "applied_this_round"]).fillna(0)
     assert (zero_or_missing == 0).all().all()
 
 

@@ -123,6 +123,49 @@ def test_ranks_are_one_to_n_per_list(first_run: Path) -> None:
             assert list(ranks) == list(range(1, len(ranks) + 1))
 
 
+def test_lists_carry_p_qualify_and_score_bounds_and_actionable_reasons(first_run: Path) -> None:
+    import json
+
+    from openpyxl import load_workbook
+
+    from models.invitations import LIST_COLUMNS
+
+    lists = read_lists(first_run)
+    assert list(lists.columns) == LIST_COLUMNS
+    assert lists["p_qualify"].between(0, 1).all()
+    assert (lists["score"] == lists["priority"]).all()
+    assert (lists["est_score_low"] <= lists["est_score_high"]).all()
+    # reasons: never application history, the tier or missingness
+    for forbidden in ("申报", "小巨人", "缺失", "层级"):
+        assert not lists["reasons"].fillna("").str.contains(forbidden).any(), forbidden
+    workbook = load_workbook(next((first_run / "invitations").glob("*.xlsx")))
+    headers = [cell.value for cell in next(workbook.worksheets[0].iter_rows(max_row=1))]
+    assert {"认定概率", "估算评价得分下限", "估算评价得分上限"} <= set(headers)
+    manifest = json.loads((first_run / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["ranking"]["ordered_by"] == "champion"
+
+
+def test_without_a_champion_the_lists_follow_the_rule_baseline(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from openpyxl import load_workbook
+
+    from flows.discovery import discovery
+
+    # given an empty model registry (a first week)
+    monkeypatch.setenv("ZJTX_HOME", str(tmp_path / "first-week"))
+    run = discovery(data_dir=world.data, as_of=AS_OF, runs_dir=tmp_path / "runs")
+    manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["ranking"]["ordered_by"] == "rule_baseline"
+    lists = read_lists(run)
+    assert len(lists) > 0 and lists["p_qualify"].isna().all()
+    assert lists["est_score_low"].notna().all()
+    guide = load_workbook(next((run / "invitations").glob("*.xlsx")))["说明"]
+    assert any("规则基线" in str(cell.value) for row in guide.iter_rows() for cell in row)
+
+
 def test_rerun_publishes_byte_identical_lists(first_run: Path, world: World) -> None:
     from flows.discovery import discovery
 

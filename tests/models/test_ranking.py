@@ -1,9 +1,9 @@
-"""Ranking: examples and labels, metrics, behavioural tests of the trained models (Made-With-ML
-style: invariance and direction), faithful explanations, and promotion in MLflow."""
+"""Ranking for discovery: examples and labels, models Q and A, behavioural tests (monotone in
+the criterion-tied features, invariance), additive and faithful reasons with the deletion test,
+discovery metrics with bootstrap intervals, the paired-bootstrap champion gate, MLflow."""
 
 from __future__ import annotations
 
-import math
 from datetime import date
 from pathlib import Path
 
@@ -16,17 +16,26 @@ from features.sources import SourceData
 from models.ranking import (
     META_COLUMNS,
     METRIC_NAMES,
-    Evaluation,
-    RankingModel,
+    PRIORITY_COLUMNS,
+    TIER_FLAG,
+    DiscoveryRanker,
+    application_examples,
+    applied_within,
     candidate_rows,
     certified_within,
+    contributions,
+    deletion_test,
     discovery_recall_at_k,
     evaluate,
     examples_for_date,
+    explain,
     feature_columns,
-    fit_family,
-    point_in_time,
+    fit_apply_model,
+    fit_discovery,
+    fit_score_model,
+    paired_gate,
     precision_recall_at_k,
+    rule_baseline_ranker,
     score_candidates,
     split_by_date,
 )
@@ -45,8 +54,20 @@ from tests.features.ranking_frames import (
 from zjtx.config import ConfigError, load_config
 
 FAMILIES = ("rule_baseline", "logistic", "hist_gbdt")
-TRAIN_DATES = (date(2021, 6, 30), date(2022, 6, 30))
+TRAIN_DATES = (date(2020, 6, 30), date(2021, 6, 30), date(2022, 6, 30))
 VALID_DATE = date(2023, 6, 30)
+THRESHOLDS = {"specialized": 50.0, "little_giant": 60.0}
+# Features Q must never read (application history, the tier, whether a score exists).
+NOT_QUALIFYING = (
+    "past_applications",
+    "past_rejections",
+    "years_since_last_application",
+    "applied_this_round",
+    TIER_FLAG,
+    "last_evaluation_score",
+    "holds_specialized_sme",
+    "accounts_lag_years",
+)
 
 
 def criteria_rows(outcomes: dict[tuple[str, str], str], unknown: int = 0) -> pd.DataFrame:
@@ -72,6 +93,7 @@ def config() -> ModelConfig:
             "validation_dates": (VALID_DATE,),
             "models": base.models.model_copy(update={"hist_gbdt": fast}),
             "evaluation": base.evaluation.model_copy(update={"k": 5}),
+            "gate": base.gate.model_copy(update={"bootstrap": 200}),
         }
     )
 
@@ -90,44 +112,92 @@ def real_examples(config: ModelConfig) -> pd.DataFrame:
     return examples_for_date(base_source(), AS_OF, criteria, config)
 
 
+def _frame(columns: list[str], n: int, rng: np.random.Generator) -> pd.DataFrame:
+    """Random rows with the real feature columns; quality drives IP, R&D and the estimate."""
+    frame = pd.DataFrame(rng.normal(size=(n, len(columns))), columns=columns)
+    quality = rng.normal(size=n)
+    frame["class1_ip_count"] = rng.poisson(np.exp(0.3 + 0.5 * quality)).astype("float64")
+    frame["rd_intensity"] = np.clip(0.05 + 0.02 * quality + rng.normal(0, 0.02, n), 0, None)
+    frame["revenue"] = np.exp(rng.normal(17, 1, n))
+    frame["debt_ratio"] = np.clip(0.5 - 0.05 * quality + rng.normal(0, 0.1, n), 0.05, 0.95)
+    frame["est_evaluation_score"] = (
+        30 + 6 * np.minimum(frame["class1_ip_count"], 3) + 150 * frame["rd_intensity"]
+    ).round()
+    frame["past_applications"] = rng.poisson(0.5, n).astype("float64")
+    frame["applied_this_round"] = 0.0
+    frame.loc[rng.random(n) < 0.1, "net_margin"] = np.nan
+    return frame.assign(_quality=quality)
+
+
 @pytest.fixture(scope="module")
-def synthetic(config: ModelConfig, real_examples: pd.DataFrame) -> pd.DataFrame:
-    """Examples with the real feature columns and a label that rises with class-I IP, R&D
-    intensity and past rejections (a firm that tried before tends to try again)."""
+def synthetic(config: ModelConfig, real_examples: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Applications (approved with quality, which IP, R&D and the estimate show), candidates
+    (apply with past applications) and the truth of who would qualify on the validation date."""
     rng = np.random.default_rng(3)
     columns = feature_columns(real_examples)
-    n = 900
-    frame = pd.DataFrame(rng.normal(size=(n, len(columns))), columns=columns)
-    frame["class1_ip_count"] = rng.poisson(1.5, n).astype("float64")
-    frame["rd_intensity"] = rng.uniform(0, 0.12, n)
-    frame["past_rejections"] = rng.poisson(0.4, n).astype("float64")
-    frame["revenue"] = np.exp(rng.normal(17, 1, n))
-    frame["est_evaluation_score"] = (
-        20 + 6 * np.minimum(frame["class1_ip_count"], 2) + 100 * frame["rd_intensity"]
-    ).round()
-    frame.loc[rng.random(n) < 0.1, "debt_ratio"] = np.nan
-    logit = -3.5 + 0.7 * frame["class1_ip_count"] + 15 * frame["rd_intensity"]
-    logit += 1.2 * frame["past_rejections"]
-    label = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype("int64")
-    dates = [*TRAIN_DATES, VALID_DATE]
-    meta = pd.DataFrame(
+    frames = {}
+    for kind, n in (("applications", 900), ("candidates", 1200)):
+        frame = _frame(columns, n, rng)
+        dates = [*TRAIN_DATES, VALID_DATE]
+        tier = np.where(rng.random(n) < 0.2, "little_giant", "specialized")
+        quality = frame.pop("_quality")
+        approve = rng.random(n) < 1 / (1 + np.exp(-(-1.0 + 1.5 * quality)))
+        applies = rng.random(n) < 1 / (1 + np.exp(-(-2.0 + 1.5 * frame["past_applications"])))
+        meta = pd.DataFrame(
+            {
+                "as_of": [pd.Timestamp(dates[i % 4]) for i in range(n)],
+                "credit_code": [f"{kind[0].upper()}{i:05d}" for i in range(n)],
+                "tier": tier,
+                "province": rng.choice(["32", "33", "44"], n),
+                "outcome": "to_verify",
+                "label": approve.astype("int64"),
+                "applied": applies.astype("int64"),
+            }
+        )
+        frame[TIER_FLAG] = (tier == "little_giant").astype("float64")
+        frames[kind] = pd.concat([meta, frame], axis=1)
+        frames[kind + "_qualifies"] = pd.Series(approve, index=meta.index)
+    candidates = frames["candidates"]
+    valid = candidates["as_of"] == pd.Timestamp(VALID_DATE)
+    frames["truth"] = pd.DataFrame(
         {
-            "as_of": [pd.Timestamp(dates[i % 3]) for i in range(n)],
-            "credit_code": [f"F{i:05d}" for i in range(n)],
-            "tier": np.where(rng.random(n) < 0.2, "little_giant", "specialized"),
-            "province": rng.choice(["32", "33", "44"], n),
-            "outcome": "to_verify",
-            "label": label,
+            "as_of": str(VALID_DATE),
+            "credit_code": candidates.loc[valid, "credit_code"],
+            "tier": candidates.loc[valid, "tier"],
+            "would_qualify": frames["candidates_qualifies"][valid],
+            "p_apply": 0.2,
+            "applied_by_date": candidates.loc[valid, "past_applications"] > 1,
         }
     )
-    frame["tier_little_giant"] = (meta["tier"] == "little_giant").astype("float64")
-    return pd.concat([meta, frame], axis=1)
+    frames["scores"] = frames["applications"].assign(
+        official_score=frames["applications"]["est_evaluation_score"] + 20
+    )
+    return frames
 
 
 @pytest.fixture(scope="module")
-def models(config: ModelConfig, synthetic: pd.DataFrame) -> dict[str, RankingModel]:
-    train, _ = split_by_date(synthetic, config)
-    return {family: fit_family(family, train, config) for family in FAMILIES}
+def rankers(config: ModelConfig, synthetic: dict[str, pd.DataFrame]) -> dict[str, DiscoveryRanker]:
+    train, _ = split_by_date(synthetic["candidates"], config)
+    apply_model = fit_apply_model(train, config)
+    scores, _ = split_by_date(synthetic["scores"], config)
+    score_model = fit_score_model(scores, config.features.evaluation_estimate)
+    return {
+        family: fit_discovery(
+            family,  # type: ignore[arg-type]
+            synthetic["applications"],
+            synthetic["candidates"],
+            config,
+            THRESHOLDS,
+            apply_model,
+            score_model,
+        )
+        for family in FAMILIES
+    }
+
+
+@pytest.fixture(scope="module")
+def valid(config: ModelConfig, synthetic: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    return split_by_date(synthetic["candidates"], config)[1]
 
 
 # --- examples and labels ---------------------------------------------------------------------
@@ -162,6 +232,7 @@ def test_examples_carry_features_from_before_and_labels_from_after(
     assert (real_examples["province"] == "44").all()
     assert "unknown_criteria_count" not in real_examples  # leaks declared products
     assert real_examples["label"].tolist() == [0, 0]
+    assert real_examples["applied"].tolist() == [0, 0]
 
 
 def test_label_is_a_certification_in_the_twelve_months_after_as_of(config: ModelConfig) -> None:
@@ -234,58 +305,6 @@ def test_label_falls_back_to_approved_applications(config: ModelConfig) -> None:
     assert labels.tolist() == [1, 0, 0]
 
 
-def test_point_in_time_restates_what_dates_allow() -> None:
-    # given a title valid today that was revoked later than as_of, and one expired since
-    data = make_source(
-        certifications=[
-            {
-                "credit_code": CODE_A,
-                "title": "tech_sme",
-                "certified_on": ts("2023-04-30"),
-                "expires_on": ts("2024-12-31"),
-                "status": "revoked",
-                "revoked_on": ts("2024-09-01"),
-                "revoke_reason": "other",
-            },
-            {
-                "credit_code": CODE_B,
-                "title": "tech_sme",
-                "certified_on": ts("2023-04-30"),
-                "expires_on": ts("2024-04-29"),
-                "status": "valid",
-            },
-            {
-                "credit_code": CODE_C,
-                "title": "tech_sme",
-                "certified_on": ts("2024-07-01"),
-                "expires_on": ts("2025-06-30"),
-                "status": "valid",
-            },
-        ],
-        financials=[
-            {
-                "credit_code": CODE_A,
-                "fiscal_year": 2024,
-                "revenue": 1.0,
-                "main_business_revenue": 1.0,
-                "rd_expense": 0.0,
-                "total_assets": 1.0,
-                "total_liabilities": 0.0,
-                "employees": 1,
-            }
-        ],
-    )
-    # when
-    then = point_in_time(data, AS_OF)
-    # then
-    titles = then.tables["certifications"].set_index("credit_code")
-    assert titles.loc[CODE_A, "status"] == "valid"
-    assert pd.isna(titles.loc[CODE_A, "revoked_on"])
-    assert titles.loc[CODE_B, "status"] == "expired"
-    assert CODE_C not in titles.index
-    assert then.tables["financials"].empty
-
-
 def test_validation_dates_must_come_after_training_dates(tmp_path: Path) -> None:
     text = Path("configs/model.yaml").read_text(encoding="utf-8")
     bad = text.replace("validation_dates: [2024-06-30]", "validation_dates: [2022-06-30]")
@@ -317,128 +336,6 @@ def test_precision_and_recall_at_k_pool_the_groups() -> None:
     assert recall == pytest.approx(2 / 3)
 
 
-def test_evaluate_reports_the_contract_metrics(
-    models: dict[str, RankingModel], synthetic: pd.DataFrame, config: ModelConfig
-) -> None:
-    _, valid = split_by_date(synthetic, config)
-    evaluation = evaluate(models["logistic"], valid, config)
-    assert set(evaluation.metrics) == set(METRIC_NAMES)
-    assert 0 <= evaluation.metrics["val_precision_at_k"] <= 1
-    assert set(evaluation.per_province["province"]) == {"32", "33", "44"}
-    assert len(evaluation.calibration) > 0
-
-
-def test_learned_models_beat_the_rule_ordering_when_the_label_has_other_causes(
-    models: dict[str, RankingModel], synthetic: pd.DataFrame, config: ModelConfig
-) -> None:
-    # past rejections drive the label but not the estimated score
-    _, valid = split_by_date(synthetic, config)
-    ap = {f: evaluate(m, valid, config).metrics["val_average_precision"] for f, m in models.items()}
-    assert ap["logistic"] > ap["rule_baseline"]
-    assert ap["hist_gbdt"] > ap["rule_baseline"]
-
-
-# --- behavioural tests -----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("family", FAMILIES)
-def test_more_class1_ip_never_lowers_the_score(
-    family: str, models: dict[str, RankingModel], synthetic: pd.DataFrame
-) -> None:
-    # given every example, then the same example with more class-I IP, other things equal
-    model = models[family]
-    before = model.score_rows(synthetic)
-    for extra in (1, 3, 10):
-        more = synthetic.assign(class1_ip_count=synthetic["class1_ip_count"] + extra)
-        # then
-        assert (model.score_rows(more) >= before - 1e-12).all()
-
-
-@pytest.mark.parametrize("family", FAMILIES)
-def test_renaming_a_firm_changes_no_score(
-    family: str, models: dict[str, RankingModel], config: ModelConfig
-) -> None:
-    # given the same data with firm A under a new name (and a former name on record)
-    data = base_source()
-    firms = data.tables["firms"].copy()
-    firms.loc[firms["credit_code"] == CODE_A, "name"] = "深圳华芯半导体科技股份有限公司"
-    renamed = with_rows(
-        SourceData({**data.tables, "firms": firms}),
-        name_history=[
-            {
-                "credit_code": CODE_A,
-                "former_name": "深圳市华芯微电子有限公司",
-                "changed_on": ts("2023-01-01"),
-            }
-        ],
-    )
-    criteria = criteria_rows(
-        {(CODE_A, "specialized"): "to_verify", (CODE_B, "specialized"): "eligible"}
-    )
-    model = models[family]
-    # when
-    before = score_candidates(model, build_features(data, AS_OF, config.features), criteria, 3)
-    after = score_candidates(model, build_features(renamed, AS_OF, config.features), criteria, 3)
-    # then
-    pd.testing.assert_frame_equal(before, after)
-
-
-# --- explanations ----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("family", FAMILIES)
-def test_reasons_are_faithful_to_the_model(
-    family: str, models: dict[str, RankingModel], synthetic: pd.DataFrame
-) -> None:
-    # given each firm's stated reasons (feature, value, direction)
-    model = models[family]
-    rows = synthetic.head(40).reset_index(drop=True)
-    reasons = model.explain(rows, top_n=3, min_abs_contribution=1e-6)
-    scores = model.score_rows(rows)
-    checked = 0
-    for i, row_reasons in enumerate(reasons):
-        for reason in row_reasons:
-            # when the feature is moved back to the model's reference value
-            moved = rows.iloc[[i]].copy()
-            moved[reason.feature] = model.reference[reason.feature]
-            change = scores[i] - model.score_rows(moved)[0]
-            # then the score falls if the reason said the value raises it, and vice versa
-            assert np.sign(change) == reason.direction, (i, reason)
-            checked += 1
-    assert checked > 0
-
-
-def test_logistic_contributions_add_up_to_the_log_odds(
-    models: dict[str, RankingModel], synthetic: pd.DataFrame
-) -> None:
-    model = models["logistic"]
-    rows = synthetic.head(20)
-    intercept = model.estimator.named_steps["classify"].intercept_[0]
-    logit = intercept + model.contributions(rows).sum(axis=1).to_numpy()
-    probability = model.score_rows(rows)
-    assert np.allclose(1 / (1 + np.exp(-logit)), probability)
-
-
-def test_score_candidates_ranks_candidates_with_chinese_reasons(
-    models: dict[str, RankingModel], config: ModelConfig
-) -> None:
-    criteria = criteria_rows(
-        {
-            (CODE_A, "specialized"): "to_verify",
-            (CODE_B, "specialized"): "eligible",
-            (CODE_C, "specialized"): "ineligible",
-        }
-    )
-    features = build_features(base_source(), AS_OF, config.features)
-    # when
-    ranked = score_candidates(models["hist_gbdt"], features, criteria, top_reasons=2)
-    # then
-    assert list(ranked.columns) == ["credit_code", "tier", "score", "reasons"]
-    assert set(ranked["credit_code"]) == {CODE_A, CODE_B}
-    assert ranked["score"].is_monotonic_decreasing
-    assert ranked["reasons"].str.contains("（提高）|（降低）").all()
-
-
 def test_discovery_recall_counts_hidden_champions_in_their_provinces_top_k(
     config: ModelConfig,
 ) -> None:
@@ -458,7 +355,338 @@ def test_discovery_recall_counts_hidden_champions_in_their_provinces_top_k(
     assert discovery_recall_at_k(scored, firms, truth, top_two) == pytest.approx(0.5)
 
 
-# --- MLflow: promotion only when better ------------------------------------------------------
+def test_applied_within_and_application_examples_read_the_rounds(config: ModelConfig) -> None:
+    # given applications of the round decided on AS_OF and of the next one
+    data = with_rows(
+        base_source(),
+        applications=[
+            {
+                "credit_code": CODE_A,
+                "year": 2024,
+                "title": "specialized_sme",
+                "outcome": "approved",
+            },
+            {
+                "credit_code": CODE_B,
+                "year": 2024,
+                "title": "specialized_sme",
+                "outcome": "withdrawn",
+            },
+            {
+                "credit_code": CODE_B,
+                "year": 2025,
+                "title": "specialized_sme",
+                "outcome": "rejected",
+            },
+        ],
+    )
+    codes = pd.Series([CODE_A, CODE_B])
+    tiers = pd.Series(["specialized", "specialized"])
+    # then: A's label is the next round; Q's examples are this round's decided applications
+    assert applied_within(data, AS_OF, tiers, codes, config.labels).tolist() == [0, 1]
+    features = build_features(data, AS_OF, config.features)
+    rounds = application_examples(data, AS_OF, features, config)
+    assert rounds["credit_code"].tolist() == [CODE_A]
+    assert rounds["label"].tolist() == [1]
+    assert list(rounds.columns[: len(META_COLUMNS)]) == list(META_COLUMNS)
+
+
+# --- models Q and A ---------------------------------------------------------------------------
+
+
+def test_q_reads_only_criterion_tied_features(rankers: dict[str, DiscoveryRanker]) -> None:
+    for family, ranker in rankers.items():
+        assert ranker.q is not None
+        assert not set(ranker.q.used_features) & set(NOT_QUALIFYING), family
+        assert ranker.basis == "applications"
+    assert rankers["logistic"].a is not None
+    assert "past_applications" in rankers["logistic"].a.used_features  # A may read history
+
+
+def test_priority_is_q_times_not_apply_and_columns_are_probabilities(
+    rankers: dict[str, DiscoveryRanker], valid: pd.DataFrame
+) -> None:
+    table = rankers["logistic"].score_table(valid)
+    assert list(table.columns) == list(PRIORITY_COLUMNS)
+    expected = table["p_qualify"] * (1 - table["p_apply"])
+    assert np.allclose(table["priority"], expected)
+    for column in ("p_qualify", "p_apply", "p_score_pass"):
+        assert table[column].between(0, 1).all(), column
+    assert (table["est_score_low"] <= table["est_score_high"]).all()
+    assert (table["est_score_high"] <= 100).all()
+    # the rule baseline orders by Q alone
+    baseline = rankers["rule_baseline"].score_table(valid)
+    assert np.allclose(baseline["priority"], baseline["p_qualify"])
+
+
+def test_q_is_calibrated_on_the_held_out_round(
+    rankers: dict[str, DiscoveryRanker], synthetic: dict[str, pd.DataFrame]
+) -> None:
+    applications = synthetic["applications"]
+    held_out = applications[applications["as_of"] == pd.Timestamp(TRAIN_DATES[-1])]
+    predicted = rankers["logistic"].q.score_rows(held_out)  # type: ignore[union-attr]
+    assert abs(predicted.mean() - held_out["label"].mean()) < 0.05
+
+
+def test_without_applications_q_learns_title_transitions_and_a_is_not_fitted(
+    config: ModelConfig, synthetic: dict[str, pd.DataFrame], valid: pd.DataFrame
+) -> None:
+    empty = synthetic["applications"].iloc[0:0]
+    ranker = fit_discovery(
+        "logistic", empty, synthetic["candidates"], config, THRESHOLDS, None, None
+    )
+    assert ranker.basis == "title_transitions"
+    assert ranker.a is None and not ranker.uses_apply_model
+    table = ranker.score_table(valid)
+    assert np.allclose(table["priority"], table["p_qualify"])
+    assert table["p_apply"].isna().all()
+
+
+def test_rule_baseline_without_champion_orders_by_the_observed_points(
+    config: ModelConfig, valid: pd.DataFrame
+) -> None:
+    ranker = rule_baseline_ranker(config.features.evaluation_estimate, THRESHOLDS)
+    table = ranker.score_table(valid)
+    assert np.allclose(table["priority"] * 100, table["est_score_low"])
+    assert table["p_qualify"].isna().all()
+
+
+# --- behavioural tests -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_q_is_monotone_in_the_criterion_tied_features(
+    family: str, rankers: dict[str, DiscoveryRanker], valid: pd.DataFrame, config: ModelConfig
+) -> None:
+    # given every example, then the same example with more of a criterion-tied feature
+    q = rankers[family].q
+    assert q is not None
+    before = q.score_rows(valid)
+    for feature in q.used_features:
+        direction = (
+            1
+            if feature in config.models.monotonic_increasing
+            else -1
+            if feature in config.models.monotonic_decreasing
+            else 0
+        )
+        if not direction:
+            continue
+        step = valid[feature].abs().median() or 1.0
+        for extra in (0.5, 2.0, 10.0):
+            moved = valid.assign(**{feature: valid[feature] + extra * step})
+            # then the score moves only the allowed way
+            assert (direction * (q.score_rows(moved) - before) >= -1e-12).all(), feature
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_renaming_a_firm_changes_no_score(
+    family: str, rankers: dict[str, DiscoveryRanker], config: ModelConfig
+) -> None:
+    # given the same data with firm A under a new name (and a former name on record)
+    data = base_source()
+    firms = data.tables["firms"].copy()
+    firms.loc[firms["credit_code"] == CODE_A, "name"] = "深圳华芯半导体科技股份有限公司"
+    renamed = with_rows(
+        SourceData({**data.tables, "firms": firms}),
+        name_history=[
+            {
+                "credit_code": CODE_A,
+                "former_name": "深圳市华芯微电子有限公司",
+                "changed_on": ts("2023-01-01"),
+            }
+        ],
+    )
+    criteria = criteria_rows(
+        {(CODE_A, "specialized"): "to_verify", (CODE_B, "specialized"): "eligible"}
+    )
+    ranker = rankers[family]
+    # when
+    before = score_candidates(ranker, build_features(data, AS_OF, config.features), criteria, 3)
+    after = score_candidates(ranker, build_features(renamed, AS_OF, config.features), criteria, 3)
+    # then
+    pd.testing.assert_frame_equal(before, after)
+
+
+# --- explanations ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_attributions_are_additive_in_log_odds(
+    family: str, rankers: dict[str, DiscoveryRanker], valid: pd.DataFrame
+) -> None:
+    # given Q and each row at reference (every used feature at its reference value)
+    q = rankers[family].q
+    assert q is not None
+    rows = valid.head(25).reset_index(drop=True)
+    reference = rows.copy()
+    for name in q.used_features:
+        reference[name] = q.reference[name]
+    # then the contributions sum to logit(x) − logit(reference), row by row
+    total = contributions(q, rows).sum(axis=1).to_numpy()
+    assert np.allclose(total, q.logit(rows) - q.logit(reference), atol=1e-6)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_reasons_are_faithful_and_never_history_tier_or_missingness(
+    family: str, rankers: dict[str, DiscoveryRanker], valid: pd.DataFrame
+) -> None:
+    q = rankers[family].q
+    assert q is not None
+    rows = valid.head(40).reset_index(drop=True)
+    reasons = explain(q, rows, top_n=3, min_abs_contribution=1e-6)
+    scores = q.score_rows(rows)
+    checked = 0
+    for i, row_reasons in enumerate(reasons):
+        for reason in row_reasons:
+            assert reason.feature not in NOT_QUALIFYING
+            assert np.isfinite(reason.value)  # a missing value is never a reason
+            assert "缺失" not in reason.text
+            # when the feature alone is moved back to the model's reference value
+            moved = rows.iloc[[i]].copy()
+            moved[reason.feature] = q.reference[reason.feature]
+            change = scores[i] - q.score_rows(moved)[0]
+            # then the score falls if the reason said the value raises it (logistic, rule:
+            # exactly; trees: interventional Shapley, the sign of the firm's own move)
+            if family != "hist_gbdt":
+                assert np.sign(change) == reason.direction, (i, reason)
+            checked += 1
+    assert checked > 0
+
+
+@pytest.mark.parametrize("family", ["logistic", "hist_gbdt"])
+def test_deletion_test_stated_reasons_matter_more_than_random_features(
+    family: str, rankers: dict[str, DiscoveryRanker], valid: pd.DataFrame, config: ModelConfig
+) -> None:
+    q = rankers[family].q
+    assert q is not None
+    scored = valid.assign(score=rankers[family].score_rows(valid))
+    from models.ranking import rank_within_groups
+
+    listed = valid[(rank_within_groups(scored) <= 20).to_numpy()].reset_index(drop=True)
+    reasons = explain(
+        q, listed, top_n=3, min_abs_contribution=config.explanations.min_abs_contribution
+    )
+    assert deletion_test(q, listed, reasons, seed=1) >= 0.9
+
+
+def test_score_candidates_gives_the_list_columns_with_chinese_reasons(
+    rankers: dict[str, DiscoveryRanker], config: ModelConfig
+) -> None:
+    criteria = criteria_rows(
+        {
+            (CODE_A, "specialized"): "to_verify",
+            (CODE_B, "specialized"): "eligible",
+            (CODE_C, "specialized"): "ineligible",
+        }
+    )
+    features = build_features(base_source(), AS_OF, config.features)
+    # when
+    ranked = score_candidates(rankers["hist_gbdt"], features, criteria, top_reasons=2)
+    # then
+    assert list(ranked.columns) == ["credit_code", "tier", "score", *PRIORITY_COLUMNS, "reasons"]
+    assert set(ranked["credit_code"]) == {CODE_A, CODE_B}
+    assert ranked["score"].is_monotonic_decreasing
+    assert (ranked["score"] == ranked["priority"]).all()
+    assert ranked["reasons"].str.contains("（提高）|（降低）").all()
+    for forbidden in ("申报", "小巨人", "缺失"):
+        assert not ranked["reasons"].str.contains(forbidden).any()
+
+
+# --- metrics and the gate ---------------------------------------------------------------------
+
+
+def test_evaluate_reports_contract_and_discovery_metrics_with_intervals(
+    rankers: dict[str, DiscoveryRanker],
+    valid: pd.DataFrame,
+    synthetic: dict[str, pd.DataFrame],
+    config: ModelConfig,
+) -> None:
+    evaluation = evaluate(rankers["logistic"], valid, config, synthetic["truth"])
+    metrics = evaluation.metrics
+    assert set(METRIC_NAMES) <= set(metrics)
+    for name in ("val_discovery_precision_at_k", "val_novel_precision_at_k"):
+        for suffix in ("", "__specialized", "__little_giant"):
+            value = metrics[f"{name}{suffix}"]
+            assert metrics[f"{name}{suffix}_ci_low"] <= value <= metrics[f"{name}{suffix}_ci_high"]
+    assert metrics["val_novel_precision_at_k"] <= metrics["val_discovery_precision_at_k"]
+    assert metrics["val_discovery_recall_at_k"] <= metrics["val_discovery_recall_ceiling"] + 1e-12
+    assert metrics["val_expected_added_at_k"] > 0
+    assert 0 <= metrics["val_qualify_brier_unapplied"] <= 1
+    assert set(evaluation.per_province["province"]) == {"32", "33", "44"}
+
+
+def test_learned_q_beats_the_rule_ordering_when_approval_has_other_causes(
+    rankers: dict[str, DiscoveryRanker],
+    valid: pd.DataFrame,
+    synthetic: dict[str, pd.DataFrame],
+    config: ModelConfig,
+) -> None:
+    novel = {
+        family: evaluate(ranker, valid, config, synthetic["truth"]).metrics[
+            "val_novel_precision_at_k"
+        ]
+        for family, ranker in rankers.items()
+    }
+    assert novel["logistic"] >= novel["rule_baseline"]
+
+
+def _scored(
+    rankers: dict[str, DiscoveryRanker],
+    family: str,
+    valid: pd.DataFrame,
+    truth: pd.DataFrame,
+    config: ModelConfig,
+) -> pd.DataFrame:
+    return evaluate(rankers[family], valid, config, truth).scored
+
+
+def test_gate_does_not_promote_a_challenger_that_differs_only_by_noise(
+    rankers: dict[str, DiscoveryRanker],
+    valid: pd.DataFrame,
+    synthetic: dict[str, pd.DataFrame],
+    config: ModelConfig,
+) -> None:
+    champion = _scored(rankers, "logistic", valid, synthetic["truth"], config)
+    rng = np.random.default_rng(0)
+    for trial in range(5):
+        noise = rng.normal(0, 0.02, len(champion))
+        challenger = champion.assign(
+            score=champion["score"] + noise, p_qualify=champion["p_qualify"] + noise / 10
+        )
+        decision = paired_gate(champion, challenger, config)
+        assert not decision.promote, (trial, decision)
+    assert not paired_gate(champion, champion, config).promote
+
+
+def test_gate_promotes_a_clearly_better_challenger(
+    rankers: dict[str, DiscoveryRanker],
+    valid: pd.DataFrame,
+    synthetic: dict[str, pd.DataFrame],
+    config: ModelConfig,
+) -> None:
+    champion = _scored(rankers, "logistic", valid, synthetic["truth"], config)
+    # an oracle challenger: orders by the truth, with the champion's probabilities
+    oracle = champion.assign(score=champion["novel"] + champion["score"] / 10)
+    decision = paired_gate(champion, oracle, config)
+    assert decision.promote and decision.gain_low > 0
+    # but not when its probabilities are far worse (Brier beyond the tolerance)
+    worse = oracle.assign(p_qualify=1 - champion["would_qualify"])
+    assert not paired_gate(champion, worse, config).promote
+
+
+def test_gate_refuses_different_validation_rows(
+    rankers: dict[str, DiscoveryRanker],
+    valid: pd.DataFrame,
+    synthetic: dict[str, pd.DataFrame],
+    config: ModelConfig,
+) -> None:
+    champion = _scored(rankers, "logistic", valid, synthetic["truth"], config)
+    with pytest.raises(ValueError, match="same validation rows"):
+        paired_gate(champion, champion.iloc[1:], config)
+
+
+# --- MLflow -----------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -469,61 +697,40 @@ def registry_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
         yield home
 
 
-def _evaluation_with(evaluation: Evaluation, precision: float) -> Evaluation:
-    metrics = evaluation.metrics | {"val_precision_at_k": precision}
-    return Evaluation(metrics, evaluation.per_province, evaluation.calibration, evaluation.scored)
-
-
-def test_a_version_becomes_champion_only_when_it_beats_the_champion(
+def test_mlflow_run_has_signature_model_card_and_champion_loads(
     registry_home: Path,
-    models: dict[str, RankingModel],
-    synthetic: pd.DataFrame,
+    rankers: dict[str, DiscoveryRanker],
+    valid: pd.DataFrame,
+    synthetic: dict[str, pd.DataFrame],
     config: ModelConfig,
 ) -> None:
+    import mlflow
+
     from models import registry
 
-    _, valid = split_by_date(synthetic, config)
-    model = models["rule_baseline"]
-    evaluation = evaluate(model, valid, config)
     client = registry.connect()
-    # when: a first version, a worse one, an equal one, then a better one
-    first = registry.log_family(client, model, _evaluation_with(evaluation, 0.30), config, "fp")
-    worse = registry.log_family(client, model, _evaluation_with(evaluation, 0.20), config, "fp")
-    equal = registry.log_family(client, model, _evaluation_with(evaluation, 0.30), config, "fp")
-    logistic = models["logistic"]
-    better = registry.log_family(
-        client, logistic, _evaluation_with(evaluate(logistic, valid, config), 0.40), config, "fp"
+    assert not registry.has_champion()
+    ranker = rankers["logistic"]
+    evaluation = evaluate(ranker, valid, config, synthetic["truth"])
+    logged = registry.log_family(
+        client, ranker, evaluation, config, "fp", input_example=valid, counts={"valid": 3}
     )
-    # then
-    assert [first.promoted, worse.promoted, equal.promoted, better.promoted] == [
-        True,
-        False,
-        False,
-        True,
-    ]
-    assert (registry_home / "mlflow" / "mlflow.db").is_file()
-    run = client.get_run(better.run_id)
+    registry.promote(client, logged.version)
+    run = client.get_run(logged.run_id)
     assert run.data.tags["model_family"] == "logistic"
+    assert run.data.tags["p_apply"] == "fitted"
     assert set(METRIC_NAMES) <= set(run.data.metrics)
+    assert "val_novel_precision_at_k__specialized_ci_low" in run.data.metrics
+    info = mlflow.models.get_model_info(f"runs:/{logged.run_id}/model")
+    assert info.signature is not None
+    card = mlflow.artifacts.load_text(f"runs:/{logged.run_id}/model_card.md")
+    assert "selection correction" in card and "Known limits" in card
     champion, version = registry.load_champion()
-    assert version == better.version
-    assert np.allclose(champion.score_rows(valid), logistic.score_rows(valid))
-    assert math.isclose(registry.champion_metric(client) or 0.0, 0.40)
-
-
-def test_replayed_past_dates_can_hide_undated_declared_products() -> None:
-    # given a product declaration (no declaration date: maybe made when applying later)
-    data = make_source(
-        products=[
-            {
-                "credit_code": CODE_A,
-                "product_name": "射频芯片",
-                "revenue_share": 0.7,
-                "niche_since": ts("2015-01-01"),
-                "market_scope": "domestic",
-            }
-        ]
-    )
-    # then
-    assert point_in_time(data, AS_OF).has("products")
-    assert not point_in_time(data, AS_OF, declared_products=False).has("products")
+    assert version == logged.version
+    assert np.allclose(champion.score_rows(valid), ranker.score_rows(valid))
+    assert registry.schema_mismatch(champion, list(valid.columns)) is None
+    # a champion whose features the data no longer has is retired with a reason
+    reason = registry.schema_mismatch(champion, ["credit_code"])
+    assert reason is not None and "no longer has" in reason
+    registry.retire_champion(client, reason)
+    assert not registry.has_champion()

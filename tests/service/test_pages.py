@@ -61,6 +61,8 @@ def test_login_then_runs_list_firm_and_download(client: TestClient, service_file
     assert "邀请名单" in listing.text and "共 3 家" in listing.text
     firm = client.get(f"/runs/latest/firms/{B}")
     assert firm.status_code == 200 and "市场地位" in firm.text and "数据缺口" in firm.text
+    # p_qualify and the estimated score's bounds (an estimate, never a verdict)
+    assert "认定概率（若现在申报）" in firm.text and "估算发展评价得分 52–77 分" in firm.text
     download = client.get("/api/v1/runs/latest/provinces/44/download/xlsx")
     assert download.status_code == 200
     assert load_workbook(io.BytesIO(download.content)).sheetnames[0] == "专精特新中小企业"

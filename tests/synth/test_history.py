@@ -107,3 +107,32 @@ def test_hidden_champions_qualify_under_the_engine_on_the_evaluation_date(
     keys = pd.MultiIndex.from_arrays([hidden["credit_code"].to_numpy(), hidden["tier"].to_numpy()])
     assert verdict.reindex(keys).isin(["eligible", "to_verify"]).all()
     assert day_number(date) > 0 and np.isin(hidden["tier"], ["specialized", "little_giant"]).all()
+
+
+def test_qualification_truth_agrees_with_the_decided_applications(out_dir: Path) -> None:
+    # given the truth for discovery and the decided applications
+    truth = read(out_dir, "truth/qualification")
+    assert list(truth.columns[:3]) == ["as_of", "credit_code", "tier"]
+    assert {"would_qualify", "p_apply", "applied_by_date"} <= set(truth.columns)
+    apps = read(out_dir, "truth/applications")
+    approved = apps[apps["outcome"] == "approved"].assign(as_of=lambda f: f["year"] + "-06-30")
+    merged = approved.merge(truth, on=["as_of", "credit_code", "tier"], how="left")
+    # then: every approval would have qualified on its date, and had applied by then
+    assert (merged["would_qualify"] == "true").all()
+    assert (merged["applied_by_date"] == "true").all()
+    p = truth["p_apply"].astype(float)
+    assert p.between(0, 1).all()
+    # qualifiers who never applied exist (Article 9's target), and not every candidate qualifies
+    qualifies = truth["would_qualify"] == "true"
+    assert (qualifies & (truth["applied_by_date"] == "false")).any()
+    assert not qualifies[truth["engine_outcome"].isin(["eligible", "to_verify"])].all()
+
+
+def test_published_score_follows_the_2022_bands_but_is_not_a_function_of_the_data(
+    out_dir: Path,
+) -> None:
+    # the score comes from the public bands on the true records plus hidden terms and noise:
+    # firms with the same observed R&D band still differ in score
+    scores = read(out_dir, "evaluation_scores").astype({"score": float})
+    assert scores["score"].between(0, 100).all()
+    assert scores.groupby("year")["score"].std().min() > 5

@@ -11,7 +11,8 @@ PIPELINE = ("features", "models", "flows", "zjtx")
 ALLOWED = {
     "zjtx/cli_generate.py": "writes truth/",
     "zjtx/cli_match.py": "match-eval scores links against truth/mentions.csv",
-    "zjtx/cli_train.py": "reports discovery recall@k against truth/hidden_champions.csv",
+    "zjtx/cli_train.py": "reports discovery metrics against truth/hidden_champions.csv and "
+    "truth/qualification.csv",
     "zjtx/publication.py": "leaves truth/ out of the input fingerprints",
 }
 TRUTH_PATH = re.compile(r"""["'](?:[^"'\n]*/)?truth(?:/[^"'\n]*)?["']""")

@@ -1,0 +1,125 @@
+"""Ranking the candidates the criteria engine lets through, for discovery (Article 9).
+
+The models only order firms that are `eligible` or `to_verify`; they never override the hard
+filter. The package:
+
+- `dataset`: examples and labels on past dates (candidates, applications, published scores),
+  every feature as published on its date (features/point_in_time.py);
+- `families`: the model families (rule ordering, logistic, monotone gradient boosting), the
+  score model, and the discovery ranker (Q, A, priority);
+- `evaluation`: the contract metrics, discovery metrics with bootstrap intervals, the
+  paired-bootstrap champion gate and the model card;
+- `explanations`: additive attributions, reasons, the deletion test, scoring a discovery run.
+"""
+
+from models.ranking.dataset import (
+    CANDIDATE_OUTCOMES,
+    GROUP_COLUMNS,
+    META_COLUMNS,
+    TIER_FLAG,
+    TIERS,
+    TrainingSet,
+    application_examples,
+    applied_within,
+    build_training_set,
+    candidate_rows,
+    certified_within,
+    examples_for_date,
+    feature_columns,
+    features_as_published,
+    model_inputs,
+    replay_criteria,
+    score_examples,
+    split_by_date,
+)
+from models.ranking.evaluation import (
+    DISCOVERY_METRICS,
+    GATE_METRIC,
+    METRIC_NAMES,
+    Evaluation,
+    GateDecision,
+    calibration_figure,
+    discovery_metrics,
+    discovery_recall_at_k,
+    evaluate,
+    evaluation_table,
+    model_card,
+    paired_gate,
+    precision_recall_at_k,
+    rank_within_groups,
+    scored_frame,
+    with_truth,
+)
+from models.ranking.explanations import (
+    Reason,
+    contributions,
+    deletion_test,
+    explain,
+    score_candidates,
+)
+from models.ranking.families import (
+    PRIORITY_COLUMNS,
+    DiscoveryRanker,
+    RankingModel,
+    ScoreModel,
+    calibrate,
+    fit_apply_model,
+    fit_discovery,
+    fit_family,
+    fit_score_model,
+    rule_baseline_ranker,
+    selection_weights,
+)
+
+__all__ = [
+    "CANDIDATE_OUTCOMES",
+    "DISCOVERY_METRICS",
+    "GATE_METRIC",
+    "GROUP_COLUMNS",
+    "META_COLUMNS",
+    "METRIC_NAMES",
+    "PRIORITY_COLUMNS",
+    "TIERS",
+    "TIER_FLAG",
+    "DiscoveryRanker",
+    "Evaluation",
+    "GateDecision",
+    "RankingModel",
+    "Reason",
+    "ScoreModel",
+    "TrainingSet",
+    "application_examples",
+    "applied_within",
+    "build_training_set",
+    "calibrate",
+    "calibration_figure",
+    "candidate_rows",
+    "certified_within",
+    "contributions",
+    "deletion_test",
+    "discovery_metrics",
+    "discovery_recall_at_k",
+    "evaluate",
+    "evaluation_table",
+    "examples_for_date",
+    "explain",
+    "feature_columns",
+    "features_as_published",
+    "fit_apply_model",
+    "fit_discovery",
+    "fit_family",
+    "fit_score_model",
+    "model_card",
+    "model_inputs",
+    "paired_gate",
+    "precision_recall_at_k",
+    "rank_within_groups",
+    "replay_criteria",
+    "rule_baseline_ranker",
+    "score_candidates",
+    "score_examples",
+    "scored_frame",
+    "selection_weights",
+    "split_by_date",
+    "with_truth",
+]
