@@ -17,7 +17,9 @@ the ministry only: a province never sees a firm it cannot be shown to own.
 
 from __future__ import annotations
 
+import csv
 import json
+import math
 import re
 import stat
 import threading
@@ -27,9 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from models.criteria.engine import TIERS
 from models.invitations import LIST_COLUMNS, NO_PROVINCE, province_of
@@ -39,11 +44,13 @@ LATEST = "latest"
 
 MODES = ("discovery", "renewal")
 CANDIDATE_COLUMNS = ["credit_code", "tier", "mode", "criterion", "verdict", "evidence"]
+CANDIDATE_COLUMNS_AND_FACTS = (*CANDIDATE_COLUMNS, "name", "region_code")  # facts: if present
 RENEWAL_COLUMNS = ["credit_code", "name", "region_code", "tier", "outcome", "failing", "unknown"]
 SortField = Literal["rank", "score", "name", "credit_code", "region_code"]
 SortOrder = Literal["asc", "desc"]
 FileFormat = Literal["csv", "xlsx"]
 TableKind = Literal["cultivation", "renewals"]
+DEFAULT_ORDER = ("rank", "asc")
 MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -247,28 +254,45 @@ class RunStore:
 
         return self.cache.get(("directory", run.path), load)
 
-    def candidates(self, run: RunData, credit_code: str) -> pd.DataFrame:
+    def candidates(self, run: RunData, credit_code: str) -> list[dict[str, str]]:
         """The candidates rows of one firm, read through an Arrow filter on the credit code:
-        only row groups whose statistics may hold it are read, never the whole table."""
+        only the row groups whose statistics may hold it are read, never the whole table."""
         path = regular_file(run.path / "candidates.parquet", run.path)
         if path is None:
-            return _empty(CANDIDATE_COLUMNS)
-        dataset = self.cache.get(("candidates", path), lambda: _open_candidates(path))
-        names = set(dataset.schema.names)
-        columns = [c for c in (*CANDIDATE_COLUMNS, "name", "region_code") if c in names]
-        table = dataset.to_table(columns=columns, filter=pc.field("credit_code") == credit_code)
-        frame = table.to_pandas()
-        for column in (*CANDIDATE_COLUMNS, *(c for c in ("name", "region_code") if c in names)):
-            values = frame[column].astype("object") if column in frame else pd.Series(dtype=object)
-            frame[column] = values.where(values.notna(), "").astype("str") if len(frame) else ""
-        return frame
+            return []
+        index = self.cache.get(("candidates", path), lambda: _index_candidates(path))
+        groups = index.groups_holding(credit_code)
+        columns = [c for c in CANDIDATE_COLUMNS_AND_FACTS if c in index.columns]
+        if not groups or "credit_code" not in columns:
+            return []
+        parquet = pq.ParquetFile(path, metadata=index.metadata)
+        try:
+            table = parquet.read_row_groups(groups, columns=columns)
+        finally:
+            parquet.close()
+        codes = pc.cast(table["credit_code"], pa.string())
+        table = table.filter(pc.equal(codes, credit_code))
+        values = {  # decoded here: only this firm's rows, not the row groups' dictionaries
+            name: pc.fill_null(pc.cast(table[name], pa.string()), "").to_pylist()
+            for name in columns
+        }
+        empty = [""] * table.num_rows
+        return [
+            dict(zip(CANDIDATE_COLUMNS_AND_FACTS, row, strict=True))
+            for row in zip(
+                *(values.get(name, empty) for name in CANDIDATE_COLUMNS_AND_FACTS), strict=True
+            )
+        ]
 
     def province_of_firm(self, run: RunData, credit_code: str) -> str | None:
         region, _ = self.firm_facts(run, credit_code)
         return _province(region) if region else None
 
     def firm_facts(
-        self, run: RunData, credit_code: str, candidates: pd.DataFrame | None = None
+        self,
+        run: RunData,
+        credit_code: str,
+        candidates: list[dict[str, str]] = (),  # type: ignore[assignment]
     ) -> tuple[str | None, str | None]:
         """(region_code, name) of a firm from the lists, else from its candidates rows."""
         directory = self.directory(run)
@@ -276,14 +300,9 @@ class RunStore:
         if credit_code in directory.index:
             row = directory.loc[credit_code]
             region, name = row["region_code"] or None, row["name"] or None
-        if (region is None or name is None) and candidates is not None and len(candidates):
-            for column in ("region_code", "name"):
-                if column in candidates.columns:
-                    known = candidates.loc[candidates[column] != "", column]
-                    if len(known) and column == "region_code" and region is None:
-                        region = str(known.iloc[0])
-                    if len(known) and column == "name" and name is None:
-                        name = str(known.iloc[0])
+        for row in candidates:
+            region = region or row["region_code"] or None
+            name = name or row["name"] or None
         return region, name
 
 
@@ -321,14 +340,47 @@ def _empty(columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
 
 
-def _open_candidates(path: Path) -> tuple[ds.Dataset, int]:
-    """The candidates file as an Arrow dataset with its footer (row-group statistics) read."""
-    dataset = ds.dataset(path, format="parquet")
-    size = 4096
-    for fragment in dataset.get_fragments():
-        fragment.ensure_complete_metadata()  # type: ignore[attr-defined]
-        size += int(fragment.metadata.serialized_size) * 4  # type: ignore[attr-defined]
-    return dataset, size
+@dataclass(frozen=True)
+class CandidatesIndex:
+    """The footer of candidates.parquet: per row group, the smallest and largest credit code."""
+
+    metadata: pq.FileMetaData
+    columns: tuple[str, ...]
+    lowest: np.ndarray  # object arrays of str; None where a group has no statistics
+    highest: np.ndarray
+
+    def groups_holding(self, credit_code: str) -> list[int]:
+        unknown = np.array([v is None for v in self.lowest], dtype=bool)
+        low = np.where(unknown, "", self.lowest).astype(str)
+        high = np.where(unknown, "", self.highest).astype(str)
+        may_hold = unknown | ((low <= credit_code) & (credit_code <= high))
+        return [int(i) for i in np.flatnonzero(may_hold)]
+
+
+def _index_candidates(path: Path) -> tuple[CandidatesIndex, int]:
+    metadata = pq.read_metadata(path)
+    names = metadata.schema.to_arrow_schema().names
+    lowest: list[str | None] = []
+    highest: list[str | None] = []
+    position = names.index("credit_code") if "credit_code" in names else None
+    for group in range(metadata.num_row_groups):
+        stats = (
+            metadata.row_group(group).column(position).statistics if position is not None else None
+        )
+        has = stats is not None and stats.has_min_max
+        lowest.append(_text(stats.min) if has else None)  # type: ignore[union-attr]
+        highest.append(_text(stats.max) if has else None)  # type: ignore[union-attr]
+    index = CandidatesIndex(
+        metadata,
+        tuple(names),
+        np.array(lowest, dtype=object),
+        np.array(highest, dtype=object),
+    )
+    return index, int(metadata.serialized_size) * 4 + metadata.num_row_groups * 200 + 4096
+
+
+def _text(value: object) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def _read_list(path: Path, province: str) -> pd.DataFrame:
@@ -336,7 +388,9 @@ def _read_list(path: Path, province: str) -> pd.DataFrame:
     frame["province"] = province
     frame["rank"] = pd.to_numeric(frame["rank"], errors="coerce").astype("Int64")
     frame["score"] = pd.to_numeric(frame["score"], errors="coerce")
-    return frame
+    return frame.sort_values(
+        ["rank", "tier", "credit_code"], kind="stable", na_position="last", ignore_index=True
+    )
 
 
 def _read_table(run: RunData, which: TableKind) -> pd.DataFrame:
@@ -365,7 +419,17 @@ def _firm_directory(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
 def _read_csv(path: Path, required: list[str]) -> pd.DataFrame:
     if regular_file(path, path.parent) is None:
         return _empty(required)
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    with path.open("r", encoding="utf-8-sig", newline="") as handle:
+        header = next(csv.reader(handle), [])
+    if not header:
+        return _empty(required)
+    table = pacsv.read_csv(  # Arrow: parallel, and every column kept as text
+        path,
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=False
+        ),
+    )
+    frame = table.to_pandas()
     for column in required:
         if column not in frame.columns:
             frame[column] = ""
@@ -384,11 +448,21 @@ def _provinces(region_codes: pd.Series) -> pd.Series:
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """JSON-ready rows: missing values become None, numpy scalars Python ones."""
-    clean = frame.astype(object).where(frame.notna(), None)
     return [
-        {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
-        for row in clean.to_dict(orient="records")
+        {key: _plain(value) for key, value in row.items()}
+        for row in frame.to_dict(orient="records")
     ]
+
+
+def _plain(value: object) -> object:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, np.generic):
+        plain = value.item()
+        return None if isinstance(plain, float) and math.isnan(plain) else plain
+    return value
 
 
 def invitation_page(rows: pd.DataFrame, query: InvitationQuery) -> tuple[int, list[dict[str, Any]]]:
@@ -405,13 +479,13 @@ def invitation_page(rows: pd.DataFrame, query: InvitationQuery) -> tuple[int, li
             "credit_code"
         ].str.startswith(needle.upper())
         rows = rows[hits]
-    ascending = query.order == "asc"
-    rows = rows.sort_values(
-        [query.sort, "tier", "credit_code"],
-        ascending=[ascending, True, True],
-        kind="stable",
-        na_position="last",
-    )
+    if (query.sort, query.order) != DEFAULT_ORDER:  # lists are read in the default order
+        rows = rows.sort_values(
+            [query.sort, "tier", "credit_code"],
+            ascending=[query.order == "asc", True, True],
+            kind="stable",
+            na_position="last",
+        )
     return len(rows), records(_page(rows, query.page, query.page_size)[LIST_COLUMNS])
 
 
@@ -447,44 +521,40 @@ def firm_detail(
     province = _province(region) if region else None
     if not may_read(province):
         return None
-    listed = pd.concat(
-        [store.invitations(run, province)]
-        if province
-        else [store.invitations(run, p) for p in run.provinces],
-        ignore_index=True,
-    )
-    listed = listed[listed["credit_code"] == credit_code]
-    if rows.empty and listed.empty and region is None and name is None:
+    listed = _rows_of(store.invitations(run, province), credit_code) if province else []
+    if not rows and not listed and region is None and name is None:
         return None
-    renewals = store.table(run, "renewals")
-    renewals = renewals[renewals["credit_code"] == credit_code]
-    cultivation = store.table(run, "cultivation")
-    cultivation = cultivation[cultivation["credit_code"] == credit_code]
+    renewals = _rows_of(store.table(run, "renewals"), credit_code)
+    cultivation = _rows_of(store.table(run, "cultivation"), credit_code)
+    groups: dict[tuple[str, str], list[dict[str, str]]] = {}
+    for row in rows:
+        groups.setdefault((row["tier"], row["mode"]), []).append(row)
+    order = [(t, m) for t in TIERS for m in MODES]
     tiers = []
-    order = {(t, m): i for i, (t, m) in enumerate((t, m) for t in TIERS for m in MODES)}
-    groups = sorted(
-        rows.groupby(["tier", "mode"], sort=False), key=lambda g: order.get(g[0], len(order))
-    )
-    for (tier, mode), group in groups:
-        is_outcome = group["criterion"] == "outcome"
-        criteria = group[~is_outcome]
-        outcome = group.loc[is_outcome, "verdict"]
-        invitation = listed[listed["tier"] == tier] if mode == "discovery" else listed.iloc[0:0]
+    for tier, mode in sorted(groups, key=lambda g: order.index(g) if g in order else len(order)):
+        group = groups[(tier, mode)]
+        criteria = [
+            {k: row[k] for k in ("criterion", "verdict", "evidence")}
+            for row in group
+            if row["criterion"] != "outcome"
+        ]
+        outcome = next((r["verdict"] for r in group if r["criterion"] == "outcome"), None)
+        invitation = [r for r in listed if r["tier"] == tier] if mode == "discovery" else []
+        renewal = [r for r in renewals if r["tier"] == tier] if mode == "renewal" else []
+        cultivated = [r for r in cultivation if r["tier"] == tier] if mode == "discovery" else []
         tiers.append(
             {
                 "tier": tier,
                 "mode": mode,
-                "outcome": str(outcome.iloc[0]) if len(outcome) else None,
-                "criteria": records(criteria[["criterion", "verdict", "evidence"]]),
-                "data_gaps": criteria.loc[criteria["verdict"] == "unknown", "criterion"].tolist(),
-                "failing": criteria.loc[criteria["verdict"] == "fail", "criterion"].tolist(),
-                "invitation": records(invitation[LIST_COLUMNS])[0] if len(invitation) else None,
-                "renewal": _first_record(renewals[renewals["tier"] == tier])
-                if mode == "renewal"
+                "outcome": outcome,
+                "criteria": criteria,
+                "data_gaps": [c["criterion"] for c in criteria if c["verdict"] == "unknown"],
+                "failing": [c["criterion"] for c in criteria if c["verdict"] == "fail"],
+                "invitation": {k: invitation[0].get(k) for k in LIST_COLUMNS}
+                if invitation
                 else None,
-                "cultivation": _first_record(cultivation[cultivation["tier"] == tier])
-                if mode == "discovery"
-                else None,
+                "renewal": renewal[0] if renewal else None,
+                "cultivation": cultivated[0] if cultivated else None,
             }
         )
     return {
@@ -497,5 +567,7 @@ def firm_detail(
     }
 
 
-def _first_record(frame: pd.DataFrame) -> dict[str, Any] | None:
-    return records(frame.drop(columns=["province"], errors="ignore"))[0] if len(frame) else None
+def _rows_of(frame: pd.DataFrame, credit_code: str) -> list[dict[str, Any]]:
+    """A firm's rows of a published table, JSON-ready, without the service's province column."""
+    rows = frame[frame["credit_code"] == credit_code]
+    return records(rows.drop(columns=["province"], errors="ignore")) if len(rows) else []
