@@ -267,7 +267,7 @@ class RunStore:
             return []
         parquet = pq.ParquetFile(path, metadata=index.metadata)
         try:
-            table = parquet.read_row_groups(groups, columns=columns)
+            table = parquet.read_row_groups(groups, columns=columns, use_threads=False)
         finally:
             parquet.close()
         codes = pc.cast(table["credit_code"], pa.string())

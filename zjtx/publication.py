@@ -51,7 +51,7 @@ COLUMN_LABELS = {
     "evidence": ("达标依据", 80, "每项已达标指标所依据的数据与门槛"),
 }
 FIXED_ZIP_TIME = (2026, 1, 1, 0, 0, 0)
-CANDIDATES_ROW_GROUP = 65_536  # a firm page reads one such group of candidates.parquet
+CANDIDATES_ROW_GROUP = 16_384  # a firm page reads one such group of candidates.parquet
 # Spreadsheet safety: a text cell that starts like a formula is shown as text, never run, and
 # control characters (which Excel refuses, aborting the whole file) are dropped.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -294,30 +294,32 @@ def _png(figure: object) -> str:
 def concatenate_parquet(parts: list[Path], out: Path) -> None:
     """Stream Parquet files with the same columns into one, a file at a time.
 
-    Categorical (dictionary) columns get one common index type, since each part chose its own.
     Each part is sorted by credit code (when it has one) and written in row groups of
     CANDIDATES_ROW_GROUP rows, so that a reader filtering on a credit code reads one small
-    group, chosen by the groups' statistics, instead of the whole table.
+    group, chosen by the groups' statistics, instead of the whole table. Categorical
+    (dictionary) columns are written as their values, a row group at a time: Parquet encodes
+    each group with its own dictionary (an Arrow dictionary would be repeated whole in every
+    group), and each part may have chosen other categories anyway.
     """
     writer: pq.ParquetWriter | None = None
     try:
         for part in parts:
             table = pq.read_table(part).replace_schema_metadata(None)
-            schema = pa.schema(
+            plain = pa.schema(
                 [
-                    pa.field(f.name, pa.dictionary(pa.int32(), f.type.value_type))
-                    if pa.types.is_dictionary(f.type)
-                    else f
+                    pa.field(f.name, f.type.value_type) if pa.types.is_dictionary(f.type) else f
                     for f in table.schema
                 ]
             )
-            table = table.cast(schema)
             if "credit_code" in table.column_names:  # stable: a firm's rows keep their order
                 codes = table["credit_code"].cast(pa.string())
                 table = table.take(pc.sort_indices(codes))
+                del codes
             if writer is None:
-                writer = pq.ParquetWriter(out, schema)
-            writer.write_table(table, row_group_size=CANDIDATES_ROW_GROUP)
+                writer = pq.ParquetWriter(out, plain)
+            for start in range(0, table.num_rows, CANDIDATES_ROW_GROUP):
+                group = table.slice(start, CANDIDATES_ROW_GROUP).cast(plain)
+                writer.write_table(group, row_group_size=CANDIDATES_ROW_GROUP)
     finally:
         if writer is not None:
             writer.close()
