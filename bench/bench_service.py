@@ -133,6 +133,12 @@ def search_terms(source: Path, provinces: list[str]) -> dict[str, list[str]]:
     return terms
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_gib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -246,9 +252,12 @@ def main() -> None:
         print(
             f"{args.clients} clients for {args.seconds:.0f} s over {args.runs} runs …", flush=True
         )
+        cpu_before, load_before = cpu_seconds(server.pid), os.getloadavg()[0]
         samples = asyncio.run(
             drive(base, args.seconds, args.clients, run_ids, tokens, firms, terms)
         )
+        cpu = cpu_seconds(server.pid) - cpu_before
+        load = (load_before + os.getloadavg()[0]) / 2
         peak = peak_rss_gib(server.pid)
     finally:
         server.terminate()
@@ -268,9 +277,13 @@ def main() -> None:
     table.add_row("all", *_row(everything, sum(samples.errors.values()), args.seconds))
     console = Console(width=200)
     console.print(table)
+    served = max(1, len(everything))
     console.print(
-        f"server peak RSS {peak:.2f} GiB (after start {idle:.2f} GiB); statuses "
-        f"{dict(sorted(samples.statuses.items()))}; target: 0 errors, p95 < 300 ms, RSS < 1.5 GiB",
+        f"server peak RSS {peak:.2f} GiB (after start {idle:.2f} GiB); server CPU {cpu:.1f} s "
+        f"= {cpu / served * 1000:.1f} ms per request ({cpu / args.seconds:.2f} cores); machine "
+        f"load average {load:.1f} on {os.cpu_count()} cores; statuses "
+        f"{dict(sorted(samples.statuses.items()))}\n"
+        "target: 0 errors, p95 < 300 ms, server peak RSS < 1.5 GiB",
         highlight=False,
     )
 

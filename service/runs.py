@@ -284,6 +284,19 @@ class RunStore:
             )
         ]
 
+    def rows_of(self, run: RunData, table: str, credit_code: str) -> list[dict[str, Any]]:
+        """A firm's rows, JSON-ready, of a province's list (`table` = its code) or of the
+        renewal or cultivation list, found through a cached credit code → rows index."""
+        if table in ("renewals", "cultivation"):
+            frame = self.table(run, table)  # type: ignore[arg-type]
+        else:
+            frame = self.invitations(run, table)
+        positions = self.cache.get(("positions", run.path, table), lambda: _positions(frame))
+        found = positions.get(credit_code)
+        if found is None:
+            return []
+        return records(frame.iloc[found].drop(columns=["province"], errors="ignore"))
+
     def province_of_firm(self, run: RunData, credit_code: str) -> str | None:
         region, _ = self.firm_facts(run, credit_code)
         return _province(region) if region else None
@@ -391,6 +404,14 @@ def _read_list(path: Path, province: str) -> pd.DataFrame:
     return frame.sort_values(
         ["rank", "tier", "credit_code"], kind="stable", na_position="last", ignore_index=True
     )
+
+
+def _positions(frame: pd.DataFrame) -> tuple[dict[str, np.ndarray], int]:
+    """credit_code → the row positions of that firm in the frame."""
+    if frame.empty:
+        return {}, 1024
+    index = {str(k): v for k, v in frame.groupby("credit_code", sort=False).indices.items()}
+    return index, sum(v.nbytes + 120 for v in index.values()) + 1024
 
 
 def _read_table(run: RunData, which: TableKind) -> pd.DataFrame:
@@ -521,11 +542,11 @@ def firm_detail(
     province = _province(region) if region else None
     if not may_read(province):
         return None
-    listed = _rows_of(store.invitations(run, province), credit_code) if province else []
+    listed = store.rows_of(run, province, credit_code) if province else []
     if not rows and not listed and region is None and name is None:
         return None
-    renewals = _rows_of(store.table(run, "renewals"), credit_code)
-    cultivation = _rows_of(store.table(run, "cultivation"), credit_code)
+    renewals = store.rows_of(run, "renewals", credit_code)
+    cultivation = store.rows_of(run, "cultivation", credit_code)
     groups: dict[tuple[str, str], list[dict[str, str]]] = {}
     for row in rows:
         groups.setdefault((row["tier"], row["mode"]), []).append(row)
@@ -565,9 +586,3 @@ def firm_detail(
         "province": province,
         "tiers": tiers,
     }
-
-
-def _rows_of(frame: pd.DataFrame, credit_code: str) -> list[dict[str, Any]]:
-    """A firm's rows of a published table, JSON-ready, without the service's province column."""
-    rows = frame[frame["credit_code"] == credit_code]
-    return records(rows.drop(columns=["province"], errors="ignore")) if len(rows) else []
