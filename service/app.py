@@ -1,9 +1,14 @@
 """The officials' service: published runs, read-only, as JSON (`/api/v1`) and HTML pages.
 
 Access (Articles 7-8 属地原则, Article 28 商业秘密): every data request carries a token — a
-bearer header for programs, an HttpOnly SameSite=Strict cookie set by the login form for
-browsers. A ministry token reads every province; a province token reads its own only, and
-anything of another province answers 404, exactly as if it did not exist.
+bearer header for programs — or a browser session opened by the login form (a random id in an
+HttpOnly, SameSite=Strict, Secure cookie; service/sessions.py). A ministry token reads every
+province; a province token reads its own only, and anything of another province answers 404,
+exactly as if it did not exist.
+
+Shared access checks live in service/deps.py; CSRF, audit, throttling and security headers are
+middleware (service/security.py, service/audit.py), so routers from other modules, passed as
+`routers=`, get them all.
 """
 
 import logging
