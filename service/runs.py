@@ -65,17 +65,36 @@ class ByteCache:
     """Least-recently-used values bounded by their total size in bytes; thread-safe.
 
     A missing value is loaded once however many requests ask for it at the same time: the
-    others wait for that load (single flight). A value larger than the whole budget is still
-    returned, and kept only until the next value arrives.
+    others wait for that load (single flight); at most `max_concurrent_loads` different values
+    load at once, which bounds the memory their reading takes. A value larger than the whole
+    budget is still returned, and kept only until the next value arrives.
     """
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, max_concurrent_loads: int = 4) -> None:
         self.max_bytes = max_bytes
         self.loads = 0
+        self._loaders = threading.BoundedSemaphore(max_concurrent_loads)  # bounds the transients
+        self._nesting = threading.local()
         self._lock = threading.Lock()
         self._entries: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
         self._loading: dict[Hashable, threading.Lock] = {}
         self._bytes = 0
+
+    def _load(self, load: Callable[[], tuple[V, int]]) -> tuple[V, int]:
+        """One load under the bound; a load that needs another value (nested) already holds
+        its thread's place, so nesting never waits for itself."""
+        if getattr(self._nesting, "depth", 0):
+            self._nesting.depth += 1
+            try:
+                return load()
+            finally:
+                self._nesting.depth -= 1
+        with self._loaders:
+            self._nesting.depth = 1
+            try:
+                return load()
+            finally:
+                self._nesting.depth = 0
 
     @property
     def size(self) -> int:
@@ -101,7 +120,7 @@ class ByteCache:
                 if found:
                     return value  # type: ignore[no-any-return]
             try:
-                loaded, size = load()
+                loaded, size = self._load(load)
                 with self._lock:
                     self.loads += 1
                     self._entries[key] = (loaded, size)

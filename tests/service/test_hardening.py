@@ -452,3 +452,21 @@ def test_province_patterns_take_ascii_digits_only(
          "--tokens", str(site.tokens_file)],
     )  # fmt: skip
     assert result.exit_code == 2
+
+
+def test_nested_loads_under_the_load_bound_never_wait_for_themselves() -> None:
+    # given: one load slot, and a value whose load needs another value (table → directory)
+    cache = ByteCache(max_bytes=1 << 20, max_concurrent_loads=1)
+
+    def outer() -> tuple[str, int]:
+        return cache.get("inner", lambda: ("inner", 1)) + " and outer", 1
+
+    results: list[str] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(cache.get("outer", outer))) for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert results == ["inner and outer"] * 4 and cache.loads == 2
