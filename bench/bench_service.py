@@ -154,6 +154,7 @@ async def drive(
     tokens: dict[str | None, str],
     firms: list[tuple[str, str]],
     terms: dict[str, list[str]],
+    latest_share: float = LATEST_SHARE,
 ) -> Samples:
     samples = Samples()
     provinces = sorted(terms)
@@ -166,7 +167,7 @@ async def drive(
         async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as http:
             while time.perf_counter() < deadline:
                 kind = rng.choices(names, weights)[0]
-                run = "latest" if rng.random() < LATEST_SHARE else rng.choice(run_ids)
+                run = "latest" if rng.random() < latest_share else rng.choice(run_ids)
                 province = rng.choice(provinces)
                 who = rng.choice([None, province])
                 params: dict[str, object] = {}
@@ -216,6 +217,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=RUNS)
     parser.add_argument("--clients", type=int, default=CLIENTS)
     parser.add_argument("--seconds", type=float, default=SECONDS)
+    parser.add_argument(
+        "--latest-share", type=float, default=LATEST_SHARE, help="share of reads on `latest`"
+    )
     args = parser.parse_args()
     source = source_run(args.firms, args.source)
     home = OUT / "service"
@@ -227,7 +231,7 @@ def main() -> None:
     tokens = issue_tokens(tokens_file, provinces)
     firms = sample_firms(source, provinces, 200)
     terms = search_terms(source, provinces)
-    firm_count = json.loads((source / "manifest.json").read_text()).get("counts", {})
+    firms_in_run = pq.ParquetFile(source / "candidates.parquet").metadata.num_rows
     port = free_port()
     audit = home / "audit.jsonl"
     audit.unlink(missing_ok=True)
@@ -254,7 +258,9 @@ def main() -> None:
         )
         cpu_before, load_before = cpu_seconds(server.pid), os.getloadavg()[0]
         samples = asyncio.run(
-            drive(base, args.seconds, args.clients, run_ids, tokens, firms, terms)
+            drive(
+                base, args.seconds, args.clients, run_ids, tokens, firms, terms, args.latest_share
+            )
         )
         cpu = cpu_seconds(server.pid) - cpu_before
         load = (load_before + os.getloadavg()[0]) / 2
@@ -263,9 +269,9 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
     table = Table(
-        title=f"Service under load: {args.runs} runs of {source.name} "
-        f"({firm_count.get('firms', '?')} firms), {args.clients} clients, {args.seconds:.0f} s, "
-        f"{os.cpu_count()} cores"
+        title=f"Service under load: {args.runs} runs of {source.name} ({firms_in_run:,} verdict "
+        f"rows), {args.latest_share:.0%} of reads on latest, {args.clients} clients, "
+        f"{args.seconds:.0f} s, {os.cpu_count()} cores"
     )
     for column in ("endpoint", "requests", "errors", "req/s", "p50 ms", "p95 ms", "p99 ms"):
         table.add_column(column, justify="left" if column == "endpoint" else "right")
