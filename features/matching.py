@@ -27,6 +27,7 @@ from typing import Final
 
 import numpy as np
 import pandas as pd
+from pydantic import Field, model_validator
 from rapidfuzz import fuzz, process
 from scipy import sparse
 
@@ -41,7 +42,37 @@ from features.schemas import MENTION_COLUMNS, credit_code_is_valid
 from features.sources import SourceData, string_isin
 from zjtx.config import FrozenModel, load_config
 
-LINKED_METHODS: Final = ("code", "exact", "normalized", "history", "fuzzy")
+LINKED_METHODS: Final = (
+    "decision",
+    "code",
+    "exact",
+    "normalized",
+    "history",
+    "fuzzy",
+    "classifier",
+)
+METHODS: Final = (*LINKED_METHODS, "review", "none")
+SUPPORT_METHODS: Final = ("code", "exact", "normalized", "history")  # certain links
+# Comparison features of a (mention, candidate firm) pair, for the pair classifier and for the
+# score parts a reviewer sees (features.pair_classifier, service/review.py).
+PAIR_FEATURES: Final = (
+    "core_similarity",  # rapidfuzz ratio of the trade-name cores (字号 + 行业)
+    "trade_similarity",  # ratio of the trade names (字号) alone
+    "margin",  # core_similarity minus that of the best other candidate firm
+    "close_rivals",  # log(1 + close rivals: other candidates within 0.05 of core similarity)
+    "region_city",  # the regions agree to the prefecture or finer
+    "region_province",  # ... to the province only
+    "region_conflict",  # both name a region and they differ
+    "mention_has_region",
+    "industry_mismatch",  # both name an industry and the industries differ
+    "industry_missing",  # one side names no industry
+    "form_mismatch",  # 有限公司 vs 股份有限公司 …
+    "branch",  # the mention names a branch (分公司)
+    "former_name",  # the candidate name is a former name (name_history)
+    "support",  # log(1 + the firm's other mentions linked with certainty in the same data)
+    "support_margin",  # support minus the best support among the close rivals
+    "supported_alone",  # the firm has such links and no close rival has any
+)
 LINK_COLUMNS: Final = (
     "source",
     "row",
@@ -98,12 +129,46 @@ class FuzzyDecision(FrozenModel):
     branch_penalty: float
 
 
+class PairClassifier(FrozenModel):
+    """The calibrated pair classifier that decides mentions the stages above leave to review.
+
+    p(same firm) = 1 / (1 + exp(-(intercept + Σ coefficient·feature))), a logistic regression
+    whose Platt calibration is folded into the coefficients (features.pair_classifier trains it).
+    A mention is linked when its best firm reaches `link_probability` and every other candidate
+    stays at or below `max_runner_up_probability`; NIL when no candidate reaches
+    `nil_probability`; otherwise it stays in review.
+    """
+
+    enabled: bool
+    link_probability: float = Field(ge=0.5, le=1.0)
+    max_runner_up_probability: float = Field(ge=0.0, le=0.5)
+    nil_probability: float = Field(ge=0.0, le=0.5)
+    features: tuple[str, ...]
+    coefficients: tuple[float, ...]
+    intercept: float
+    trained_on: str
+
+    @model_validator(mode="after")
+    def _shapes(self) -> PairClassifier:
+        if len(self.features) != len(self.coefficients):
+            raise ValueError("features and coefficients must have the same length")
+        if unknown := set(self.features) - set(PAIR_FEATURES):
+            raise ValueError(f"unknown pair features: {sorted(unknown)}")
+        return self
+
+    def probability(self, features: pd.DataFrame) -> np.ndarray:
+        values = features[list(self.features)].to_numpy(dtype=float)
+        logit = self.intercept + values @ np.asarray(self.coefficients, dtype=float)
+        return 1.0 / (1.0 + np.exp(-logit))
+
+
 class MatchingConfig(FrozenModel):
     stage_scores: StageScores
     core_stage: CoreStage
     blocking: Blocking
     fuzzy: FuzzyDecision
     non_enterprise_words: tuple[str, ...]
+    pair_classifier: PairClassifier | None = None
 
     @classmethod
     def load(cls, path: str = "matching.yaml") -> MatchingConfig:
@@ -625,6 +690,158 @@ def score_candidates(
     )
 
 
+def pair_features(
+    queries: pd.DataFrame,
+    query_levels: np.ndarray,
+    registry: Registry,
+    pairs: pd.DataFrame,
+    decision: FuzzyDecision,
+    support: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """`PAIR_FEATURES` of each (mention, candidate firm) pair, the firm's best-matching name.
+
+    `queries`: normalised names (core, trade_name, industry, form, is_branch); `pairs`: mention
+    (position in `queries`) and entry (registry entry); `support`: certain links per firm id.
+    Also returns mention, firm, entry, credit_code, raw (the candidate's name) and score (the
+    fuzzy stage's adjusted score).
+    """
+    scored = score_candidates(queries, query_levels, registry, pairs, decision)
+    mention = pairs["mention"].to_numpy()
+    entry = pairs["entry"].to_numpy()
+    left = queries[["trade_name", "industry", "form", "is_branch"]].iloc[mention]
+    right = registry.entries[["trade_name", "industry", "form", "kind"]].iloc[entry]
+    frame = scored.assign(
+        entry=entry,
+        trade_similarity=_similarity(left["trade_name"], right["trade_name"]),
+        mention_has_region=(region_depth(query_levels[mention]) > 0).astype(float),
+        industry_missing=(
+            left["industry"].isna().to_numpy() | right["industry"].isna().to_numpy()
+        ).astype(float),
+        branch=left["is_branch"].to_numpy(dtype=bool).astype(float),
+        former_name=(right["kind"].to_numpy() == "former").astype(float),
+    )
+    both_industry = 1.0 - frame["industry_missing"].to_numpy()
+    industry_similarity = _similarity(left["industry"], right["industry"])
+    frame["industry_mismatch"] = both_industry * (
+        industry_similarity < decision.industry_mismatch_below
+    )
+    left_form, right_form = left["form"].to_numpy(), right["form"].to_numpy()
+    frame["form_mismatch"] = (
+        left["form"].notna().to_numpy()
+        & right["form"].notna().to_numpy()
+        & (left_form != right_form)
+    ).astype(float)
+    region = frame["region"].to_numpy()
+    frame["region_city"] = (region == 2).astype(float)
+    frame["region_province"] = (region == 1).astype(float)
+    frame["region_conflict"] = (region < 0).astype(float)
+    # One row per mention and firm: the firm's name (current or former) closest to the mention.
+    frame = frame.sort_values(
+        ["mention", "core_similarity", "score"], ascending=[True, False, False], kind="stable"
+    )
+    frame = frame.drop_duplicates(["mention", "firm"]).reset_index(drop=True)
+    counts = (
+        np.zeros(len(frame))
+        if support is None
+        else np.log1p(support[frame["firm"].to_numpy()].astype(float))
+    )
+    frame["support"] = counts
+    frame["margin"] = frame["core_similarity"] - _best_other(frame, "core_similarity")
+    # Rivals: the other candidates about as similar (within 0.05): the ones a reviewer weighs.
+    pairs_of = frame[["mention", "firm", "core_similarity", "support"]]
+    rivals = pairs_of.merge(pairs_of, on="mention", suffixes=("", "_o"))
+    close = (rivals["firm_o"] != rivals["firm"]) & (
+        rivals["core_similarity_o"] >= rivals["core_similarity"] - 0.05
+    )
+    rivals = rivals[close]
+    by_pair = rivals.groupby(["mention", "firm"], sort=False)
+    index = pd.MultiIndex.from_arrays([frame["mention"], frame["firm"]])
+    n_close = by_pair.size().reindex(index).fillna(0).to_numpy(dtype=float)
+    rival_support = by_pair["support_o"].max().reindex(index).fillna(0.0).to_numpy(dtype=float)
+    frame["close_rivals"] = np.log1p(n_close)
+    frame["support_margin"] = counts - rival_support
+    frame["supported_alone"] = ((counts > 0) & (rival_support == 0)).astype(float)
+    return frame
+
+
+def _best_other(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """Per row: the highest `column` among the other rows of the same mention (0 if none)."""
+    values = frame[column].to_numpy(dtype=float)
+    grouped = frame.groupby("mention", sort=False)[column]
+    first = grouped.transform("max").to_numpy(dtype=float)
+    count = grouped.transform("size").to_numpy()
+    # second highest per mention: the max after removing one occurrence of the max
+    order = frame.assign(_v=values).sort_values(["mention", "_v"], ascending=[True, False])
+    rank = order.groupby("mention", sort=False).cumcount()
+    second = order["_v"].where(rank == 1).groupby(order["mention"]).max()
+    second_per_row = frame["mention"].map(second).fillna(0.0).to_numpy(dtype=float)
+    other = np.where(values >= first, second_per_row, first)
+    return np.where(count > 1, other, 0.0)
+
+
+def _classifier_stage(
+    resolution: _Resolution,
+    registry: Registry,
+    config: MatchingConfig,
+    support: np.ndarray | None,
+) -> None:
+    """Decide the mentions left to review with the calibrated pair classifier (issue 14)."""
+    model = config.pair_classifier
+    if model is None or not model.enabled or registry.entries.empty:
+        return
+    names = resolution.names
+    ids = np.nonzero((resolution.method == "review") & names["core"].notna().to_numpy())[0]
+    if not len(ids):
+        return
+    queries = names.iloc[ids].reset_index(drop=True)
+    pairs = review_pairs(queries, resolution.candidate_codes[ids], registry, config.blocking)
+    if pairs.empty:
+        return
+    frame = pair_features(queries, resolution.levels[ids], registry, pairs, config.fuzzy, support)
+    frame["probability"] = model.probability(frame)
+    frame = frame.sort_values(["mention", "probability"], ascending=[True, False], kind="stable")
+    rank = frame.groupby("mention", sort=False).cumcount().to_numpy()
+    best = frame[rank == 0].set_index("mention")
+    second = frame[rank == 1].set_index("mention")["probability"].reindex(best.index).fillna(0.0)
+    p_best = best["probability"].to_numpy()
+    # A name that places the firm in another region is a look-alike until a person says
+    # otherwise (issue 5): the classifier never links across a region conflict.
+    link = (
+        (p_best >= model.link_probability)
+        & (second.to_numpy() <= model.max_runner_up_probability)
+        & (best["region_conflict"].to_numpy() == 0)
+    )
+    nil = p_best < model.nil_probability
+    mention_ids = ids[best.index.to_numpy()]
+    resolution.decide(
+        mention_ids[link],
+        "classifier",
+        p_best[link],
+        codes=best["credit_code"].to_numpy()[link],
+        runner_up=second.to_numpy()[link],
+        matched=best["raw"].to_numpy()[link],
+    )
+    resolution.decide(mention_ids[nil], "none", p_best[nil], runner_up=second.to_numpy()[nil])
+
+
+def review_pairs(
+    queries: pd.DataFrame, candidate_codes: np.ndarray, registry: Registry, blocking: Blocking
+) -> pd.DataFrame:
+    """Candidate (mention, entry) pairs of names in review: n-gram blocking, plus every name
+    of the firms a stage already named as candidates."""
+    blocked, _ = block_pairs(queries["core"], registry.entries["core"], blocking)
+    named = pd.DataFrame(
+        {"mention": np.arange(len(queries)), "credit_code": pd.Series(candidate_codes, dtype="str")}
+    ).dropna()
+    named = named.assign(credit_code=named["credit_code"].str.split("|")).explode("credit_code")
+    by_code = pd.DataFrame(
+        {"credit_code": registry.entry_codes, "entry": registry.entries["entry"].to_numpy()}
+    )
+    named = named.merge(by_code, on="credit_code")[["mention", "entry"]]
+    pairs = pd.concat([blocked[["mention", "entry"]], named], ignore_index=True)
+    return pairs.drop_duplicates().astype("int64").reset_index(drop=True)
+
+
 def _fuzzy_stage(
     resolution: _Resolution, registry: Registry, config: MatchingConfig
 ) -> BlockingStats | None:
@@ -676,9 +893,16 @@ def _fuzzy_stage(
 
 
 def resolve_names(
-    names: pd.Series, registry: Registry, config: MatchingConfig | None = None
+    names: pd.Series,
+    registry: Registry,
+    config: MatchingConfig | None = None,
+    linked_codes: pd.Series | None = None,
 ) -> pd.DataFrame:
-    """Resolve distinct raw names (no code stage): one row per name with the link columns."""
+    """Resolve distinct raw names (no code stage): one row per name with the link columns.
+
+    `names` may repeat (one per mention): repeats count towards the pair classifier's support
+    of a firm, as do `linked_codes` (firms already linked by their code in the same data).
+    """
     config = config or MatchingConfig.load()
     scores = config.stage_scores
     distinct = pd.Series(pd.unique(names.dropna()), dtype="str")
@@ -708,7 +932,9 @@ def resolve_names(
     if len(former):
         history_scores = (scores.history, scores.history)
         _core_stage(resolution, registry, former, "history", history_scores, config)
+    support = _support(names, distinct, resolution, registry, linked_codes)
     _fuzzy_stage(resolution, registry, config)
+    _classifier_stage(resolution, registry, config, support)
     pending = resolution.pending
     resolution.decide(np.nonzero(pending)[0], "none", 0.0)
     return pd.DataFrame(
@@ -724,29 +950,86 @@ def resolve_names(
     )
 
 
+def _support(
+    names: pd.Series,
+    distinct: pd.Series,
+    resolution: _Resolution,
+    registry: Registry,
+    linked_codes: pd.Series | None,
+) -> np.ndarray:
+    """Per firm id: mentions linked to it with certainty (code, exact, normalized, history)."""
+    firm_of_code = pd.Series(registry.firm_ids, index=registry.entry_codes)
+    firm_of_code = firm_of_code[~firm_of_code.index.duplicated()]
+    multiplicity = names.dropna().value_counts().reindex(distinct.to_numpy()).fillna(0)
+    certain = np.isin(resolution.method.astype(str), SUPPORT_METHODS)
+    codes = pd.Series(resolution.credit_code[certain], dtype="str")
+    weights = multiplicity.to_numpy()[certain]
+    if linked_codes is not None:
+        codes = pd.concat([codes, linked_codes.astype("str")], ignore_index=True)
+        weights = np.concatenate([weights, np.ones(len(linked_codes))])
+    firms = firm_of_code.reindex(codes.to_numpy()).to_numpy()
+    known = ~pd.isna(firms)
+    size = int(registry.firm_ids.max()) + 1 if len(registry.firm_ids) else 0
+    return np.bincount(firms[known].astype(np.int64), weights=weights[known], minlength=size)
+
+
 # ---------------------------------------------------------------------------------------------
 # Public API
 
 
-def link_mentions(data: SourceData, config: MatchingConfig | None = None) -> pd.DataFrame:
+def decided_codes(
+    data: SourceData, mentions: pd.DataFrame, decisions: pd.DataFrame | None
+) -> pd.Series:
+    """Per mention: the officials' decision in force (a credit code or `none`), else NA.
+
+    Only mentions whose table and name appear among the decisions are fingerprinted.
+    """
+    from features.match_decisions import mention_keys
+
+    decided = pd.Series(pd.NA, index=mentions.index, dtype="str")
+    if decisions is None or decisions.empty or mentions.empty:
+        return decided
+    written = decisions["source"] + "\x1f" + decisions["raw_name"].str.strip()
+    mentioned = mentions["source"] + "\x1f" + mentions["raw_name"].str.strip()
+    maybe = mentioned.isin(set(written)).to_numpy(dtype=bool)
+    if maybe.any():
+        keys = mention_keys(data, mentions[maybe])
+        by_key = decisions.drop_duplicates("mention_key", keep="last")
+        decided[maybe] = keys.map(by_key.set_index("mention_key")["credit_code"]).to_numpy()
+    return decided
+
+
+def link_mentions(
+    data: SourceData,
+    config: MatchingConfig | None = None,
+    decisions: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """Link every firm mention of the name-bearing tables to a registry firm (or to none).
 
     One row per mention, columns `LINK_COLUMNS`: source, row (0-based in its table), column,
-    raw_name, credit_code (empty unless linked), score (0-1), method (code, exact, normalized,
-    history, fuzzy, review, none), candidate_codes ("|"-joined, for review), runner_up_score,
-    matched_name (the registry name the decision rests on).
+    raw_name, credit_code (empty unless linked), score (0-1), method (decision, code, exact,
+    normalized, history, fuzzy, classifier, review, none), candidate_codes ("|"-joined, for
+    review), runner_up_score, matched_name (the registry name the decision rests on).
+
+    `decisions` (features.match_decisions: mention_key, source, raw_name, credit_code) are
+    applied before any automatic stage: a decided mention is linked to the firm an official
+    chose (method `decision`; no credit code when the choice was `none` or the firm has left
+    the registry) and never reaches the review queue again.
     """
     config = config or MatchingConfig.load()
     registry = Registry.from_sources(data)
     mentions = collect_mentions(data)
+    decided = decided_codes(data, mentions, decisions)
+    by_decision = decided.notna().to_numpy(dtype=bool)
 
     given = mentions["given_code"].str.strip().str.upper()
     valid = credit_code_is_valid(given.str.strip().str.upper()).to_numpy(dtype=bool)
+    valid = valid & ~by_decision
     registered = valid & string_isin(given.fillna(""), registry.codes)
     outside = valid & ~registered  # a real code of a firm outside the registry: NIL
 
-    by_name = mentions.loc[~valid, "raw_name"]
-    resolved = resolve_names(by_name, registry, config) if len(by_name) else None
+    by_name = mentions.loc[~valid & ~by_decision, "raw_name"]
+    resolved = resolve_names(by_name, registry, config, given[registered]) if len(by_name) else None
 
     links = mentions[["source", "row", "column", "raw_name"]].copy()
     for column in ("credit_code", "method", "candidate_codes", "matched_name"):
@@ -755,7 +1038,7 @@ def link_mentions(data: SourceData, config: MatchingConfig | None = None) -> pd.
     links["runner_up_score"] = np.nan
     if resolved is not None:
         looked_up = resolved.set_index("raw_name").reindex(mentions["raw_name"])
-        use = ~valid & mentions["raw_name"].notna().to_numpy()
+        use = ~valid & ~by_decision & mentions["raw_name"].notna().to_numpy()
         for column in (
             "credit_code",
             "method",
@@ -770,9 +1053,69 @@ def link_mentions(data: SourceData, config: MatchingConfig | None = None) -> pd.
     links.loc[registered, "score"] = config.stage_scores.code
     links.loc[outside, "method"] = "none"
     links.loc[outside, "score"] = 0.0
+    if by_decision.any():
+        chosen = decided[by_decision]
+        in_registry = np.asarray(string_isin(chosen.fillna(""), registry.codes), dtype=bool)
+        current = registry.entries[registry.entries["kind"] == "current"]
+        name_of = current.drop_duplicates("credit_code").set_index("credit_code")["raw"]
+        links.loc[by_decision, "method"] = "decision"
+        links.loc[by_decision, "score"] = 1.0
+        links.loc[by_decision, "credit_code"] = chosen.where(in_registry).to_numpy()
+        links.loc[by_decision, "matched_name"] = chosen.map(name_of).to_numpy()
     links["method"] = links["method"].fillna("none")
     links["score"] = links["score"].astype(float).fillna(0.0)
     return links[list(LINK_COLUMNS)].reset_index(drop=True)
+
+
+def compare_candidates(
+    links: pd.DataFrame,
+    registry: Registry,
+    config: MatchingConfig | None = None,
+    named_only: bool = False,
+    all_links: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Every candidate firm of each distinct raw name in `links` (e.g. the review queue), with
+    its comparison features (`PAIR_FEATURES`), the fuzzy score and the pair classifier's
+    probability: raw_name, credit_code, name (the candidate's closest name), probability, ….
+
+    Candidates are those the pair classifier weighs (n-gram blocking plus the firms a stage
+    named); `named_only` keeps the named ones (`candidate_codes`), as a reviewer sees them.
+    Support counts the mentions `all_links` (default `links`) links with certainty to a firm.
+    """
+    config = config or MatchingConfig.load()
+    distinct = links.drop_duplicates("raw_name")
+    distinct = distinct[distinct["raw_name"].notna()].reset_index(drop=True)
+    parts = normalize_names(distinct["raw_name"]).reset_index(drop=True)
+    usable = parts["core"].notna().to_numpy()
+    queries, codes = parts[usable].reset_index(drop=True), distinct[usable].reset_index(drop=True)
+    empty = pd.DataFrame(columns=["raw_name", "credit_code", "name", "probability", "score"])
+    if queries.empty or registry.entries.empty:
+        return empty
+    candidates = codes["candidate_codes"].to_numpy(dtype=object)
+    pairs = review_pairs(queries, candidates, registry, config.blocking)
+    if pairs.empty:
+        return empty
+    every = links if all_links is None else all_links
+    certain = every[every["method"].isin(SUPPORT_METHODS)]["credit_code"].dropna()
+    firm_of_code = pd.Series(registry.firm_ids, index=registry.entry_codes)
+    firm_of_code = firm_of_code[~firm_of_code.index.duplicated()]
+    firms = firm_of_code.reindex(certain.to_numpy()).dropna().to_numpy(dtype=np.int64)
+    size = int(registry.firm_ids.max()) + 1
+    support = np.bincount(firms, minlength=size).astype(float)
+    levels = region_levels(queries["region_code"])
+    frame = pair_features(queries, levels, registry, pairs, config.fuzzy, support)
+    model = config.pair_classifier
+    frame["probability"] = model.probability(frame) if model is not None else np.nan
+    frame["raw_name"] = codes["raw_name"].to_numpy()[frame["mention"].to_numpy()]
+    if named_only:
+        named = pd.Series(candidates[frame["mention"].to_numpy()], dtype="str").fillna("")
+        keep = [
+            code in text.split("|") for code, text in zip(frame["credit_code"], named, strict=True)
+        ]
+        frame = frame[np.asarray(keep, dtype=bool)]
+    frame = frame.rename(columns={"raw": "name"})
+    columns = ["raw_name", "credit_code", "name", "probability", "score", *PAIR_FEATURES]
+    return frame[columns].reset_index(drop=True)
 
 
 def review_queue(links: pd.DataFrame) -> pd.DataFrame:

@@ -205,6 +205,7 @@ CREDIT_EVENT_TYPES = [
     "data_fraud",
 ]
 APPLICATION_TITLES = ["specialized_sme", "little_giant"]
+MAJOR_CHANGE_TYPES = ["merger", "split", "restructuring", "main_product_change", "other"]
 APPLICATION_OUTCOMES = ["approved", "rejected", "withdrawn"]
 
 
@@ -248,6 +249,14 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
                 nullable=True,
             ),
             "status": _enum(FIRM_STATUS),
+            # 第十九条: where a `moved_out` firm went, when the registry says (optional).
+            "moved_to_region_code": _column(
+                "str",
+                "text",
+                pa.Check.str_matches(r"^\d{6}$", error="moved_to_region_code is not 6 digits"),
+                nullable=True,
+                required=False,
+            ),
         },
         key=["credit_code"],
     ),
@@ -419,6 +428,21 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
         },
         key=["credit_code", "year"],
     ),
+    "annual_updates": _schema(
+        "annual_updates",
+        {"credit_code": _code(), "year": _year(), "updated_on": _date(nullable=True)},
+        key=["credit_code", "year"],
+    ),
+    "major_changes": _schema(
+        "major_changes",
+        {
+            "credit_code": _code(),
+            "change_type": _enum(MAJOR_CHANGE_TYPES),
+            "occurred_on": _date(),
+            "reported_on": _date(nullable=True),
+        },
+        checks=[_not_before("reported_on", "occurred_on")],
+    ),
     "applications": _schema(
         "applications",
         {
@@ -439,6 +463,8 @@ FIRM_KEYED_TABLES = (
     "certifications",
     "credit_events",
     "evaluation_scores",
+    "annual_updates",
+    "major_changes",
     "applications",
 )
 

@@ -69,18 +69,22 @@ def prepare(data_dir: Path, paths: RunPaths) -> dict[str, object]:
 
 @task
 def match(paths: RunPaths) -> dict[str, object]:
-    """Link every firm mention to the registry; ambiguous ones go to the review file."""
-    from features.matching import attribute_mentions, link_mentions, review_queue
+    """Link every firm mention to the registry, officials' decisions first; ambiguous ones go
+    to the review files (match_review.csv/.xlsx, match_review_candidates.csv)."""
+    from features.match_decisions import load_decisions
+    from features.match_review import write_review_files
+    from features.matching import attribute_mentions, link_mentions
     from features.sources import read_saved_sources, save_sources
 
     sources = read_saved_sources(paths.sources)
-    links = link_mentions(sources)
-    review_queue(links).to_csv(paths.staging / "match_review.csv", index=False)
+    links = link_mentions(sources, decisions=load_decisions())
+    write_review_files(links, sources, paths.staging)
     save_sources(attribute_mentions(sources, links), paths.attributed)
     return {
         "mentions": len(links),
         "linked": int(links["credit_code"].notna().sum()),
         "review": int((links["method"] == "review").sum()),
+        "decided": int((links["method"] == "decision").sum()),
     }
 
 
@@ -130,6 +134,8 @@ def province(
     )
     from models.ranking import point_in_time, score_candidates
     from models.ranking_config import load_model_config
+    from models.watchlist import watchlist_rows
+    from models.watchlist_config import load_watchlist_config
     from zjtx.publication import write_list_csv, write_list_xlsx
 
     # The data as it stood on as_of: titles valid from their dates, later rows left out.
@@ -140,6 +146,8 @@ def province(
     criteria_config = load_criteria_config()
     criteria = evaluate_criteria(subset, as_of, criteria_config)
     criteria.to_parquet(paths.work / f"criteria-{province_code}.parquet", index=False)
+    watch = watchlist_rows(criteria, subset, as_of, load_watchlist_config())
+    watch.to_parquet(paths.work / f"watch-{province_code}.parquet")
     firm_features = pd.read_parquet(features_path)
     explanations = load_model_config().explanations
     scores = score_candidates(
@@ -154,6 +162,7 @@ def province(
         scores,
         subset.tables["firms"],
         FLOWS_CONFIG.publication.max_invitations_per_list,
+        watched=watch["credit_code"],
     )
     folder = paths.staging / "invitations"
     folder.mkdir(exist_ok=True)
@@ -206,6 +215,7 @@ def assemble(
     joined("cultivation").to_csv(paths.staging / "cultivation.csv", index=False)
     joined("renewals").to_csv(paths.staging / "renewals.csv", index=False)
     stage_funnel = joined("funnel")
+    watchlist, watch_summary = watchlists(paths, as_of, provinces, counts)
     config_dir = Path(__file__).resolve().parent.parent / "configs"
     manifest = {
         "run_id": paths.run_id,
@@ -218,11 +228,39 @@ def assemble(
             "provinces": len(provinces),
             "invited": len(lists),
             "funnel": stage_funnel.to_dict(orient="records"),
+            "watchlist": watch_summary,
         },
         "timings_seconds": {**timings, "total": round(time.perf_counter() - started, 2)},
     }
-    write_report_html(paths.staging / "report.html", manifest, stage_funnel, lists)
+    write_report_html(
+        paths.staging / "report.html", manifest, stage_funnel, lists, watchlist, watch_summary
+    )
     write_manifest(paths.staging / "manifest.json", manifest)
+
+
+def watchlists(
+    paths: RunPaths, as_of: dt.date, provinces: list[str], counts: dict[str, object]
+) -> tuple[pd.DataFrame, dict[str, object]]:
+    """The watch list of every province: grounds marked `new` against the previous published
+    run, ordered, written as watchlist/<province>.csv and .xlsx (a file for every province)."""
+    from models.watchlist import ground_counts, mark_new, order_watchlist, watch_coverage
+    from models.watchlist_config import load_watchlist_config
+    from zjtx.publication import previous_watchlist, write_watchlist
+
+    parts = [pd.read_parquet(paths.work / f"watch-{p}.parquet") for p in provinces]
+    rows = mark_new(pd.concat(parts, ignore_index=True), previous_watchlist(paths.runs), as_of)
+    rows = order_watchlist(rows, load_watchlist_config())
+    for code in sorted({*provinces, *rows["province"]}):
+        write_watchlist(rows[rows["province"] == code], paths.staging / "watchlist", code)
+    coverage = pd.DataFrame(counts.get("coverage", []))
+    summary: dict[str, object] = {
+        "rows": len(rows),
+        "firms": int(rows["credit_code"].nunique()),
+        "new": int(rows["new"].sum()),
+        "grounds": ground_counts(rows),
+        "coverage": watch_coverage(coverage),
+    }
+    return rows, summary
 
 
 @task(retries=IO_RETRY_COUNT, retry_delay_seconds=IO_RETRY_DELAY)

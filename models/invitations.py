@@ -47,14 +47,18 @@ def invitation_lists(
     scores: pd.DataFrame,
     firms: pd.DataFrame,
     max_per_list: int | None = None,
+    watched: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Ranked invitation rows for every province and tier.
 
     `scores` has credit_code, tier, score, reasons. Ties in score are broken by credit code so
-    the same inputs always give the same ranks.
+    the same inputs always give the same ranks. Firms `watched` (on the watch list, 第十四条)
+    are not invited to a higher title while their risk stands.
     """
     outcomes = discovery_outcomes(criteria)
     invited = outcomes[outcomes["outcome"].isin(INVITABLE)]
+    if watched is not None:
+        invited = invited[~invited["credit_code"].isin(watched)]
     discovery = criteria[criteria["mode"] == "discovery"]
     details = _criterion_details(discovery, invited)
     registry = firms.reset_index(drop=True)[["credit_code", "name", "region_code"]]

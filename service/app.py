@@ -56,9 +56,11 @@ from service.deps import (
     LoginRequired,
     PageUser,
     ServiceState,
+    api_principal,
     client_address,
     cookie_scheme,
     note,
+    page_principal,
     readable_province,
     readable_run,
     render,
@@ -75,9 +77,16 @@ from service.runs import (
     regular_file,
     table_page,
 )
-from service.security import CrossSiteGuard, LoginThrottle, SecurityHeaders
+from service.security import (
+    CROSS_SITE,
+    SAFE_METHODS,
+    CrossSiteGuard,
+    LoginThrottle,
+    SecurityHeaders,
+)
 from service.sessions import SessionStore
 from service.tokens import Principal, TokenFileError, TokenStore, presented_id
+from service.watchlist import watchlist_router
 
 __all__ = ["COOKIE_NAME", "UNAUTHORIZED", "create_app"]
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -104,6 +113,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "不存在，或不属于本令牌可读的省份"},
 }
 
+ERROR_BODY_REF = "#/components/schemas/ErrorBody"
 HTML: dict[str, dict[str, Any]] = {"text/html": {}}
 PAGE_ERRORS: dict[int | str, dict[str, Any]] = {
     303: {"description": "未登录：转到登录页"},
@@ -128,12 +138,14 @@ def create_app(
     config: ServiceConfig | None = None,
     routers: Iterable[APIRouter] = (),
     clock: Callable[[], float] = time.time,
+    decisions_file: Path | None = None,
 ) -> FastAPI:
     """The application over `runs_dir`, with tokens from `tokens_file`, auditing to `audit_log`.
 
     `secure_cookie`: the service is reached over HTTPS (the default): the session cookie is
     Secure and responses carry HSTS. `routers`: more routes (other modules), which get the same
     access checks through service.deps and the same middleware. `clock`: for tests of expiry.
+    `decisions_file`: the match decisions store (default $ZJTX_HOME/matching/decisions.sqlite).
     """
     settings = config or load_service_config()
     templates = Jinja2Templates(directory=TEMPLATES)
@@ -172,6 +184,7 @@ def create_app(
     app.add_middleware(SecurityHeaders, hsts=secure_cookie)
     for router in routers:  # first, so that their paths win over the core's path patterns
         app.include_router(router)
+    app.include_router(watchlist_router(store, api_principal, page_principal, templates))
 
     def readable_firm(request: Request, user: Principal, run_id: str, code: str) -> dict[str, Any]:
         run = readable_run(request, run_id)
@@ -493,6 +506,16 @@ def create_app(
         detail = FirmDetail.model_validate(readable_firm(request, user, run_id, credit_code))
         return render(request, "firm.html", {"user": user, "firm": detail})
 
+    # ---------------------------------------------------------------- match review (issue 14)
+    from features.match_decisions import DecisionStore
+    from service.review import review_router
+
+    app.include_router(
+        review_router(
+            store, DecisionStore(decisions_file), AuditLog(audit_log), page_principal, templates
+        )
+    )
+
     # ---------------------------------------------------------------- errors
     def is_api(request: Request) -> bool:
         return request.url.path.startswith(("/api/", "/openapi.json", "/healthz"))
@@ -530,6 +553,22 @@ def create_app(
         ]
         return render(request, "error.html", {"status": 422, "messages": messages}, 422)
 
+    def openapi() -> dict[str, Any]:
+        """The schema, with the cross-site guard's 403 on every state-changing operation
+        (whichever router defines it)."""
+        if app.openapi_schema is None:
+            schema = FastAPI.openapi(app)
+            refused = {
+                "description": CROSS_SITE,
+                "content": {"application/json": {"schema": {"$ref": ERROR_BODY_REF}}},
+            }
+            for operations in schema.get("paths", {}).values():
+                for method, operation in operations.items():
+                    if method.upper() not in SAFE_METHODS:
+                        operation.setdefault("responses", {}).setdefault("403", refused)
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 

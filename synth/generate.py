@@ -15,6 +15,7 @@ from synth.accounts import build_financials
 from synth.config import SynthConfig, load_synth_config
 from synth.population import build_population
 from synth.regions import load_regions
+from synth.watch_events import add_watch_events
 from synth.world import World
 
 Progress = Callable[[str], None]
@@ -135,6 +136,7 @@ def generate(
     clock = time.perf_counter()
     assert world.regions is not None
     tables, withheld = observe.publish(world, history, world.regions, config, _rng(seed, 15))
+    watch_truth = add_watch_events(tables, config.evaluation_date, world.regions, _rng(seed, 16))
     timings["publish"] = time.perf_counter() - clock
     if progress:
         progress("publish")
@@ -153,6 +155,7 @@ def generate(
             mentions.append(write.mention_truth(name, frame))
     truth = _truth_tables(world, history, champions, withheld)
     truth["mentions"] = pd.concat(mentions, ignore_index=True)
+    truth["watchlist"] = watch_truth
     truth_rows = {}
     for name, frame in sorted(truth.items()):
         write.write_plain(frame, truth_dir / f"{name}.csv")

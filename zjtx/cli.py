@@ -150,7 +150,7 @@ def _register_area_commands() -> None:
     from zjtx.cli_api import api_app
     from zjtx.cli_criteria import criteria
     from zjtx.cli_generate import generate
-    from zjtx.cli_match import match, match_eval
+    from zjtx.cli_match import match, match_eval, match_review_app
     from zjtx.cli_train import train
 
     app.command("criteria")(criteria)
@@ -159,6 +159,7 @@ def _register_area_commands() -> None:
     app.command("match-eval")(match_eval)
     app.command("train")(train)
     app.add_typer(api_app, name="api")
+    app.add_typer(match_review_app, name="match-review")
 
 
 _register_area_commands()

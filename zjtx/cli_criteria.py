@@ -58,7 +58,8 @@ def criteria(
     ] = None,
 ) -> None:
     """Evaluate every firm against Article 11, Article 20, Annex 1 and Annex 2 (both tiers)."""
-    from features.matching import attribute_mentions
+    from features.match_decisions import load_decisions
+    from features.matching import attribute_mentions, link_mentions
     from features.sources import load_sources
     from models.criteria import evaluate_criteria
     from models.criteria_config import load_criteria_config
@@ -79,7 +80,8 @@ def criteria(
         settings = load_criteria_config(config)
         sources = load_sources(data)
         progress.update(step, description="attributing mentions to firms …")
-        sources = attribute_mentions(sources)
+        # officials' match decisions (issue 14) first, as in `zjtx match` and the flow
+        sources = attribute_mentions(sources, link_mentions(sources, decisions=load_decisions()))
         progress.update(step, description=f"evaluating {len(sources.tables['firms']):,} firms …")
         result = evaluate_criteria(sources, evaluation_date, settings)
         progress.update(step, description=f"writing {len(result):,} rows to {out} …")

@@ -50,6 +50,9 @@ COLUMN_LABELS = {
     "declarations": ("需申报说明", 48, "数据无法证明、由企业如实说明的事项（如主导产品市场地位）"),
     "evidence": ("达标依据", 80, "每项已达标指标所依据的数据与门槛"),
 }
+INVITATION_NOTE = (
+    "名单仅列出数据显示无任何不达标指标的企业（认定标准不降低，第九条）；是否认定以审核为准。"
+)
 FIXED_ZIP_TIME = (2026, 1, 1, 0, 0, 0)
 CANDIDATES_ROW_GROUP = 16_384  # a firm page reads one such group of candidates.parquet
 # Spreadsheet safety: a text cell that starts like a formula is shown as text, never run, and
@@ -117,28 +120,37 @@ def write_list_csv(lists: pd.DataFrame, path: Path) -> None:
     )
 
 
-def write_list_xlsx(lists: pd.DataFrame, path: Path) -> None:
-    """One sheet per tier with Chinese headers, a frozen header row and widths; a 说明 sheet."""
+def write_list_xlsx(
+    lists: pd.DataFrame,
+    path: Path,
+    *,
+    labels: Mapping[str, tuple[str, int, str]] = COLUMN_LABELS,
+    sheets: tuple[str, Mapping[str, str]] = ("tier", TIER_SHEETS),
+    note: str = INVITATION_NOTE,
+) -> None:
+    """One sheet per tier (or per value of `sheets`' column) with Chinese headers, a frozen
+    header row and widths; a 说明 sheet."""
+    sheet_column, sheet_names = sheets
     workbook = Workbook()
     workbook.remove(workbook.active)
     header_font = Font(bold=True, color="FFFFFF")
     header_fill = PatternFill("solid", fgColor="1F4E78")
-    columns = [c for c in COLUMN_LABELS if c in lists.columns]
-    for tier, sheet_name in TIER_SHEETS.items():
+    columns = [c for c in labels if c in lists.columns]
+    for key, sheet_name in sheet_names.items():
         sheet = workbook.create_sheet(sheet_name)
-        sheet.append([COLUMN_LABELS[c][0] for c in columns])
+        sheet.append([labels[c][0] for c in columns])
         for cell in sheet[1]:
             cell.font = header_font
             cell.fill = header_fill
             cell.alignment = Alignment(vertical="center", wrap_text=True)
-        rows = lists[lists["tier"] == tier]
+        rows = lists[lists[sheet_column] == key]
         for record in rows[columns].itertuples(index=False):
             sheet.append([_excel_value(v) for v in record])
             for cell in sheet[sheet.max_row]:
                 if cell.data_type == "f":  # text that looks like a formula stays text
                     cell.data_type = "s"
         for index, column in enumerate(columns, start=1):
-            sheet.column_dimensions[get_column_letter(index)].width = COLUMN_LABELS[column][1]
+            sheet.column_dimensions[get_column_letter(index)].width = labels[column][1]
         sheet.freeze_panes = "A2"
         if len(rows):
             sheet.auto_filter.ref = sheet.dimensions
@@ -148,16 +160,10 @@ def write_list_xlsx(lists: pd.DataFrame, path: Path) -> None:
         cell.font = header_font
         cell.fill = header_fill
     for column in columns:
-        label, _, meaning = COLUMN_LABELS[column]
+        label, _, meaning = labels[column]
         guide.append([label, column, meaning])
     guide.append([])
-    guide.append(
-        [
-            "注意",
-            "",
-            "名单仅列出数据显示无任何不达标指标的企业（认定标准不降低，第九条）；是否认定以审核为准。",
-        ]
-    )
+    guide.append(["注意", "", note])
     guide.column_dimensions["A"].width = 18
     guide.column_dimensions["B"].width = 14
     guide.column_dimensions["C"].width = 100
@@ -168,6 +174,48 @@ def write_list_xlsx(lists: pd.DataFrame, path: Path) -> None:
     buffer = io.BytesIO()
     workbook.save(buffer)
     path.write_bytes(_deterministic_zip(buffer.getvalue()))
+
+
+WATCH_LABELS = {
+    "credit_code": ("统一社会信用代码", 21, "企业统一社会信用代码"),
+    "name": ("企业名称", 36, "登记注册的现用名称"),
+    "region_code": ("行政区划代码", 12, "注册地 6 位行政区划代码"),
+    "title": (
+        "称号",
+        16,
+        "有效期内的最高称号：specialized_sme 专精特新中小企业；little_giant 小巨人",
+    ),
+    "expires_on": ("有效期至", 12, "所持称号的有效期截止日"),
+    "ground": ("风险事由", 22, "数据显示的风险事由（第十一、十七至二十条）"),
+    "article": ("依据条款", 20, "《优质中小企业梯度培育管理办法》条款"),
+    "since": ("发生日期", 12, "事由发生或首次列出的日期"),
+    "evidence": ("事由依据", 80, "事由所依据的数据与记录"),
+    "action": ("处置建议", 16, "重点监测 / 核实后取消认定 / 报工业和信息化部 / 转迁入地"),
+    "new": ("本期新增", 10, "true = 上一次发布的运行中没有这一事由"),
+    "basis": ("事由细项", 24, "指标编号，或重大变化的类型与日期"),
+}
+WATCH_SHEETS = {"specialized_sme": "专精特新中小企业", "little_giant": "专精特新小巨人"}
+WATCH_NOTE = (
+    "观察名单列出有效期内、数据显示存在风险事由的专精特新中小企业和“小巨人”企业（第十四、十七至"
+    "二十一条）；是否取消认定以核实为准。"
+)
+
+
+def write_watchlist(rows: pd.DataFrame, folder: Path, province: str) -> None:
+    """watchlist/<province>.csv and .xlsx (outputs.md), through the list writers."""
+    folder.mkdir(parents=True, exist_ok=True)
+    own = rows.drop(columns=["province"], errors="ignore").copy()
+    for column in ("expires_on", "since"):
+        own[column] = pd.to_datetime(own[column], errors="coerce").dt.strftime("%Y-%m-%d")
+    own["new"] = own["new"].map({True: "true", False: "false"})
+    write_list_csv(own, folder / f"{province}.csv")
+    write_list_xlsx(
+        own,
+        folder / f"{province}.xlsx",
+        labels=WATCH_LABELS,
+        sheets=("title", WATCH_SHEETS),
+        note=WATCH_NOTE,
+    )
 
 
 def _excel_value(value: object) -> object:
@@ -202,8 +250,11 @@ def write_report_html(
     manifest: Mapping[str, object],
     funnel: pd.DataFrame,
     lists: pd.DataFrame,
+    watchlist: pd.DataFrame | None = None,
+    watch_summary: Mapping[str, object] | None = None,
 ) -> None:
-    """A self-contained page for people: funnel per province and tier, with charts."""
+    """A self-contained page for people: funnel per province and tier, with charts, and the
+    watch list per province."""
     charts = [_funnel_chart(funnel), _score_chart(lists)]
     funnel_labels = funnel.rename(
         columns={
@@ -238,6 +289,7 @@ td:first-child, td:nth-child(2) {{ text-align: left; }}
 名单只包含数据显示无任何不达标指标的企业（认定标准不降低）；“待核实”表示部分指标需企业申报时提供材料。模型得分仅用于排序。</p>
 <h2>各省筛选漏斗</h2>
 {funnel_labels.to_html(index=False, border=0)}
+{_watchlist_section(watchlist, watch_summary)}
 <h2>图表</h2>
 {"".join(_IMG.format(chart) for chart in charts)}
 <h2>各阶段数量</h2>
@@ -245,6 +297,55 @@ td:first-child, td:nth-child(2) {{ text-align: left; }}
 </body></html>
 """
     path.write_text(page, encoding="utf-8")
+
+
+def _watchlist_section(watchlist: pd.DataFrame | None, summary: Mapping[str, object] | None) -> str:
+    """Per province: counts by ground and action, the new grounds, and the rows themselves."""
+    if watchlist is None:
+        return ""
+    parts = [
+        "<h2>观察名单（有进有出，第十四、十七至二十一条）</h2>",
+        '<p class="note">有效期内的专精特新中小企业和“小巨人”企业中，数据显示存在风险事由者；'
+        "按严重程度、再按发生日期排序。“本期新增”指上一次发布的运行中没有的事由。</p>",
+    ]
+    coverage = (summary or {}).get("coverage") or {}
+    unknown = (
+        {k: v for k, v in coverage.items() if v != "known"} if isinstance(coverage, Mapping) else {}
+    )
+    if unknown:
+        items = "".join(
+            f"<li>{html.escape(str(k))}：{html.escape(str(v))}</li>" for k, v in unknown.items()
+        )
+        parts.append(f"<p>以下事由因数据缺失无法判断：</p><ul>{items}</ul>")
+    if watchlist.empty:
+        parts.append("<p>本次运行没有观察名单企业。</p>")
+        return "\n".join(parts)
+    shown = [
+        "credit_code",
+        "name",
+        "title",
+        "ground",
+        "article",
+        "since",
+        "action",
+        "new",
+        "evidence",
+    ]
+    for province, rows in watchlist.groupby("province", sort=True):
+        counts = rows.groupby(["ground", "action"]).size().rename("企业事由数").reset_index()
+        table = rows[shown].copy()
+        table["since"] = pd.to_datetime(table["since"], errors="coerce").dt.strftime("%Y-%m-%d")
+        parts.append(
+            f"<h3>省份 {html.escape(str(province))}：{len(rows)} 条事由，"
+            f"{rows['credit_code'].nunique()} 家企业，本期新增 {int(rows['new'].sum())} 条</h3>"
+        )
+        parts.append(counts.to_html(index=False, border=0))
+        parts.append(
+            table.rename(columns={c: WATCH_LABELS[c][0] for c in shown}).to_html(
+                index=False, border=0
+            )
+        )
+    return "\n".join(parts)
 
 
 def _funnel_chart(funnel: pd.DataFrame) -> str:
@@ -345,6 +446,22 @@ def clear_abandoned_staging(runs_dir: Path) -> list[Path]:
     for path in abandoned:
         shutil.rmtree(path, ignore_errors=True)
     return abandoned
+
+
+def previous_watchlist(runs_dir: Path) -> pd.DataFrame | None:
+    """The watch list of the newest published run (`latest`), every province, as text; None
+    when there is no published run or it has no watch list."""
+    folder = runs_dir / "latest" / "watchlist"
+    files = sorted(folder.glob("*.csv")) if folder.is_dir() else []
+    if not files:
+        return None
+    frames = [
+        pd.read_csv(path, dtype="str", keep_default_na=False, encoding="utf-8-sig").assign(
+            province=path.stem
+        )
+        for path in files
+    ]
+    return pd.concat(frames, ignore_index=True)
 
 
 def publish(staging: Path, runs_dir: Path, run_id: str) -> Path:

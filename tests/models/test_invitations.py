@@ -91,6 +91,16 @@ def test_lists_hold_only_invitable_firms_ranked_by_score(world) -> None:
     assert "a1_3_rd" in b["to_verify"] and "a1_2_scale" in b["evidence"]
 
 
+def test_watched_firms_are_not_invited_and_ranks_close_up(world) -> None:
+    criteria, firms, scores = world
+    # when B is on the watch list (第十四条: a titled firm at risk)
+    lists = invitation_lists(criteria, scores, firms, watched=pd.Series(["B"]))
+    # then B is not invited and A takes rank 1
+    assert "B" not in set(lists["credit_code"])
+    guangdong = lists[lists["province"] == "44"]
+    assert list(guangdong["credit_code"]) == ["A"] and list(guangdong["rank"]) == [1]
+
+
 def test_equal_scores_are_ordered_by_credit_code(world) -> None:
     criteria, firms, scores = world
     scores["score"] = 0.5

@@ -17,7 +17,7 @@ from features.schemas import with_check_character
 from models.invitations import LIST_COLUMNS
 from service.app import create_app
 from service.tokens import issue_token, revoke_token
-from zjtx.publication import write_list_csv, write_list_xlsx
+from zjtx.publication import write_list_csv, write_list_xlsx, write_watchlist
 
 RUN_OLD = "20260623-20260624T010000000000"
 RUN_NEW = "20260630-20260701T010000000000"
@@ -61,6 +61,25 @@ def list_row(rank: int, code: str, region: str, tier: str, outcome: str, score: 
         "to_verify": "a1_5_market：缺少市场数据" if outcome == "to_verify" else "",
         "declarations": "需申报说明：主导产品市场地位",
         "evidence": "a1_2_scale：2025年营业收入 7,050.0万元 ≥ 1,500万元",
+    }
+
+
+def watch_row(province: str, code: str, region: str) -> dict:
+    """A watch-list row (outputs.md): a titled firm listed for a serious dishonesty listing."""
+    return {
+        "province": province,
+        "credit_code": code,
+        "name": NAMES[code],
+        "region_code": region,
+        "title": "specialized_sme",
+        "expires_on": pd.Timestamp("2027-12-31"),
+        "ground": "credit_listing",
+        "article": "第十一条、第二十条",
+        "since": pd.Timestamp("2026-03-02"),
+        "evidence": f"art11_credit_lists：{NAMES[code]} 列入严重失信主体名单（2026-03-02）",
+        "action": "核实后取消认定",
+        "new": True,
+        "basis": "art11_credit_lists",
     }
 
 
@@ -140,6 +159,9 @@ def write_run(runs: Path, run_id: str) -> Path:
             "unknown": ["", ""],
         }
     ).to_csv(path / "renewals.csv", index=False)
+    watch = pd.DataFrame([watch_row("44", E, "440304"), watch_row("11", G, "110105")])
+    for province, rows in watch.groupby("province"):
+        write_watchlist(rows, path / "watchlist", str(province))
     for name in ("match_review.csv", "rejects.csv"):
         (path / name).write_text("table,row,reason\n", encoding="utf-8")
     (path / "report.html").write_text("<html></html>", encoding="utf-8")

@@ -15,6 +15,7 @@ import threading
 import time
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ import uvicorn
 from fastapi import FastAPI
 from openpyxl import load_workbook
 
-from tests.service.conftest import RUN_NEW, A, B, D, Service
+from tests.service.conftest import RUN_NEW, A, B, D, E, G, Service
 
 CHROMIUM = os.environ.get("ZJTX_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(
@@ -33,9 +34,13 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    return self_signed(tmp_path)
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
     """A throw-away self-signed certificate for 127.0.0.1 (the service is HTTPS-only by default:
     its session cookie is Secure)."""
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    key, cert = directory / "key.pem", directory / "cert.pem"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
          "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
@@ -48,6 +53,12 @@ def certificate(tmp_path: Path) -> tuple[Path, Path]:
 
 @pytest.fixture
 def live_server(app: FastAPI, certificate: tuple[Path, Path]) -> Iterator[str]:
+    with serve(app, certificate) as url:
+        yield url
+
+
+@contextmanager
+def serve(app: FastAPI, certificate: tuple[Path, Path]) -> Iterator[str]:
     """uvicorn over HTTPS on 127.0.0.1 and a free port chosen by the kernel, in a thread."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -146,5 +157,41 @@ def test_login_list_firm_and_excel_download_in_chromium(
             response = page.goto(f"{live_server}/runs/latest/provinces/11")
             assert response is not None and response.status == 404
             assert "未找到" in page.inner_text("h1")
+        finally:
+            browser.close()
+
+
+def test_a_province_sees_its_watch_list_and_not_another_in_chromium(
+    live_server: str, service_files: Service
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-dev-shm-usage"],
+        )
+        try:
+            page = browser.new_context(locale="zh-CN", ignore_https_errors=True).new_page()
+            page.set_default_timeout(20_000)
+            # given: the Beijing official logged in
+            page.goto(f"{live_server}/login")
+            page.fill("input[name=token]", service_files.tokens.beijing)
+            page.click("main button[type=submit]")
+            page.wait_for_url(f"{live_server}/")
+            # when: the watch list is opened from the province's invitation list
+            page.goto(f"{live_server}/runs/{RUN_NEW}/provinces/11")
+            page.click("#watchlist-link")
+            page.wait_for_url(f"**/runs/{RUN_NEW}/provinces/11/watchlist")
+            # then: Beijing's titled firm at risk, with its article, evidence and action
+            table = page.inner_text("#watchlist")
+            assert G in table and "第二十条" in table and "核实后取消认定" in table
+            # and Guangdong's watch list is not found, even typed by hand
+            for run in (RUN_NEW, "latest"):
+                response = page.goto(f"{live_server}/runs/{run}/provinces/44/watchlist")
+                assert response is not None and response.status == 404
+                assert "未找到" in page.inner_text("h1")
+                assert E not in page.content()
         finally:
             browser.close()

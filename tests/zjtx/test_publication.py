@@ -189,3 +189,54 @@ def test_candidates_are_sorted_by_credit_code_in_small_row_groups(
         for i in range(metadata.num_row_groups)
     ]
     assert ranges == [("A1", "B2"), ("C3", "C3"), ("D4", "E5")]
+
+
+def sample_watchlist() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "province": ["44", "44"],
+            "credit_code": ["91440300MA5F00001A", "91440300MA5F00002D"],
+            "name": ["深圳市华芯微电子有限公司", "深圳市蓝海精密机械有限公司"],
+            "region_code": ["440305", "440306"],
+            "title": ["little_giant", "specialized_sme"],
+            "expires_on": pd.to_datetime(["2027-06-30", "2027-12-31"]),
+            "ground": ["credit_listing", "update_missed_once"],
+            "article": ["第十一条、第二十条、第二十一条", "第十七条"],
+            "since": pd.to_datetime(["2026-03-02", "2026-05-31"]),
+            "evidence": ["列入严重失信主体名单（2026-03-02）", "2026年未在2026-05-31前更新"],
+            "action": ["报工业和信息化部", "重点监测"],
+            "new": [True, False],
+            "basis": ["art11_credit_lists", ""],
+        }
+    )
+
+
+def test_watchlist_files_have_the_contract_columns_and_a_sheet_per_title(tmp_path: Path) -> None:
+    from zjtx.publication import write_watchlist
+
+    write_watchlist(sample_watchlist(), tmp_path / "watchlist", "44")
+    rows = pd.read_csv(tmp_path / "watchlist" / "44.csv", dtype=str, keep_default_na=False)
+    contract = ["credit_code", "name", "region_code", "title", "expires_on", "ground"]
+    contract += ["article", "since", "evidence", "action", "new"]
+    assert list(rows.columns)[: len(contract)] == contract
+    assert list(rows["since"]) == ["2026-03-02", "2026-05-31"]
+    assert list(rows["new"]) == ["true", "false"]
+    book = load_workbook(tmp_path / "watchlist" / "44.xlsx")
+    assert book.sheetnames == ["专精特新中小企业", "专精特新小巨人", "说明"]
+    assert book["专精特新小巨人"]["A2"].value == "91440300MA5F00001A"
+    assert book["专精特新中小企业"]["F1"].value == "风险事由"
+
+
+def test_report_has_a_watch_list_section_per_province(tmp_path: Path) -> None:
+    from zjtx.publication import write_report_html
+
+    funnel = pd.DataFrame(
+        {"province": ["44"], "tier": ["specialized"], "candidates": [3], "eligible": [1],
+         "to_verify": [1], "invited": [2]}
+    )  # fmt: skip
+    summary = {"coverage": {"update_missed_once": "unknown: annual_updates table missing"}}
+    path = tmp_path / "report.html"
+    write_report_html(path, {"run_id": "r"}, funnel, sample_list(), sample_watchlist(), summary)
+    page = path.read_text(encoding="utf-8")
+    assert "观察名单" in page and "省份 44：2 条事由" in page and "本期新增 1 条" in page
+    assert "annual_updates table missing" in page

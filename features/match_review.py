@@ -1,0 +1,265 @@
+"""The review queue as people use it (issue 14): a sheet to fill, candidates side by side, and
+the check of a filled sheet before its decisions are recorded.
+
+`review_sheet` keeps every column of `features.matching.review_queue` (others read them) and
+adds: mention_key, context, candidate_names, candidate_regions, decision (empty, to fill with a
+candidate's credit code or `none`). `review_candidates` is one row per mention and candidate
+firm with what a reviewer compares: registered and former names, region, industry,
+established date, and the match score in its parts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from features.match_decisions import NO_FIRM, Decision, mention_context, mention_keys
+from features.matching import (
+    MatchingConfig,
+    Registry,
+    compare_candidates,
+    review_queue,
+)
+from features.schemas import credit_code_is_valid
+from features.sources import SourceData
+
+SHEET_COLUMNS: Final = (
+    "mention_key",
+    "context",
+    "candidate_names",
+    "candidate_regions",
+    "decision",
+)
+CANDIDATE_COLUMNS: Final = (
+    "mention_key",
+    "rank",
+    "credit_code",
+    "name",
+    "former_names",
+    "region_code",
+    "industry_code",
+    "established_on",
+    "matched_name",
+    "probability",
+    "score",
+    "core_similarity",
+    "trade_similarity",
+    "region",
+    "industry_mismatch",
+    "form_mismatch",
+    "support",
+)
+REGION_WORDS: Final = {2: "同市", 1: "同省", -1: "冲突", 0: "无从比较"}
+
+
+def _firm_table(data: SourceData) -> pd.DataFrame:
+    firms = data.get("firms")
+    if firms is None:
+        return pd.DataFrame(columns=["name", "region_code", "industry_code", "established_on"])
+    table = firms.drop_duplicates("credit_code").set_index("credit_code")
+    for column in ("name", "region_code", "industry_code", "established_on"):
+        if column not in table.columns:
+            table[column] = pd.NA
+    table = table[["name", "region_code", "industry_code", "established_on"]].copy()
+    established = table["established_on"]
+    if pd.api.types.is_datetime64_any_dtype(established.dtype):
+        table["established_on"] = established.dt.strftime("%Y-%m-%d")
+    history = data.get("name_history")
+    if history is not None and len(history):
+        former = history.groupby("credit_code")["former_name"].agg(
+            lambda names: "|".join(str(n) for n in names.dropna())
+        )
+        table["former_names"] = former.reindex(table.index).fillna("")
+    else:
+        table["former_names"] = ""
+    return table
+
+
+def review_sheet(links: pd.DataFrame, data: SourceData) -> pd.DataFrame:
+    """The review queue with what a person needs to decide it offline (`SHEET_COLUMNS`)."""
+    queue = review_queue(links)
+    firms = _firm_table(data)
+    sheet = queue.copy()
+    sheet["mention_key"] = mention_keys(data, queue).to_numpy() if len(queue) else []
+    sheet["context"] = mention_context(data, queue).to_numpy() if len(queue) else []
+
+    def joined(codes: object, column: str) -> str:
+        if not isinstance(codes, str) or not codes:
+            return ""
+        values = firms[column].reindex(codes.split("|"))
+        return "|".join("" if pd.isna(v) else str(v) for v in values)
+
+    sheet["candidate_names"] = [joined(c, "name") for c in queue["candidate_codes"]]
+    sheet["candidate_regions"] = [joined(c, "region_code") for c in queue["candidate_codes"]]
+    sheet["decision"] = ""
+    return sheet
+
+
+def review_candidates(
+    sheet: pd.DataFrame,
+    links: pd.DataFrame,
+    data: SourceData,
+    config: MatchingConfig | None = None,
+) -> pd.DataFrame:
+    """One row per pending mention and candidate firm (`CANDIDATE_COLUMNS`), best first."""
+    if sheet.empty:
+        return pd.DataFrame({c: pd.Series(dtype="str") for c in CANDIDATE_COLUMNS})
+    registry = Registry.from_sources(data)
+    compared = compare_candidates(sheet, registry, config, named_only=True, all_links=links)
+    named = sheet[["mention_key", "raw_name", "candidate_codes"]].dropna()
+    named = named.assign(credit_code=named["candidate_codes"].str.split("|")).explode("credit_code")
+    rows = named.merge(compared, on=["raw_name", "credit_code"], how="left")
+    rows = rows.rename(columns={"name": "matched_name"})
+    firms = _firm_table(data).reindex(rows["credit_code"].to_numpy())
+    for column in ("name", "former_names", "region_code", "industry_code", "established_on"):
+        rows[column] = firms[column].to_numpy()
+    status = np.select(
+        [rows["region_city"] == 1, rows["region_province"] == 1, rows["region_conflict"] == 1],
+        [2, 1, -1],
+        default=0,
+    )
+    rows["region"] = [REGION_WORDS[int(v)] for v in status]
+    rows = rows.sort_values(
+        ["mention_key", "probability", "score"], ascending=[True, False, False], kind="stable"
+    )
+    rows["rank"] = rows.groupby("mention_key", sort=False).cumcount() + 1
+    return rows[list(CANDIDATE_COLUMNS)].reset_index(drop=True)
+
+
+def province_of_mention(candidate_regions: pd.Series) -> pd.Series:
+    """The province (2 digits) every candidate lies in, else NA: the ministry decides those."""
+
+    def one(regions: object) -> object:
+        if not isinstance(regions, str) or not regions:
+            return pd.NA
+        provinces = {r[:2] for r in regions.split("|")}
+        if len(provinces) != 1:
+            return pd.NA
+        (province,) = provinces
+        return province if len(province) == 2 and province.isdigit() else pd.NA
+
+    return candidate_regions.map(one).astype("str")
+
+
+def write_review_xlsx(sheet: pd.DataFrame, path: Path) -> None:
+    """The review sheet as Excel, with the `decision` column to fill in."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        sheet.to_excel(writer, sheet_name="match_review", index=False)
+
+
+REVIEW_FILE: Final = "match_review.csv"
+REVIEW_XLSX: Final = "match_review.xlsx"
+CANDIDATES_FILE: Final = "match_review_candidates.csv"
+
+
+def write_review_files(
+    links: pd.DataFrame, data: SourceData, folder: Path, stem: str = "match_review"
+) -> pd.DataFrame:
+    """Write `<stem>.csv` and `.xlsx` (the sheet) and `<stem>_candidates.csv`; returns the sheet."""
+    folder.mkdir(parents=True, exist_ok=True)
+    sheet = review_sheet(links, data)
+    sheet.to_csv(folder / f"{stem}.csv", index=False)
+    write_review_xlsx(sheet, folder / f"{stem}.xlsx")
+    review_candidates(sheet, links, data).to_csv(folder / f"{stem}_candidates.csv", index=False)
+    return sheet
+
+
+# ---------------------------------------------------------------------------------------------
+# Importing a filled sheet
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """Decisions to record, and the refused rows of the file (row = 0-based data row)."""
+
+    decisions: list[Decision]
+    refused: pd.DataFrame  # row, mention_key, decision, reason
+    blank: int  # rows left without a decision
+
+
+def read_filled_sheet(path: Path) -> pd.DataFrame:
+    """A filled review sheet (.csv or .xlsx), every value as text."""
+    if path.suffix.lower() == ".xlsx":
+        frame = pd.read_excel(path, dtype=str, keep_default_na=False)
+    else:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    missing = {"mention_key", "decision", "raw_name"} - set(frame.columns)
+    if missing:
+        raise ValueError(
+            f"{path}: not a review sheet, missing column(s) {', '.join(sorted(missing))}"
+        )
+    return frame
+
+
+def check_filled_sheet(
+    filled: pd.DataFrame,
+    pending: pd.DataFrame,
+    decided: pd.DataFrame,
+    decided_by: str,
+    note: str = "",
+) -> ImportResult:
+    """Check each filled row against the pending queue (`review_sheet` of the latest run) and
+    the decisions already recorded. A row is refused, with its reason, when its decision is not
+    `none` or one of its candidates' codes (unknown code), or when it is stale: the mention is
+    not pending any more (decided since, or the data changed) or its name differs.
+    """
+    by_key = pending.drop_duplicates("mention_key").set_index("mention_key")
+    already = decided.drop_duplicates("mention_key", keep="last").set_index("mention_key")
+    answers = filled["decision"].astype(str).str.strip()
+    keys = filled["mention_key"].astype(str).str.strip()
+    filled_in = answers.ne("")
+    answers_per_key = answers[filled_in].str.upper().groupby(keys[filled_in]).nunique()
+    conflicting = set(answers_per_key[answers_per_key > 1].index)
+    decisions: list[Decision] = []
+    refused: list[dict[str, object]] = []
+    blank = 0
+    for row, (key, answer) in enumerate(zip(keys, answers, strict=True)):
+        if not answer:
+            blank += 1
+            continue
+        code = answer.upper() if answer.lower() != NO_FIRM else NO_FIRM
+
+        def refuse(reason: str, key: str = key, answer: str = answer, row: int = row) -> None:
+            refused.append({"row": row, "mention_key": key, "decision": answer, "reason": reason})
+
+        if key in conflicting:
+            refuse("conflicting decisions for the same mention in this file")
+        elif key in already.index:
+            earlier = already.loc[key]
+            refuse(
+                f"stale: already decided ({earlier['credit_code']}) by {earlier['decided_by']} "
+                f"at {earlier['decided_at']}"
+            )
+        elif key not in by_key.index:
+            refuse("stale: the mention is not in the current review queue (data changed or linked)")
+        elif str(filled["raw_name"].iloc[row]).strip() != str(by_key.loc[key, "raw_name"]).strip():
+            refuse("stale: the name differs from the current review queue")
+        elif code != NO_FIRM and not bool(
+            credit_code_is_valid(pd.Series([code], dtype="str")).iloc[0]
+        ):
+            refuse(f"unknown code: {answer} is not a valid credit code (write a code or `none`)")
+        elif code != NO_FIRM and code not in str(by_key.loc[key, "candidate_codes"]).split("|"):
+            refuse(f"unknown code: {code} is not one of this mention's candidates")
+        else:
+            pending_row = by_key.loc[key]
+            decisions.append(
+                Decision(
+                    mention_key=key,
+                    source=str(pending_row["source"]),
+                    column=str(pending_row["column"]),
+                    raw_name=str(pending_row["raw_name"]),
+                    credit_code=code,
+                    decided_by=decided_by,
+                    note=note,
+                    channel="import",
+                )
+            )
+    # a mention filled twice with the same answer is recorded once
+    unique = list({d.mention_key: d for d in decisions}.values())
+    frame = pd.DataFrame(refused, columns=["row", "mention_key", "decision", "reason"])
+    return ImportResult(decisions=unique, refused=frame, blank=blank)

@@ -1,0 +1,166 @@
+"""The watch list in the service (第十四、十七至二十一条): one province's titled firms at risk.
+
+The same access rules as the invitation lists: the caller's token through the app's own
+dependencies (which also name the caller in the audit log), a province token reads its own
+province only, and anything else answers 404 exactly as if it did not exist. Every route names
+the province in its path, so the audit middleware logs each request.
+"""
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pandas as pd
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, Field, field_validator
+
+from models.watchlist import GROUND_LABELS
+from models.watchlist_config import GROUNDS
+from service.api_models import MAX_PAGE, MAX_PAGE_SIZE, ErrorBody, Province, RunId
+from service.runs import MEDIA_TYPES, FileFormat, RunStore, records
+from service.tokens import Principal
+from zjtx.publication import WATCH_LABELS
+
+NOT_FOUND = "未找到"
+Ground = Literal[GROUNDS]  # type: ignore[valid-type]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "缺少令牌、令牌无效或已停用"},
+    404: {"model": ErrorBody, "description": "不存在，或不属于本令牌可读的省份"},
+}
+PAGE_ERRORS: dict[int | str, dict[str, Any]] = {
+    303: {"description": "未登录：转到登录页"},
+    404: {"content": {"text/html": {}}, "description": "不存在，或不属于本令牌可读的省份"},
+}
+
+
+class WatchParams(BaseModel):
+    """Filters and page of a watch list."""
+
+    ground: Ground | None = Field(None, description="风险事由")
+    new: bool | None = Field(None, description="true：只看本期新增的事由")
+    page: int = Field(1, ge=1, le=MAX_PAGE, description="页码，从 1 开始")
+    page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE, description="每页行数")
+
+    @field_validator("ground", "new", mode="before")
+    @classmethod
+    def _blank_means_all(cls, value: object) -> object:
+        return None if value == "" else value
+
+
+class WatchPage(BaseModel):
+    run_id: str
+    province: str
+    total: int
+    page: int
+    page_size: int
+    items: list[dict[str, Any]]
+
+
+def watchlist_file(store: RunStore, run_id: str, province: str, file_format: str) -> Path | None:
+    run = store.resolve(run_id)
+    if run is None:
+        return None
+    path = run / "watchlist" / f"{province}.{file_format}"
+    return path if path.is_file() else None
+
+
+def watch_page(path: Path, run_id: str, province: str, params: WatchParams) -> WatchPage:
+    rows = pd.read_csv(path, dtype="str", keep_default_na=False, encoding="utf-8-sig")
+    if params.ground is not None:
+        rows = rows[rows["ground"] == params.ground]
+    if params.new is not None:
+        rows = rows[rows["new"] == ("true" if params.new else "false")]
+    start = (params.page - 1) * params.page_size
+    return WatchPage(
+        run_id=run_id,
+        province=province,
+        total=len(rows),
+        page=params.page,
+        page_size=params.page_size,
+        items=records(rows.iloc[start : start + params.page_size]),
+    )
+
+
+def watchlist_router(
+    store: RunStore,
+    api_user: Callable[..., Principal],
+    page_user: Callable[..., Principal],
+    templates: Jinja2Templates,
+) -> APIRouter:
+    """JSON, download and page routes of the watch list, behind the app's token dependencies."""
+    router = APIRouter()
+    ApiUser = Annotated[Principal, Depends(api_user)]
+    PageUser = Annotated[Principal, Depends(page_user)]
+
+    def readable(user: Principal, run_id: str, province: str, file_format: str) -> Path:
+        path = watchlist_file(store, run_id, province, file_format)
+        if not user.can_read(province) or path is None:
+            raise HTTPException(404, NOT_FOUND)
+        return path
+
+    def resolved_id(run_id: str) -> str:
+        path = store.resolve(run_id)
+        return path.name if path is not None else run_id
+
+    @router.get(
+        "/api/v1/runs/{run_id}/provinces/{province}/watchlist",
+        tags=["api"],
+        summary="一省的观察名单：有效期内、数据显示存在风险事由的获称号企业（第十四、十七至二十一条）",
+        responses=ERRORS,
+    )
+    def watchlist(
+        run_id: RunId, province: Province, params: Annotated[WatchParams, Query()], user: ApiUser
+    ) -> WatchPage:
+        path = readable(user, run_id, province, "csv")
+        return watch_page(path, resolved_id(run_id), province, params)
+
+    @router.get(
+        "/api/v1/runs/{run_id}/provinces/{province}/watchlist/download/{file_format}",
+        tags=["api"],
+        summary="下载一省的观察名单（csv 或 xlsx）",
+        response_class=Response,
+        responses={
+            **ERRORS,
+            200: {"content": {m: {} for m in MEDIA_TYPES.values()}, "description": "名单文件"},
+        },
+    )
+    def download(
+        run_id: RunId, province: Province, file_format: FileFormat, user: ApiUser
+    ) -> Response:
+        path = readable(user, run_id, province, file_format)
+        return FileResponse(
+            path,
+            media_type=MEDIA_TYPES[file_format],
+            filename=f"观察名单-{province}-{resolved_id(run_id)}.{file_format}",
+        )
+
+    @router.get(
+        "/runs/{run_id}/provinces/{province}/watchlist",
+        tags=["pages"],
+        summary="一省的观察名单",
+        response_class=HTMLResponse,
+        responses=PAGE_ERRORS,
+    )
+    def watchlist_view(
+        request: Request,
+        run_id: RunId,
+        province: Province,
+        params: Annotated[WatchParams, Query()],
+        user: PageUser,
+    ) -> HTMLResponse:
+        path = readable(user, run_id, province, "csv")
+        page = watch_page(path, resolved_id(run_id), province, params)
+        context = {
+            "user": user,
+            "page": page,
+            "params": params,
+            "pages": max(1, -(-page.total // page.page_size)),
+            "grounds": GROUNDS,
+            "ground_labels": GROUND_LABELS,
+            "labels": WATCH_LABELS,
+        }
+        return templates.TemplateResponse(request, "watchlist.html", context)
+
+    return router

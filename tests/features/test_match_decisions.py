@@ -1,0 +1,131 @@
+"""Officials' match decisions (issue 14): stable mention keys, applied before every stage,
+never queued again, surviving a rename; a filled review sheet checked row by row."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from features.match_decisions import Decision, DecisionStore, mention_keys
+from features.match_review import check_filled_sheet, review_sheet
+from features.matching import collect_mentions, link_mentions, review_queue
+from features.sources import SourceData
+from tests.features.test_matching import _firms, _valid
+
+SHENZHEN = _valid("91440300000000011")
+GUANGZHOU = _valid("91440101000000012")
+FIRMS = _firms(
+    (SHENZHEN, "深圳市华芯微电子有限公司", "440305"),
+    (GUANGZHOU, "广州市华芯微电子有限公司", "440106"),
+)
+
+
+def _holders(rows: list[tuple[str, str]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "ip_id": pd.array([r[0] for r in rows], dtype="str"),
+            "holder_name": pd.array([r[1] for r in rows], dtype="str"),
+            "holder_rank": pd.array([1] * len(rows), dtype="Int64"),
+            "holder_credit_code": pd.array([None] * len(rows), dtype="str"),
+        }
+    )
+
+
+def _data(rows: list[tuple[str, str]], firms: pd.DataFrame = FIRMS, **tables) -> SourceData:
+    return SourceData(tables={"firms": firms, "ip_holders": _holders(rows), **tables})
+
+
+def _decide(store: DecisionStore, data: SourceData, row: int, code: str) -> None:
+    links = link_mentions(data)
+    sheet = review_sheet(links, data)
+    pending = sheet[sheet["row"] == row].iloc[0]
+    store.record(
+        [
+            Decision(
+                mention_key=pending["mention_key"],
+                source="ip_holders",
+                column="holder_name",
+                raw_name=pending["raw_name"],
+                credit_code=code,
+                decided_by="tester",
+            )
+        ]
+    )
+
+
+def test_mention_key_ignores_row_number_but_not_attributes() -> None:
+    # given the same two mentions in two row orders, and a third with another patent
+    first = _data([("ZL1", "华芯微电子有限公司"), ("ZL2", "华芯微电子有限公司")])
+    swapped = _data([("ZL2", "华芯微电子有限公司"), ("ZL1", "华芯微电子有限公司")])
+    keys = mention_keys(first, collect_mentions(first)).tolist()
+    keys_swapped = mention_keys(swapped, collect_mentions(swapped)).tolist()
+    # then a mention keeps its key wherever it sits, and another patent is another mention
+    assert keys == keys_swapped[::-1]
+    assert keys[0] != keys[1]
+
+
+def test_decision_links_before_any_stage_and_never_queues_again(tmp_path: Path) -> None:
+    # given an ambiguous mention (two Guangdong firms share the trade name) in review
+    store = DecisionStore(tmp_path / "decisions.sqlite")
+    data = _data([("ZL1", "华芯微电子有限公司"), ("ZL2", "华芯微电子有限公司")])
+    assert len(review_queue(link_mentions(data))) == 2
+    # when an official decides the first one
+    _decide(store, data, 0, SHENZHEN)
+    links = link_mentions(data, decisions=store.current())
+    # then it is linked by decision and only the other stays in the queue
+    assert links.loc[0, "method"] == "decision" and links.loc[0, "credit_code"] == SHENZHEN
+    assert review_queue(links)["row"].tolist() == [1]
+    # and "none" leaves the second unlinked, out of the queue too
+    _decide(store, data, 1, "none")
+    links = link_mentions(data, decisions=store.current())
+    assert links.loc[1, "method"] == "decision" and pd.isna(links.loc[1, "credit_code"])
+    assert review_queue(links).empty
+
+
+def test_decision_survives_a_rename_of_the_firm(tmp_path: Path) -> None:
+    # given a decision for the Shenzhen firm
+    store = DecisionStore(tmp_path / "decisions.sqlite")
+    data = _data([("ZL1", "华芯微电子有限公司")])
+    _decide(store, data, 0, SHENZHEN)
+    # when the firm is renamed (Article 19): new name, the old one in name_history
+    renamed = FIRMS.copy()
+    renamed.loc[renamed["credit_code"] == SHENZHEN, "name"] = "深圳市芯光半导体有限公司"
+    history = pd.DataFrame(
+        {
+            "credit_code": pd.array([SHENZHEN], dtype="str"),
+            "former_name": pd.array(["深圳市华芯微电子有限公司"], dtype="str"),
+            "changed_on": pd.to_datetime(["2026-01-01"]),
+        }
+    )
+    after = _data([("ZL1", "华芯微电子有限公司")], firms=renamed, name_history=history)
+    links = link_mentions(after, decisions=store.current())
+    # then the mention still belongs to the firm, under its new name
+    assert links.loc[0, "credit_code"] == SHENZHEN
+    assert links.loc[0, "matched_name"] == "深圳市芯光半导体有限公司"
+
+
+def test_filled_sheet_is_checked_row_by_row(tmp_path: Path) -> None:
+    # given a pending queue of four mentions, one of them already decided
+    data = _data([(f"ZL{i}", "华芯微电子有限公司") for i in range(4)])
+    sheet = review_sheet(link_mentions(data), data)
+    store = DecisionStore(tmp_path / "decisions.sqlite")
+    _decide(store, data, 2, GUANGZHOU)
+    filled = sheet.copy()
+    filled["decision"] = [SHENZHEN, "91110108551385082Q", GUANGZHOU, "9144030000000001X"]
+    extra = sheet.iloc[[0]].assign(mention_key="ip_holders:" + "0" * 24, decision="none")
+    blank = sheet.iloc[[1]].assign(decision="")
+    filled = pd.concat([filled, extra, blank], ignore_index=True)
+    # when it is checked
+    result = check_filled_sheet(filled, sheet, store.current(), "tester")
+    # then the good row is accepted and each bad one refused with its reason
+    assert [(d.mention_key, d.credit_code) for d in result.decisions] == [
+        (sheet.loc[0, "mention_key"], SHENZHEN)
+    ]
+    reasons = dict(zip(result.refused["row"], result.refused["reason"], strict=True))
+    assert sorted(reasons) == [1, 2, 3, 4]
+    assert reasons[1].startswith("unknown code") and "candidates" in reasons[1]
+    assert reasons[2].startswith("stale: already decided")
+    assert reasons[3].startswith("unknown code") and "not a valid credit code" in reasons[3]
+    assert reasons[4].startswith("stale: the mention is not in the current review queue")
+    assert result.blank == 1
