@@ -60,6 +60,7 @@ bench: setup
 	$(BIN)/python -m bench.bench_matching splink
 	$(BIN)/python -m bench.bench_discovery
 	$(BIN)/python -m bench.bench_ranking
+	$(BIN)/python -m bench.bench_service
 
 clean:
 	rm -rf $(VENV) .uv var .pytest_cache .mypy_cache .ruff_cache

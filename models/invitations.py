@@ -50,7 +50,7 @@ class InvitationError(AssertionError):
 def province_of(region_code: pd.Series) -> pd.Series:
     """Two-digit province code of a 6-digit region code (NO_PROVINCE when missing)."""
     codes = region_code.astype("str").str.slice(0, 2)
-    return codes.where(codes.str.fullmatch(r"\d{2}", na=False), NO_PROVINCE)
+    return codes.where(codes.str.fullmatch(r"[0-9]{2}", na=False), NO_PROVINCE)
 
 
 def discovery_outcomes(criteria: pd.DataFrame) -> pd.DataFrame:

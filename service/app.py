@@ -1,29 +1,35 @@
 """The officials' service: published runs, read-only, as JSON (`/api/v1`) and HTML pages.
 
 Access (Articles 7-8 属地原则, Article 28 商业秘密): every data request carries a token — a
-bearer header for programs, an HttpOnly SameSite=Strict cookie set by the login form for
-browsers. A ministry token reads every province; a province token reads its own only, and
-anything of another province answers 404, exactly as if it did not exist.
+bearer header for programs — or a browser session opened by the login form (a random id in an
+HttpOnly, SameSite=Strict, Secure cookie; service/sessions.py). A ministry token reads every
+province; a province token reads its own only, and anything of another province answers 404,
+exactly as if it did not exist.
+
+Shared access checks live in service/deps.py; CSRF, audit, throttling and security headers are
+middleware (service/security.py, service/audit.py), so routers from other modules, passed as
+`routers=`, get them all.
 """
 
-from collections.abc import Callable
+import logging
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exception_handlers import (
     http_exception_handler,
     request_validation_exception_handler,
 )
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from models.criteria.engine import CRITERION_LABELS
+from models.tiers import TIER_LABELS
 from service.api_models import (
     CreditCode,
     ErrorBody,
@@ -39,7 +45,27 @@ from service.api_models import (
     TablePage,
     TableParams,
 )
-from service.audit import AUDIT_STATE_KEY, AuditLog, AuditMiddleware
+from service.audit import AuditLog, AuditMiddleware
+from service.config import ServiceConfig, load_service_config
+from service.deps import (
+    COOKIE_NAME,
+    NOT_FOUND,
+    STATE_KEY,
+    UNAUTHORIZED,
+    ApiUser,
+    LoginRequired,
+    PageUser,
+    ServiceState,
+    api_principal,
+    client_address,
+    cookie_scheme,
+    note,
+    page_principal,
+    readable_province,
+    readable_run,
+    render,
+    session_principal,
+)
 from service.runs import (
     MEDIA_TYPES,
     FileFormat,
@@ -48,17 +74,25 @@ from service.runs import (
     RunStore,
     firm_detail,
     invitation_page,
+    regular_file,
     table_page,
 )
-from service.tokens import Principal, TokenStore
+from service.security import (
+    CROSS_SITE,
+    SAFE_METHODS,
+    CrossSiteGuard,
+    LoginThrottle,
+    SecurityHeaders,
+)
+from service.sessions import SessionStore
+from service.tokens import Principal, TokenFileError, TokenStore, presented_id
 from service.watchlist import watchlist_router
-from zjtx.publication import TIER_LABELS
 
-COOKIE_NAME = "zjtx_session"
-COOKIE_MAX_AGE_S = 8 * 3600
-NOT_FOUND = "未找到"  # the same words whether the thing is absent or another province's
-UNAUTHORIZED = "需要有效的访问令牌"
+__all__ = ["COOKIE_NAME", "UNAUTHORIZED", "create_app"]
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+UNAVAILABLE = "服务暂不可用：访问令牌文件无法读取，请联系管理员"
+TOO_MANY = "登录失败次数过多，请稍后再试"
+log = logging.getLogger("zjtx.service")
 OUTCOME_LABELS = {
     "eligible": "达标",
     "to_verify": "待核实",
@@ -74,22 +108,12 @@ SORT_LABELS = {
     "credit_code": "信用代码",
     "region_code": "行政区划",
 }
-SECURITY_HEADERS = [
-    (b"cache-control", b"no-store"),
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
-    (
-        b"content-security-policy",
-        b"default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
-        b"form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    ),
-]
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "缺少令牌、令牌无效或已停用"},
     404: {"model": ErrorBody, "description": "不存在，或不属于本令牌可读的省份"},
 }
 
+ERROR_BODY_REF = "#/components/schemas/ErrorBody"
 HTML: dict[str, dict[str, Any]] = {"text/html": {}}
 PAGE_ERRORS: dict[int | str, dict[str, Any]] = {
     303: {"description": "未登录：转到登录页"},
@@ -99,34 +123,10 @@ PAGE_ERRORS: dict[int | str, dict[str, Any]] = {
 LOGIN_ANSWERS: dict[int | str, dict[str, Any]] = {
     303: {"description": "登录成功：设置会话 Cookie 并转到首页"},
     401: {"content": HTML, "description": "令牌无效或已停用"},
+    403: {"description": "跨站请求，拒绝"},
     422: {"content": HTML, "description": "请求参数有误"},
+    429: {"content": HTML, "description": "本地址登录失败次数过多，稍后再试"},
 }
-
-bearer_scheme = HTTPBearer(auto_error=False, description="访问令牌：Authorization: Bearer <令牌>")
-cookie_scheme = APIKeyCookie(name=COOKIE_NAME, auto_error=False, description="网页登录后的会话")
-
-
-class LoginRequired(Exception):
-    """An HTML page asked for without a valid session: send the browser to the login form."""
-
-
-class SecurityHeaders:
-    """No caching of firm data anywhere (Article 28); no framing, sniffing or referrers."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
 
 
 def create_app(
@@ -134,16 +134,20 @@ def create_app(
     tokens_file: Path,
     audit_log: Path,
     *,
-    secure_cookie: bool = False,
+    secure_cookie: bool = True,
+    config: ServiceConfig | None = None,
+    routers: Iterable[APIRouter] = (),
+    clock: Callable[[], float] = time.time,
     decisions_file: Path | None = None,
 ) -> FastAPI:
     """The application over `runs_dir`, with tokens from `tokens_file`, auditing to `audit_log`.
 
-    `secure_cookie`: mark the session cookie Secure (behind HTTPS in production).
+    `secure_cookie`: the service is reached over HTTPS (the default): the session cookie is
+    Secure and responses carry HSTS. `routers`: more routes (other modules), which get the same
+    access checks through service.deps and the same middleware. `clock`: for tests of expiry.
     `decisions_file`: the match decisions store (default $ZJTX_HOME/matching/decisions.sqlite).
     """
-    store = RunStore(runs_dir)
-    tokens = TokenStore(tokens_file)
+    settings = config or load_service_config()
     templates = Jinja2Templates(directory=TEMPLATES)
     templates.env.globals.update(
         tier_labels=TIER_LABELS,
@@ -153,6 +157,18 @@ def create_app(
         criterion_labels=CRITERION_LABELS,
         sort_labels=SORT_LABELS,
     )
+    parts = ServiceState(
+        store=RunStore(runs_dir, settings.cache.max_bytes),
+        tokens=TokenStore(tokens_file),
+        sessions=SessionStore(
+            settings.sessions.lifetime_hours * 3600, settings.sessions.max_sessions, clock
+        ),
+        throttle=LoginThrottle(settings.login.max_failures, settings.login.window_seconds, clock),
+        templates=templates,
+        secure=secure_cookie,
+    )
+    cookie_max_age = int(settings.sessions.lifetime_hours * 3600)
+    store = parts.store
     app = FastAPI(
         title="优质中小企业主动发现 · 名单服务",
         description="已发布运行结果的只读服务：邀请名单、企业指标依据、培育与复核名单。"
@@ -161,54 +177,23 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
+    setattr(app.state, STATE_KEY, parts)
+    # Outermost last: headers on every answer, the audit line before it leaves, then CSRF.
+    app.add_middleware(CrossSiteGuard)
     app.add_middleware(AuditMiddleware, log=AuditLog(audit_log))
-    app.add_middleware(SecurityHeaders)
-
-    # ---------------------------------------------------------------- access
-    def authenticate(request: Request, token: str | None) -> Principal | None:
-        principal = tokens.authenticate(token)
-        setattr(request.state, AUDIT_STATE_KEY, {"who": principal.audit() if principal else None})
-        return principal
-
-    def api_principal(
-        request: Request,
-        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-        cookie: Annotated[str | None, Depends(cookie_scheme)],
-    ) -> Principal:
-        principal = authenticate(request, bearer.credentials if bearer else cookie)
-        if principal is None:
-            raise HTTPException(401, UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
-        return principal
-
-    def page_principal(
-        request: Request, cookie: Annotated[str | None, Depends(cookie_scheme)]
-    ) -> Principal:
-        principal = authenticate(request, cookie)
-        if principal is None:
-            raise LoginRequired
-        return principal
-
-    ApiUser = Annotated[Principal, Depends(api_principal)]
-    PageUser = Annotated[Principal, Depends(page_principal)]
+    app.add_middleware(SecurityHeaders, hsts=secure_cookie)
+    for router in routers:  # first, so that their paths win over the core's path patterns
+        app.include_router(router)
     app.include_router(watchlist_router(store, api_principal, page_principal, templates))
 
-    def readable_run(run_id: str) -> RunData:
-        run = store.load(run_id)
-        if run is None:
-            raise HTTPException(404, NOT_FOUND)
-        return run
-
-    def readable_province(user: Principal, run_id: str, province: str) -> RunData:
-        """The run, if this user may read this province; 404 otherwise (existence not revealed)."""
-        if not user.can_read(province):
-            raise HTTPException(404, NOT_FOUND)
-        return readable_run(run_id)
-
     def readable_firm(request: Request, user: Principal, run_id: str, code: str) -> dict[str, Any]:
-        run = readable_run(run_id)
-        province = run.province_of_firm(code)
-        getattr(request.state, AUDIT_STATE_KEY)["province"] = province
-        detail = firm_detail(run, code) if user.can_read(province) else None
+        run = readable_run(request, run_id)
+
+        def may_read(province: str | None) -> bool:
+            note(request, province=province)
+            return user.can_read(province)
+
+        detail = firm_detail(store, run, code, may_read)
         if detail is None:
             raise HTTPException(404, NOT_FOUND)
         for tier in detail["tiers"]:
@@ -230,6 +215,7 @@ def create_app(
         )
 
     def run_list(user: Principal) -> RunList:
+        """From each run's manifest and file names only: no table is read."""
         latest = store.latest_id()
         runs = [store.load(run_id) for run_id in store.run_ids()]
         return RunList(
@@ -240,7 +226,7 @@ def create_app(
         if province not in run.list_files:
             raise HTTPException(404, NOT_FOUND)
         query = InvitationQuery(**params.model_dump())
-        total, rows = invitation_page(run, province, query)
+        total, rows = invitation_page(store.invitations(run, province), query)
         return InvitationPage.model_validate(
             {
                 "run_id": run.run_id,
@@ -252,8 +238,10 @@ def create_app(
             }
         )
 
-    def published_table(run: RunData, which: str, province: str, params: TableParams) -> TablePage:
-        frame = run.cultivation if which == "cultivation" else run.renewals
+    def published_table(
+        run: RunData, which: TableName, province: str, params: TableParams
+    ) -> TablePage:
+        frame = store.table(run, which)
         outcome = params.outcome if which == "renewals" else None
         total, rows = table_page(
             frame, {province}, params.tier, outcome, params.page, params.page_size
@@ -269,8 +257,11 @@ def create_app(
 
     # ---------------------------------------------------------------- JSON
     @app.get("/healthz", tags=["service"], summary="服务是否在运行（无需令牌）")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    def healthz(request: Request) -> JSONResponse:
+        problem = parts.tokens.problem()
+        if problem is not None:
+            return JSONResponse({"status": "unavailable", "tokens": problem}, status_code=503)
+        return JSONResponse({"status": "ok"})
 
     @app.get("/api/v1/me", tags=["api"], summary="当前令牌的身份与权限", responses=ERRORS)
     def me(user: ApiUser) -> Me:
@@ -281,8 +272,8 @@ def create_app(
         return run_list(user)
 
     @app.get("/api/v1/runs/{run_id}", tags=["api"], summary="一次运行的概况", responses=ERRORS)
-    def run(run_id: RunId, user: ApiUser) -> RunSummary:
-        return summary(readable_run(run_id), user, store.latest_id())
+    def run(request: Request, run_id: RunId, user: ApiUser) -> RunSummary:
+        return summary(readable_run(request, run_id), user, store.latest_id())
 
     @app.get(
         "/api/v1/runs/{run_id}/provinces/{province}/invitations",
@@ -291,9 +282,13 @@ def create_app(
         responses=ERRORS,
     )
     def invitations(
-        run_id: RunId, province: Province, params: Annotated[ListParams, Query()], user: ApiUser
+        request: Request,
+        run_id: RunId,
+        province: Province,
+        params: Annotated[ListParams, Query()],
+        user: ApiUser,
     ) -> InvitationPage:
-        return list_page(readable_province(user, run_id, province), province, params)
+        return list_page(readable_province(request, user, run_id, province), province, params)
 
     @app.get(
         "/api/v1/runs/{run_id}/provinces/{province}/download/{file_format}",
@@ -306,11 +301,11 @@ def create_app(
         },
     )
     def download(
-        run_id: RunId, province: Province, file_format: FileFormat, user: ApiUser
+        request: Request, run_id: RunId, province: Province, file_format: FileFormat, user: ApiUser
     ) -> Response:
-        run = readable_province(user, run_id, province)
+        run = readable_province(request, user, run_id, province)
         path = run.list_files.get(province, {}).get(file_format)
-        if path is None:
+        if path is None or regular_file(path, path.parent) is None:
             raise HTTPException(404, NOT_FOUND)
         return FileResponse(
             path,
@@ -325,9 +320,13 @@ def create_app(
         responses=ERRORS,
     )
     def cultivation(
-        run_id: RunId, province: Province, params: Annotated[TableParams, Query()], user: ApiUser
+        request: Request,
+        run_id: RunId,
+        province: Province,
+        params: Annotated[TableParams, Query()],
+        user: ApiUser,
     ) -> TablePage:
-        run = readable_province(user, run_id, province)
+        run = readable_province(request, user, run_id, province)
         return published_table(run, "cultivation", province, params)
 
     @app.get(
@@ -337,9 +336,13 @@ def create_app(
         responses=ERRORS,
     )
     def renewals(
-        run_id: RunId, province: Province, params: Annotated[TableParams, Query()], user: ApiUser
+        request: Request,
+        run_id: RunId,
+        province: Province,
+        params: Annotated[TableParams, Query()],
+        user: ApiUser,
     ) -> TablePage:
-        run = readable_province(user, run_id, province)
+        run = readable_province(request, user, run_id, province)
         return published_table(run, "renewals", province, params)
 
     @app.get(
@@ -352,11 +355,6 @@ def create_app(
         return FirmDetail.model_validate(readable_firm(request, user, run_id, credit_code))
 
     # ---------------------------------------------------------------- HTML
-    def render(
-        request: Request, name: str, context: dict[str, Any], status_code: int = 200
-    ) -> HTMLResponse:
-        return templates.TemplateResponse(request, name, context, status_code=status_code)
-
     @app.get(
         "/login",
         tags=["pages"],
@@ -379,13 +377,23 @@ def create_app(
         request: Request,
         token: Annotated[str, Form(max_length=200, description="访问令牌")],
     ) -> Response:
-        if tokens.authenticate(token) is None:
+        client = client_address(request)
+        note(request, presented=presented_id(token))
+        if parts.throttle.blocked(client):
+            note(request, event="login_throttled")
+            return render(request, "login.html", {"error": TOO_MANY}, status_code=429)
+        principal = parts.tokens.authenticate(token)
+        if principal is None:
+            parts.throttle.failed(client)
+            note(request, event="login_failed")
             return render(request, "login.html", {"error": "令牌无效或已停用"}, status_code=401)
+        session_id, _ = parts.sessions.start(principal.token_id)
+        note(request, event="login", who=principal.audit())
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(
             COOKIE_NAME,
-            token.strip(),
-            max_age=COOKIE_MAX_AGE_S,
+            session_id,
+            max_age=cookie_max_age,
             path="/",
             httponly=True,
             samesite="strict",
@@ -396,12 +404,17 @@ def create_app(
     @app.post(
         "/logout",
         tags=["pages"],
-        summary="退出登录",
+        summary="退出登录（在服务端结束会话）",
         response_class=RedirectResponse,
         status_code=303,
-        responses={303: {"description": "清除会话并转到登录页"}},
+        responses={303: {"description": "结束会话并转到登录页"}, 403: {"description": "跨站请求"}},
     )
-    def logout() -> RedirectResponse:
+    def logout(
+        request: Request, cookie: Annotated[str | None, Depends(cookie_scheme)]
+    ) -> RedirectResponse:
+        principal = session_principal(request, cookie)
+        note(request, event="logout", who=principal.audit() if principal else None)
+        parts.sessions.end(cookie)
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(
             COOKIE_NAME, path="/", httponly=True, samesite="strict", secure=secure_cookie
@@ -426,7 +439,7 @@ def create_app(
         responses=PAGE_ERRORS,
     )
     def run_page(request: Request, run_id: RunId, user: PageUser) -> HTMLResponse:
-        run = summary(readable_run(run_id), user, store.latest_id())
+        run = summary(readable_run(request, run_id), user, store.latest_id())
         return render(request, "run.html", {"user": user, "run": run})
 
     @app.get(
@@ -443,7 +456,7 @@ def create_app(
         params: Annotated[ListParams, Query()],
         user: PageUser,
     ) -> HTMLResponse:
-        page = list_page(readable_province(user, run_id, province), province, params)
+        page = list_page(readable_province(request, user, run_id, province), province, params)
         context = {
             "user": user,
             "page": page,
@@ -468,7 +481,8 @@ def create_app(
         params: Annotated[TableParams, Query()],
         user: PageUser,
     ) -> HTMLResponse:
-        page = published_table(readable_province(user, run_id, province), which, province, params)
+        run = readable_province(request, user, run_id, province)
+        page = published_table(run, which, province, params)
         context = {
             "user": user,
             "page": page,
@@ -506,6 +520,13 @@ def create_app(
     def is_api(request: Request) -> bool:
         return request.url.path.startswith(("/api/", "/openapi.json", "/healthz"))
 
+    @app.exception_handler(TokenFileError)
+    async def tokens_unusable(request: Request, exc: TokenFileError) -> Response:
+        log.error("answering 503 to %s: %s", request.url.path, exc)
+        if is_api(request):
+            return JSONResponse({"detail": UNAVAILABLE}, status_code=503)
+        return render(request, "error.html", {"status": 503, "messages": [UNAVAILABLE]}, 503)
+
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:
         return RedirectResponse("/login", status_code=303)
@@ -532,6 +553,22 @@ def create_app(
         ]
         return render(request, "error.html", {"status": 422, "messages": messages}, 422)
 
+    def openapi() -> dict[str, Any]:
+        """The schema, with the cross-site guard's 403 on every state-changing operation
+        (whichever router defines it)."""
+        if app.openapi_schema is None:
+            schema = FastAPI.openapi(app)
+            refused = {
+                "description": CROSS_SITE,
+                "content": {"application/json": {"schema": {"$ref": ERROR_BODY_REF}}},
+            }
+            for operations in schema.get("paths", {}).values():
+                for method, operation in operations.items():
+                    if method.upper() not in SAFE_METHODS:
+                        operation.setdefault("responses", {}).setdefault("403", refused)
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 

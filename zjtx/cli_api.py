@@ -6,12 +6,15 @@ one-line reason and exit 2, never a traceback.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
+import ipaddress
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from zjtx.config import ConfigError
 from zjtx.console import console, fail, stdout
@@ -73,9 +76,28 @@ SecureCookieOption = Annotated[
     bool,
     typer.Option(
         "--secure-cookie/--no-secure-cookie",
-        help="Mark the login cookie Secure (set this when served behind HTTPS).",
+        help="Served over HTTPS (default): the session cookie is Secure and answers carry HSTS. "
+        "--no-secure-cookie only on 127.0.0.1/localhost, or with --insecure-http.",
     ),
 ]
+InsecureOption = Annotated[
+    bool,
+    typer.Option(
+        "--insecure-http",
+        help="Allow --no-secure-cookie on a non-loopback --host: sessions then travel in clear "
+        "text on the network. Never do this outside a closed test network.",
+    ),
+]
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is reachable from this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _serve(
@@ -85,10 +107,17 @@ def _serve(
     tokens: Path | None,
     audit_log: Path | None,
     secure_cookie: bool,
+    insecure_http: bool = False,
 ) -> None:
+    if not secure_cookie and not is_loopback(host) and not insecure_http:
+        raise fail(
+            f"refusing to serve on {host} without --secure-cookie: session cookies would cross "
+            "the network in clear text; serve it behind HTTPS, or add --insecure-http"
+        )
     import uvicorn
 
     from service.app import create_app
+    from service.config import load_service_config
     from service.paths import default_audit_log, default_runs_dir
     from service.tokens import read_tokens
 
@@ -103,13 +132,21 @@ def _serve(
             highlight=False,
             soft_wrap=True,
         )
+    try:
+        config = load_service_config()
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
     app = create_app(
         runs or default_runs_dir(),
         tokens_file,
         audit_log or default_audit_log(),
         secure_cookie=secure_cookie,
+        config=config,
     )
-    console.print(f"serving on http://{host}:{port}/ (Ctrl+C to stop)", highlight=False)
+    scheme = "https (behind your TLS proxy)" if secure_cookie else "http"
+    console.print(
+        f"serving on {host}:{port}, for {scheme} (Ctrl+C to stop)", highlight=False, markup=False
+    )
     try:
         uvicorn.run(app, host=host, port=port, log_level="info")
     except (OSError, SystemExit) as exc:
@@ -124,11 +161,12 @@ def api(
     runs: RunsOption = None,
     tokens: TokensOption = None,
     audit_log: AuditOption = None,
-    secure_cookie: SecureCookieOption = False,
+    secure_cookie: SecureCookieOption = True,
+    insecure_http: InsecureOption = False,
 ) -> None:
     """Serve the published runs (same as `zjtx api serve`) unless a subcommand is given."""
     if context.invoked_subcommand is None:
-        _serve(host, port, runs, tokens, audit_log, secure_cookie)
+        _serve(host, port, runs, tokens, audit_log, secure_cookie, insecure_http)
 
 
 @api_app.command()
@@ -138,10 +176,11 @@ def serve(
     runs: RunsOption = None,
     tokens: TokensOption = None,
     audit_log: AuditOption = None,
-    secure_cookie: SecureCookieOption = False,
+    secure_cookie: SecureCookieOption = True,
+    insecure_http: InsecureOption = False,
 ) -> None:
     """Serve the published runs with uvicorn: JSON under /api/v1, pages for people at /."""
-    _serve(host, port, runs, tokens, audit_log, secure_cookie)
+    _serve(host, port, runs, tokens, audit_log, secure_cookie, insecure_http)
 
 
 @token_app.command("add")
@@ -157,6 +196,10 @@ def token_add(
         str | None,
         typer.Option("--province", help="2-digit province code; required for --role province."),
     ] = None,
+    expires: Annotated[
+        str | None,
+        typer.Option("--expires", help="Last day the token is valid (YYYY-MM-DD); default: none."),
+    ] = None,
     tokens: TokensOption = None,
 ) -> None:
     """Issue a token and print it ONCE: only its salted hash is kept, it cannot be shown again."""
@@ -164,14 +207,20 @@ def token_add(
 
     path = tokens or _default_tokens()
     try:
-        record, token = issue_token(path, role.value, province, name)
+        last_day = dt.date.fromisoformat(expires) if expires is not None else None
+    except ValueError:
+        raise fail(f"--expires {expires!r} is not a date (YYYY-MM-DD)") from None
+    try:
+        record, token = issue_token(path, role.value, province, name, expires=last_day)
     except ConfigError as exc:
         raise fail(str(exc)) from None
+    until = f", valid through {record.expires}" if record.expires else ""
     console.print(
         f"issued token {record.id} ({record.role}"
-        f"{' ' + record.province if record.province else ''}, {record.name}) in {path}; "
+        f"{' ' + record.province if record.province else ''}, {record.name}{until}) in {path}; "
         "it is printed once below — hand it over securely, it cannot be shown again",
         highlight=False,
+        markup=False,  # a name is data: "[/x]" in it must print as written, not as markup
         soft_wrap=True,
     )
     print(token)
@@ -187,14 +236,15 @@ def token_list(tokens: TokensOption = None) -> None:
         issued = read_tokens(path).tokens
     except ConfigError as exc:
         raise fail(str(exc)) from None
-    table = Table("id", "name", "role", "province", "created", "revoked")
+    table = Table("id", "name", "role", "province", "created", "expires", "revoked")
     for record in issued:
         table.add_row(
             record.id,
-            record.name,
+            Text(record.name),  # plain text: a name is never read as Rich markup
             record.role,
             record.province or "",
             record.created.isoformat(),
+            record.expires.isoformat() if record.expires else "",
             "yes" if record.revoked else "no",
         )
     stdout.print(table)
@@ -213,4 +263,4 @@ def token_revoke(
         record = revoke_token(path, token_id)
     except ConfigError as exc:
         raise fail(str(exc)) from None
-    console.print(f"revoked token {record.id} ({record.name})", highlight=False)
+    console.print(f"revoked token {record.id} ({record.name})", highlight=False, markup=False)

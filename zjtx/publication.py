@@ -21,13 +21,14 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-TIER_LABELS = {"specialized": "专精特新中小企业", "little_giant": "专精特新“小巨人”企业"}
-TIER_SHEETS = {"specialized": "专精特新中小企业", "little_giant": "专精特新小巨人"}
+from models.tiers import TIER_LABELS, TIER_SHEETS
+
 COLUMN_LABELS = {
     "rank": ("排名", 6, "本名单内按模型得分由高到低的名次（1 为最高）"),
     "credit_code": ("统一社会信用代码", 21, "企业统一社会信用代码"),
@@ -71,6 +72,11 @@ INVITATION_NOTE = (
     "名单仅列出数据显示无任何不达标指标的企业（认定标准不降低，第九条）；是否认定以审核为准。"
 )
 FIXED_ZIP_TIME = (2026, 1, 1, 0, 0, 0)
+CANDIDATES_ROW_GROUP = 16_384  # a firm page reads one such group of candidates.parquet
+# Spreadsheet safety: a text cell that starts like a formula is shown as text, never run, and
+# control characters (which Excel refuses, aborting the whole file) are dropped.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # tab and LF kept
 _MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
 _IMG = '<img alt="chart" src="data:image/png;base64,{}" style="max-width:100%">'
 
@@ -101,9 +107,35 @@ def config_hash(paths: Iterable[Path]) -> str:
     return digest.hexdigest()
 
 
+def safe_text(value: str) -> str:
+    """Text without control characters (tab and line feed kept; a lone CR would split a CSV
+    row, since the files end lines with LF)."""
+    return _CONTROL.sub("", value)
+
+
+def _safe_csv_frame(lists: pd.DataFrame) -> pd.DataFrame:
+    """Text cells cleaned, and prefixed with ' where a spreadsheet would read a formula."""
+    safe = lists.copy()
+    for column in safe.columns:
+        values = safe[column]
+        if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+            continue
+        text = values.map(lambda v: _csv_cell(v) if isinstance(v, str) else v)
+        safe[column] = text.astype(values.dtype) if values.dtype != object else text
+    return safe
+
+
+def _csv_cell(value: str) -> str:
+    value = safe_text(value)
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
 def write_list_csv(lists: pd.DataFrame, path: Path) -> None:
-    """UTF-8 with BOM so that Excel opens Chinese text correctly; stable float format."""
-    lists.to_csv(path, index=False, encoding="utf-8-sig", float_format="%.6f", lineterminator="\n")
+    """UTF-8 with BOM so that Excel opens Chinese text correctly; stable float format.
+    Text that would start a formula gets a leading ' (OWASP CSV injection)."""
+    _safe_csv_frame(lists).to_csv(
+        path, index=False, encoding="utf-8-sig", float_format="%.6f", lineterminator="\n"
+    )
 
 
 def write_list_xlsx(
@@ -133,6 +165,9 @@ def write_list_xlsx(
         rows = lists[lists[sheet_column] == key]
         for record in rows[columns].itertuples(index=False):
             sheet.append([_excel_value(v) for v in record])
+            for cell in sheet[sheet.max_row]:
+                if cell.data_type == "f":  # text that looks like a formula stays text
+                    cell.data_type = "s"
         for index, column in enumerate(columns, start=1):
             sheet.column_dimensions[get_column_letter(index)].width = labels[column][1]
         sheet.freeze_panes = "A2"
@@ -209,6 +244,8 @@ def _excel_value(value: object) -> object:
         return None
     if hasattr(value, "item"):
         return value.item()  # numpy scalar → Python
+    if isinstance(value, str):
+        return safe_text(value)
     return value
 
 
@@ -379,24 +416,32 @@ def _png(figure: object) -> str:
 def concatenate_parquet(parts: list[Path], out: Path) -> None:
     """Stream Parquet files with the same columns into one, a file at a time.
 
-    Categorical (dictionary) columns get one common index type, since each part chose its own.
+    Each part is sorted by credit code (when it has one) and written in row groups of
+    CANDIDATES_ROW_GROUP rows, so that a reader filtering on a credit code reads one small
+    group, chosen by the groups' statistics, instead of the whole table. Categorical
+    (dictionary) columns are written as their values, a row group at a time: Parquet encodes
+    each group with its own dictionary (an Arrow dictionary would be repeated whole in every
+    group), and each part may have chosen other categories anyway.
     """
     writer: pq.ParquetWriter | None = None
     try:
         for part in parts:
             table = pq.read_table(part).replace_schema_metadata(None)
-            schema = pa.schema(
+            plain = pa.schema(
                 [
-                    pa.field(f.name, pa.dictionary(pa.int32(), f.type.value_type))
-                    if pa.types.is_dictionary(f.type)
-                    else f
+                    pa.field(f.name, f.type.value_type) if pa.types.is_dictionary(f.type) else f
                     for f in table.schema
                 ]
             )
-            table = table.cast(schema)
+            if "credit_code" in table.column_names:  # stable: a firm's rows keep their order
+                codes = table["credit_code"].cast(pa.string())
+                table = table.take(pc.sort_indices(codes))
+                del codes
             if writer is None:
-                writer = pq.ParquetWriter(out, schema)
-            writer.write_table(table)
+                writer = pq.ParquetWriter(out, plain)
+            for start in range(0, table.num_rows, CANDIDATES_ROW_GROUP):
+                group = table.slice(start, CANDIDATES_ROW_GROUP).cast(plain)
+                writer.write_table(group, row_group_size=CANDIDATES_ROW_GROUP)
     finally:
         if writer is not None:
             writer.close()

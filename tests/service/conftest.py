@@ -231,9 +231,13 @@ def app(service_files: Service) -> FastAPI:
     return create_app(service_files.runs, service_files.tokens_file, service_files.audit_log)
 
 
+BASE_URL = "https://testserver"  # the service is Secure by default: cookies need HTTPS
+SAME_SITE = {"Origin": BASE_URL}  # what a browser sends with a form posted from our own page
+
+
 @pytest.fixture
 def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as test_client:
+    with TestClient(app, base_url=BASE_URL, headers=SAME_SITE) as test_client:
         yield test_client
 
 

@@ -9,7 +9,6 @@ import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
-from service.runs import RunStore, load_run
 from tests.service.conftest import (
     RUN_NEW,
     RUN_OLD,
@@ -116,15 +115,6 @@ def test_unknown_or_unpublished_run_is_refused(
 ) -> None:
     response = client.get(f"/api/v1/runs/{run_id}", headers=bearer(service_files.tokens.ministry))
     assert response.status_code == status
-
-
-def test_a_run_is_read_once_and_cached(service_files: Service) -> None:
-    store = RunStore(service_files.runs)
-    first = store.load("latest")
-    assert first is not None
-    hits = load_run.cache_info().hits
-    assert store.load(RUN_NEW) is first
-    assert load_run.cache_info().hits == hits + 1
 
 
 # ------------------------------------------------------------------ invitation lists

@@ -10,6 +10,7 @@ import io
 import os
 import shutil
 import socket
+import subprocess
 import threading
 import time
 import zipfile
@@ -26,25 +27,53 @@ from tests.service.conftest import RUN_NEW, A, B, D, E, G, Service
 
 CHROMIUM = os.environ.get("ZJTX_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).is_file(),
-    reason=f"no Chromium at {CHROMIUM}: run service/install-browser.sh (Debian's chromium)",
+    not Path(CHROMIUM).is_file() or shutil.which("openssl") is None,
+    reason=f"no Chromium at {CHROMIUM} (run service/install-browser.sh) or no openssl",
 )
 
 
 @pytest.fixture
-def live_server(app: FastAPI) -> Iterator[str]:
-    with serve(app) as url:
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    return self_signed(tmp_path)
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A throw-away self-signed certificate for 127.0.0.1 (the service is HTTPS-only by default:
+    its session cookie is Secure)."""
+    key, cert = directory / "key.pem", directory / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return key, cert
+
+
+@pytest.fixture
+def live_server(app: FastAPI, certificate: tuple[Path, Path]) -> Iterator[str]:
+    with serve(app, certificate) as url:
         yield url
 
 
 @contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
-    """uvicorn on 127.0.0.1 and a free port chosen by the kernel, in a thread."""
+def serve(app: FastAPI, certificate: tuple[Path, Path]) -> Iterator[str]:
+    """uvicorn over HTTPS on 127.0.0.1 and a free port chosen by the kernel, in a thread."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    key, cert = certificate
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            log_level="warning",
+            lifespan="off",
+            ssl_keyfile=str(key),
+            ssl_certfile=str(cert),
+        )
+    )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -52,7 +81,7 @@ def serve(app: FastAPI) -> Iterator[str]:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
+    yield f"https://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
     listener.close()
@@ -70,7 +99,9 @@ def test_login_list_firm_and_excel_download_in_chromium(
             args=["--no-sandbox", "--disable-dev-shm-usage"],  # CI containers run as root
         )
         try:
-            context = browser.new_context(accept_downloads=True, locale="zh-CN")
+            context = browser.new_context(
+                accept_downloads=True, locale="zh-CN", ignore_https_errors=True
+            )
             page = context.new_page()
             page.set_default_timeout(20_000)
 
@@ -84,7 +115,8 @@ def test_login_list_firm_and_excel_download_in_chromium(
             page.wait_for_url(f"{live_server}/")
             assert page.locator("h1").inner_text() == "已发布的运行"
             (cookie,) = context.cookies()
-            assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+            assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["secure"]
+            assert service_files.tokens.guangdong not in cookie["value"]  # a session id
 
             # then: the province's list, and nothing of Beijing
             page.click(f"a[href='/runs/{RUN_NEW}/provinces/44']")
@@ -141,7 +173,7 @@ def test_a_province_sees_its_watch_list_and_not_another_in_chromium(
             args=["--no-sandbox", "--disable-dev-shm-usage"],
         )
         try:
-            page = browser.new_context(locale="zh-CN").new_page()
+            page = browser.new_context(locale="zh-CN", ignore_https_errors=True).new_page()
             page.set_default_timeout(20_000)
             # given: the Beijing official logged in
             page.goto(f"{live_server}/login")

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from features.match_decisions import DecisionStore
 from service.app import COOKIE_NAME, create_app
-from tests.service.conftest import Service
+from tests.service.conftest import BASE_URL, Service
 from tests.service.review_world import (
     GUANGDONG_MENTION,
     MINISTRY_MENTION,
@@ -25,7 +25,7 @@ from tests.service.review_world import (
     write_data,
 )
 
-SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin", "Origin": "http://testserver"}
+SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin", "Origin": BASE_URL}
 
 
 @pytest.fixture
@@ -50,12 +50,16 @@ def review_app(world: ReviewWorld, service_files: Service) -> FastAPI:
 
 @pytest.fixture
 def review_client(review_app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(review_app) as client:
+    with TestClient(review_app, base_url=BASE_URL) as client:
         yield client
 
 
 def _login(client: TestClient, token: str) -> None:
-    client.cookies.set(COOKIE_NAME, token)
+    """A browser session (the cookie holds a session id, not the token)."""
+    answer = client.post(
+        "/login", data={"token": token}, headers=SAME_ORIGIN, follow_redirects=False
+    )
+    assert answer.status_code == 303 and COOKIE_NAME in answer.cookies
 
 
 def test_province_official_sees_own_mentions_ministry_sees_cross_province(
@@ -162,7 +166,7 @@ def _match(world: ReviewWorld, out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 def test_browser_decision_changes_the_next_run(
     review_app: FastAPI, world: ReviewWorld, service_files: Service, tmp_path: Path
 ) -> None:
-    from tests.service.test_browser import CHROMIUM, serve
+    from tests.service.test_browser import CHROMIUM, self_signed, serve
 
     if not Path(CHROMIUM).is_file():
         pytest.skip(f"no Chromium at {CHROMIUM}: run service/install-browser.sh")
@@ -174,14 +178,14 @@ def test_browser_decision_changes_the_next_run(
     assert GUANGDONG_MENTION in set(queue["raw_name"])
 
     # when the Guangdong official confirms the Shenzhen firm in the browser
-    with serve(review_app) as url, sync_playwright() as playwright:
+    with serve(review_app, self_signed(tmp_path)) as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
             args=["--no-sandbox", "--disable-dev-shm-usage"],
         )
         try:
-            page = browser.new_context(locale="zh-CN").new_page()
+            page = browser.new_context(locale="zh-CN", ignore_https_errors=True).new_page()
             page.set_default_timeout(20_000)
             page.goto(f"{url}/login")
             page.fill("input[name=token]", service_files.tokens.guangdong)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
+import multiprocessing.synchronize
+import os
 import stat
 from pathlib import Path
 
@@ -146,3 +149,73 @@ def test_cli_help_on_every_command() -> None:
         assert result.exit_code == 0 and "Usage" in result.output
     add_help = runner.invoke(api_app, ["token", "add", "--help"]).output
     assert "--province" in add_help and "2-digit" in add_help
+
+
+def _add_tokens(path: str, count: int, start: multiprocessing.synchronize.Barrier) -> None:
+    start.wait()
+    for index in range(count):
+        issue_token(Path(path), "province", "44", f"并发令牌 {os.getpid()}-{index}")
+
+
+def _revoke(path: str, token_id: str, start: multiprocessing.synchronize.Barrier) -> None:
+    start.wait()
+    revoke_token(Path(path), token_id)
+
+
+def test_concurrent_adds_and_a_revoke_lose_nothing(tmp_path: Path) -> None:
+    # given: 8 processes adding 5 tokens each, and a revocation racing them
+    path = tmp_path / "tokens.yaml"
+    victim, token = issue_token(path, "province", "44", "将被停用的令牌")
+    context = multiprocessing.get_context("fork")
+    start = context.Barrier(9)
+    workers = [context.Process(target=_add_tokens, args=(str(path), 5, start)) for _ in range(8)]
+    workers.append(context.Process(target=_revoke, args=(str(path), victim.id, start)))
+    # when
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    # then: all 41 tokens are in the file, the revocation holds, no temporary file is left
+    assert [worker.exitcode for worker in workers] == [0] * 9
+    tokens = read_tokens(path).tokens
+    assert len(tokens) == 41 and len({t.id for t in tokens}) == 41
+    assert [t.revoked for t in tokens if t.id == victim.id] == [True]
+    assert TokenStore(path).authenticate(token) is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".tokens.yaml.lock", "tokens.yaml"]
+
+
+def test_an_expired_token_stops_on_the_day_after(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.yaml"
+    _, token = issue_token(
+        path, "ministry", None, "临时令牌", dt.date(2026, 7, 1), expires=dt.date(2026, 7, 31)
+    )
+    assert TokenStore(path, today=lambda: dt.date(2026, 7, 31)).authenticate(token) is not None
+    assert TokenStore(path, today=lambda: dt.date(2026, 8, 1)).authenticate(token) is None
+    with pytest.raises(ConfigError, match="before the day"):
+        issue_token(path, "ministry", None, "x", dt.date(2026, 7, 1), expires=dt.date(2026, 6, 1))
+
+
+def test_cli_expires_and_names_with_markup_print_as_written(tmp_path: Path) -> None:
+    # given: a name that Rich would read as markup (it used to crash after the token was written)
+    path = tmp_path / "tokens.yaml"
+    name = "[/bold]广东[red]厅[/]"
+    # when
+    added = runner.invoke(
+        api_app,
+        ["token", "add", "--role", "ministry", "--name", name, "--expires", "2030-12-31",
+         "--tokens", str(path)],
+    )  # fmt: skip
+    listed = runner.invoke(api_app, ["token", "list", "--tokens", str(path)])
+    revoked = runner.invoke(api_app, ["token", "revoke", "[/x]", "--tokens", str(path)])
+    bad_date = runner.invoke(
+        api_app,
+        ["token", "add", "--role", "ministry", "--name", "x", "--expires", "2030-13-01",
+         "--tokens", str(path)],
+    )  # fmt: skip
+    # then
+    assert added.exit_code == 0, added.output
+    assert name in added.output and "valid through 2030-12-31" in added.output
+    assert listed.exit_code == 0 and name in listed.output and "2030-12-31" in listed.output
+    assert revoked.exit_code == 2 and "[/x]" in revoked.output
+    assert bad_date.exit_code == 2 and "YYYY-MM-DD" in bad_date.output
+    assert read_tokens(path).tokens[0].expires == dt.date(2030, 12, 31)

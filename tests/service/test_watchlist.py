@@ -93,7 +93,8 @@ def test_watch_list_requests_are_audited(client: TestClient, service_files: Serv
 def test_the_page_lists_the_rows_and_hides_other_provinces(
     client: TestClient, service_files: Service
 ) -> None:
-    client.cookies.set("zjtx_session", service_files.tokens.beijing)
+    login = client.post("/login", data={"token": service_files.tokens.beijing})
+    assert login.status_code == 200  # the session cookie is set, the redirect followed
     page = client.get(f"/runs/{RUN_NEW}/provinces/11/watchlist")
     assert page.status_code == 200
     assert G in page.text and "第二十条" in page.text and "核实后取消认定" in page.text

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+import zipfile
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from openpyxl import load_workbook
 
@@ -96,6 +98,97 @@ def test_parquet_parts_with_different_categories_concatenate(tmp_path: Path) -> 
     joined = pd.read_parquet(tmp_path / "all.parquet")
     assert len(joined) == 302
     assert list(joined["verdict"].astype("str")[:3]) == ["pass", "fail", "unknown"]
+
+
+HOSTILE = {
+    '=HYPERLINK("http://evil.example","点此")': '\'=HYPERLINK("http://evil.example","点此")',
+    "+1+cmd|' /C calc'!A0": "'+1+cmd|' /C calc'!A0",
+    "-2+3": "'-2+3",
+    "@SUM(1+1)": "'@SUM(1+1)",
+    "\t=1+1": "'\t=1+1",
+    "\r=1+1": "'=1+1",  # CR is a control character: dropped, then the formula is caught
+    "深圳\x01市\x1b华芯\x7f有限公司": "深圳市华芯有限公司",
+}
+
+
+def hostile_list() -> pd.DataFrame:
+    names = list(HOSTILE)
+    frame = pd.concat([sample_list()] * 4, ignore_index=True).iloc[: len(names)].copy()
+    frame["name"] = names
+    frame["rank"] = range(1, len(names) + 1)
+    frame["tier"] = "specialized"
+    frame["reasons"] = "=1+1"  # any text column, not only the name
+    return frame
+
+
+def test_csv_neutralises_formulas_and_strips_control_characters(tmp_path: Path) -> None:
+    # given: firm names an attacker registered to run in an official's spreadsheet
+    lists = hostile_list()
+    # when
+    write_list_csv(lists, tmp_path / "44.csv")
+    # then: every such cell starts with ', control characters are gone, numbers are untouched
+    read = pd.read_csv(tmp_path / "44.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    assert read["name"].tolist() == list(HOSTILE.values())
+    assert set(read["reasons"]) == {"'=1+1"}
+    assert read["score"].iloc[0] == "0.912346" and read["rank"].iloc[0] == "1"
+    assert lists["name"].tolist() == list(HOSTILE)  # the caller's frame is not changed
+
+
+def test_xlsx_keeps_formula_like_names_as_text_and_a_control_character_cannot_abort_it(
+    tmp_path: Path,
+) -> None:
+    # given
+    lists = hostile_list()
+    # when: (openpyxl raised IllegalCharacterError on \x01, aborting the whole publication)
+    write_list_xlsx(lists, tmp_path / "44.xlsx")
+    # then: explicit string cells holding the text; no formula anywhere in the workbook
+    sheet = load_workbook(tmp_path / "44.xlsx")["专精特新中小企业"]
+    names = [sheet.cell(row=r, column=3) for r in range(2, 2 + len(HOSTILE))]
+    assert all(cell.data_type == "s" for cell in names)
+    assert [cell.value for cell in names] == [value.removeprefix("'") for value in HOSTILE.values()]
+    with zipfile.ZipFile(tmp_path / "44.xlsx") as book:
+        sheets = [n for n in book.namelist() if n.startswith("xl/worksheets/")]
+        assert not any(b"<f>" in book.read(n) for n in sheets)
+
+
+def test_candidates_are_sorted_by_credit_code_in_small_row_groups(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: two province parts whose firms' rows are interleaved by criterion
+    monkeypatch.setattr("zjtx.publication.CANDIDATES_ROW_GROUP", 4)
+    parts = []
+    for index, codes in enumerate((["B2", "A1", "C3"], ["E5", "D4"])):
+        rows = [(c, k) for k in ("k1", "k2") for c in codes]
+        frame = pd.DataFrame(rows, columns=["credit_code", "criterion"]).astype("category")
+        parts.append(tmp_path / f"part{index}.parquet")
+        frame.to_parquet(parts[-1], index=False)
+    # when
+    concatenate_parquet(parts, tmp_path / "candidates.parquet")
+    # then: each part sorted (a firm's rows together, in their order), groups of 4 rows whose
+    # statistics name the codes they hold — a reader filtering on a code skips the rest
+    table = pd.read_parquet(tmp_path / "candidates.parquet").astype(str)
+    assert table["credit_code"].tolist() == [
+        "A1",
+        "A1",
+        "B2",
+        "B2",
+        "C3",
+        "C3",
+        "D4",
+        "D4",
+        "E5",
+        "E5",
+    ]
+    assert table["criterion"].tolist()[:2] == ["k1", "k2"]
+    metadata = pq.ParquetFile(tmp_path / "candidates.parquet").metadata
+    ranges = [
+        (
+            metadata.row_group(i).column(0).statistics.min,
+            metadata.row_group(i).column(0).statistics.max,
+        )
+        for i in range(metadata.num_row_groups)
+    ]
+    assert ranges == [("A1", "B2"), ("C3", "C3"), ("D4", "E5")]
 
 
 def sample_watchlist() -> pd.DataFrame:

@@ -1,0 +1,33 @@
+"""Operational settings of the officials' service (`configs/service.yaml`), strict and frozen."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from zjtx.config import FrozenModel, load_config
+
+MAX_SESSION_HOURS = 8  # a browser session never lasts longer than a working day
+
+
+class SessionSettings(FrozenModel):
+    lifetime_hours: float = Field(gt=0, le=MAX_SESSION_HOURS)
+    max_sessions: int = Field(ge=1, le=1_000_000)
+
+
+class LoginSettings(FrozenModel):
+    max_failures: int = Field(ge=1, le=1000)
+    window_seconds: int = Field(ge=1, le=86_400)
+
+
+class CacheSettings(FrozenModel):
+    max_bytes: int = Field(ge=1 << 20)
+
+
+class ServiceConfig(FrozenModel):
+    sessions: SessionSettings
+    login: LoginSettings
+    cache: CacheSettings
+
+
+def load_service_config(path: str = "service.yaml") -> ServiceConfig:
+    return load_config(ServiceConfig, path)
