@@ -184,7 +184,7 @@ def create_app(
     app.add_middleware(SecurityHeaders, hsts=secure_cookie)
     for router in routers:  # first, so that their paths win over the core's path patterns
         app.include_router(router)
-    app.include_router(watchlist_router(store, api_principal, page_principal, templates))
+    app.include_router(watchlist_router(api_principal, page_principal, templates))
 
     def readable_firm(request: Request, user: Principal, run_id: str, code: str) -> dict[str, Any]:
         run = readable_run(request, run_id)

@@ -180,7 +180,7 @@ def regular_file(path: Path, directory: Path) -> Path | None:
     return path
 
 
-def _is_directory(path: Path) -> bool:
+def is_directory(path: Path) -> bool:
     try:
         return stat.S_ISDIR(path.lstat().st_mode)
     except OSError:
@@ -204,7 +204,7 @@ class RunStore:
                 for p in self.runs_dir.iterdir()
                 if _RUN_ID.match(p.name)
                 and p.name != LATEST
-                and _is_directory(p)
+                and is_directory(p)
                 and regular_file(p / "manifest.json", p) is not None
             ),
             reverse=True,
@@ -217,7 +217,7 @@ class RunStore:
         target = link.resolve()
         if target.parent != self.runs_dir.resolve() or not _RUN_ID.match(target.name):
             return None
-        if not _is_directory(target) or regular_file(target / "manifest.json", target) is None:
+        if not is_directory(target) or regular_file(target / "manifest.json", target) is None:
             return None
         return target.name
 
@@ -229,7 +229,7 @@ class RunStore:
         if name is None or name == LATEST:
             return None
         path = self.runs_dir.resolve() / name
-        if not _is_directory(path) or regular_file(path / "manifest.json", path) is None:
+        if not is_directory(path) or regular_file(path / "manifest.json", path) is None:
             return None
         return path
 
@@ -346,7 +346,7 @@ def read_run(path: Path) -> RunData:
     manifest = json.loads(text)
     files: dict[str, dict[str, Path]] = {}
     folder = path / "invitations"
-    if _is_directory(folder):
+    if is_directory(folder):
         for item in sorted(folder.iterdir()):
             if (
                 _PROVINCE_FILE.fullmatch(item.stem)

@@ -19,7 +19,14 @@ from pydantic import BaseModel, Field, field_validator
 from models.watchlist import GROUND_LABELS
 from models.watchlist_config import GROUNDS
 from service.api_models import MAX_PAGE, MAX_PAGE_SIZE, ErrorBody, Province, RunId
-from service.runs import MEDIA_TYPES, FileFormat, RunStore, records
+from service.deps import readable_province
+from service.runs import (
+    MEDIA_TYPES,
+    FileFormat,
+    is_directory,
+    records,
+    regular_file,
+)
 from service.tokens import Principal
 from zjtx.publication import WATCH_LABELS
 
@@ -58,12 +65,13 @@ class WatchPage(BaseModel):
     items: list[dict[str, Any]]
 
 
-def watchlist_file(store: RunStore, run_id: str, province: str, file_format: str) -> Path | None:
-    run = store.resolve(run_id)
-    if run is None:
+def watchlist_file(run: Path, province: str, file_format: str) -> Path | None:
+    """The run's watch-list file: a regular file inside the run's own `watchlist/` folder, never
+    a symlink (the same rule as every other file the service serves)."""
+    folder = run / "watchlist"
+    if not is_directory(folder):
         return None
-    path = run / "watchlist" / f"{province}.{file_format}"
-    return path if path.is_file() else None
+    return regular_file(folder / f"{province}.{file_format}", folder)
 
 
 def watch_page(path: Path, run_id: str, province: str, params: WatchParams) -> WatchPage:
@@ -84,7 +92,6 @@ def watch_page(path: Path, run_id: str, province: str, params: WatchParams) -> W
 
 
 def watchlist_router(
-    store: RunStore,
     api_user: Callable[..., Principal],
     page_user: Callable[..., Principal],
     templates: Jinja2Templates,
@@ -94,15 +101,18 @@ def watchlist_router(
     ApiUser = Annotated[Principal, Depends(api_user)]
     PageUser = Annotated[Principal, Depends(page_user)]
 
-    def readable(user: Principal, run_id: str, province: str, file_format: str) -> Path:
-        path = watchlist_file(store, run_id, province, file_format)
-        if not user.can_read(province) or path is None:
+    def readable(
+        request: Request, user: Principal, run_id: str, province: str, file_format: str
+    ) -> Path:
+        # Province wall first, then the run (`latest` resolved and named in the audit line).
+        run = readable_province(request, user, run_id, province)
+        path = watchlist_file(run.path, province, file_format)
+        if path is None:
             raise HTTPException(404, NOT_FOUND)
         return path
 
-    def resolved_id(run_id: str) -> str:
-        path = store.resolve(run_id)
-        return path.name if path is not None else run_id
+    def resolved_id(path: Path) -> str:
+        return path.parent.parent.name
 
     @router.get(
         "/api/v1/runs/{run_id}/provinces/{province}/watchlist",
@@ -111,10 +121,14 @@ def watchlist_router(
         responses=ERRORS,
     )
     def watchlist(
-        run_id: RunId, province: Province, params: Annotated[WatchParams, Query()], user: ApiUser
+        request: Request,
+        run_id: RunId,
+        province: Province,
+        params: Annotated[WatchParams, Query()],
+        user: ApiUser,
     ) -> WatchPage:
-        path = readable(user, run_id, province, "csv")
-        return watch_page(path, resolved_id(run_id), province, params)
+        path = readable(request, user, run_id, province, "csv")
+        return watch_page(path, resolved_id(path), province, params)
 
     @router.get(
         "/api/v1/runs/{run_id}/provinces/{province}/watchlist/download/{file_format}",
@@ -127,13 +141,17 @@ def watchlist_router(
         },
     )
     def download(
-        run_id: RunId, province: Province, file_format: FileFormat, user: ApiUser
+        request: Request,
+        run_id: RunId,
+        province: Province,
+        file_format: FileFormat,
+        user: ApiUser,
     ) -> Response:
-        path = readable(user, run_id, province, file_format)
+        path = readable(request, user, run_id, province, file_format)
         return FileResponse(
             path,
             media_type=MEDIA_TYPES[file_format],
-            filename=f"观察名单-{province}-{resolved_id(run_id)}.{file_format}",
+            filename=f"观察名单-{province}-{resolved_id(path)}.{file_format}",
         )
 
     @router.get(
@@ -150,8 +168,8 @@ def watchlist_router(
         params: Annotated[WatchParams, Query()],
         user: PageUser,
     ) -> HTMLResponse:
-        path = readable(user, run_id, province, "csv")
-        page = watch_page(path, resolved_id(run_id), province, params)
+        path = readable(request, user, run_id, province, "csv")
+        page = watch_page(path, resolved_id(path), province, params)
         context = {
             "user": user,
             "page": page,

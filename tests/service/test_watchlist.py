@@ -101,3 +101,30 @@ def test_the_page_lists_the_rows_and_hides_other_provinces(
     other = client.get(f"/runs/{RUN_NEW}/provinces/44/watchlist")
     assert other.status_code == 404 and E not in other.text
     client.cookies.clear()
+
+
+def test_latest_is_audited_as_the_run_served(client: TestClient, service_files: Service) -> None:
+    log = service_files.audit_log
+    before = log.read_text().count("\n") if log.exists() else 0
+    token = bearer(service_files.tokens.guangdong)
+    assert (
+        client.get("/api/v1/runs/latest/provinces/44/watchlist", headers=token).json()["run_id"]
+        == RUN_NEW
+    )
+    lines = log.read_text(encoding="utf-8").split("\n")[before:-1]
+    assert [json.loads(line)["run_id"] for line in lines] == [RUN_NEW]
+
+
+def test_a_symlinked_watch_list_is_not_served(client: TestClient, service_files: Service) -> None:
+    # given a watch-list file that is a symlink to another province's list
+    folder = service_files.runs / RUN_NEW / "watchlist"
+    link = folder / "45.csv"
+    link.symlink_to(folder / "44.csv")
+    try:
+        response = client.get(
+            f"{API}/provinces/45/watchlist", headers=bearer(service_files.tokens.ministry)
+        )
+        # then it answers as if absent, and nothing of the target leaks
+        assert response.status_code == 404 and E not in response.text
+    finally:
+        link.unlink()
