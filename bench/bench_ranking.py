@@ -151,8 +151,9 @@ def main() -> None:
             print(f"seed {seed} done", flush=True)
     table = pd.DataFrame(rows)
     k = config.evaluation.k
+    rounds = ", ".join(str(d) for d in config.validation_dates)
     print(
-        f"\nNovel precision@k (k = {k} per province and tier) on {config.validation_dates[0]}, "
+        f"\nNovel precision@k (k = {k} per province and tier) on {rounds}, "
         f"{args.firms:,} firms; * = champion (gate); target = 1.3× the baseline or half its "
         "distance to 1.0"
     )

@@ -4,6 +4,7 @@ discovery metrics with bootstrap intervals, the paired-bootstrap champion gate, 
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -307,7 +308,8 @@ def test_label_falls_back_to_approved_applications(config: ModelConfig) -> None:
 
 def test_validation_dates_must_come_after_training_dates(tmp_path: Path) -> None:
     text = Path("configs/model.yaml").read_text(encoding="utf-8")
-    bad = text.replace("validation_dates: [2024-06-30]", "validation_dates: [2022-06-30]")
+    bad = re.sub(r"(?m)^validation_dates: .*$", "validation_dates: [2021-06-30]", text)
+    assert bad != text
     path = tmp_path / "model.yaml"
     path.write_text(bad, encoding="utf-8")
     with pytest.raises(ConfigError, match="later than every training date"):
