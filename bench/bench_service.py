@@ -267,7 +267,11 @@ def main() -> None:
         peak = peak_rss_gib(server.pid)
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # uvicorn still draining slow downloads
+            server.kill()
+            server.wait()
     table = Table(
         title=f"Service under load: {args.runs} runs of {source.name} ({firms_in_run:,} verdict "
         f"rows), {args.latest_share:.0%} of reads on latest, {args.clients} clients, "
