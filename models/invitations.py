@@ -9,25 +9,6 @@ from __future__ import annotations
 import pandas as pd
 
 INVITABLE = ("eligible", "to_verify")
-LIST_COLUMNS = [
-    "rank",
-    "credit_code",
-    "name",
-    "region_code",
-    "tier",
-    "outcome",
-    "score",
-    "p_qualify",
-    "p_apply",
-    "priority",
-    "est_score_low",
-    "est_score_high",
-    "p_score_pass",
-    "reasons",
-    "to_verify",
-    "declarations",
-    "evidence",
-]
 # Model columns beside the score (models.ranking.PRIORITY_COLUMNS; contract outputs.md).
 SCORE_COLUMNS = [
     "score",
@@ -38,6 +19,19 @@ SCORE_COLUMNS = [
     "est_score_high",
     "p_score_pass",
     "reasons",
+]
+# An invitation list row (outputs.md): the firm, its outcome, the model's columns, the checks.
+LIST_COLUMNS = [
+    "rank",
+    "credit_code",
+    "name",
+    "region_code",
+    "tier",
+    "outcome",
+    *SCORE_COLUMNS,
+    "to_verify",
+    "declarations",
+    "evidence",
 ]
 DECLARATION_MARK = "需申报说明"
 NO_PROVINCE = "00"  # firms without a usable region code; reported, never published to a province
