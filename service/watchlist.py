@@ -18,7 +18,14 @@ from pydantic import BaseModel, Field, field_validator
 
 from models.watchlist import GROUND_LABELS
 from models.watchlist_config import GROUNDS
-from service.api_models import MAX_PAGE, MAX_PAGE_SIZE, ErrorBody, Province, RunId
+from service.api_models import (
+    MAX_PAGE,
+    MAX_PAGE_SIZE,
+    ErrorBody,
+    Province,
+    RunId,
+    _blank_is_none,
+)
 from service.deps import readable_province
 from service.runs import (
     MEDIA_TYPES,
@@ -53,7 +60,7 @@ class WatchParams(BaseModel):
     @field_validator("ground", "new", mode="before")
     @classmethod
     def _blank_means_all(cls, value: object) -> object:
-        return None if value == "" else value
+        return _blank_is_none(value)
 
 
 class WatchPage(BaseModel):
