@@ -59,7 +59,7 @@ PAIR_FEATURES: Final = (
     "core_similarity",  # rapidfuzz ratio of the trade-name cores (字号 + 行业)
     "trade_similarity",  # ratio of the trade names (字号) alone
     "margin",  # core_similarity minus that of the best other candidate firm
-    "close_rivals",  # log(1 + close rivals: other candidates within 0.05 of core similarity)
+    "close_rivals",  # log(1 + close rivals: other candidates within close_rival_margin)
     "region_city",  # the regions agree to the prefecture or finer
     "region_province",  # ... to the province only
     "region_conflict",  # both name a region and they differ
@@ -127,6 +127,7 @@ class FuzzyDecision(FrozenModel):
     industry_mismatch_below: float
     form_mismatch_penalty: float
     branch_penalty: float
+    close_rival_margin: float = Field(ge=0.0, le=1.0)
 
 
 class PairClassifier(FrozenModel):
@@ -747,11 +748,11 @@ def pair_features(
     )
     frame["support"] = counts
     frame["margin"] = frame["core_similarity"] - _best_other(frame, "core_similarity")
-    # Rivals: the other candidates about as similar (within 0.05): the ones a reviewer weighs.
+    # Rivals: the other candidates about as similar (within the margin): the ones a reviewer weighs.
     pairs_of = frame[["mention", "firm", "core_similarity", "support"]]
     rivals = pairs_of.merge(pairs_of, on="mention", suffixes=("", "_o"))
     close = (rivals["firm_o"] != rivals["firm"]) & (
-        rivals["core_similarity_o"] >= rivals["core_similarity"] - 0.05
+        rivals["core_similarity_o"] >= rivals["core_similarity"] - decision.close_rival_margin
     )
     rivals = rivals[close]
     by_pair = rivals.groupby(["mention", "firm"], sort=False)
