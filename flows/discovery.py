@@ -249,8 +249,10 @@ def assemble(
     from zjtx.publication import (
         concatenate_parquet,
         config_hash,
+        write_list_csv,
         write_manifest,
         write_report_html,
+        write_row_indexes,
     )
 
     def joined(stem: str) -> pd.DataFrame:
@@ -263,8 +265,9 @@ def assemble(
         paths.staging / "candidates.parquet",
     )
     lists = joined("lists")
-    joined("cultivation").to_csv(paths.staging / "cultivation.csv", index=False)
-    joined("renewals").to_csv(paths.staging / "renewals.csv", index=False)
+    write_list_csv(joined("cultivation"), paths.staging / "cultivation.csv")
+    write_list_csv(joined("renewals"), paths.staging / "renewals.csv")
+    write_row_indexes(paths.staging)  # the service pages through the lists by these
     stage_funnel = joined("funnel")
     watchlist, watch_summary = watchlists(paths, as_of, provinces, counts)
     config_dir = Path(__file__).resolve().parent.parent / "configs"

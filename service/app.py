@@ -13,10 +13,13 @@ middleware (service/security.py, service/audit.py), so routers from other module
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Hashable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exception_handlers import (
@@ -24,8 +27,9 @@ from fastapi.exception_handlers import (
     request_validation_exception_handler,
 )
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from models.criteria.engine import CRITERION_LABELS
@@ -68,6 +72,8 @@ from service.deps import (
 )
 from service.runs import (
     MEDIA_TYPES,
+    ByteCache,
+    DownloadResponse,
     FileFormat,
     InvitationQuery,
     RunData,
@@ -129,6 +135,24 @@ LOGIN_ANSWERS: dict[int | str, dict[str, Any]] = {
 }
 
 
+@dataclass(frozen=True)
+class Rendered:
+    """A page of a published run as a model (for the HTML pages) and as JSON bytes (for the
+    API), made once: a published run never changes. `province`: whose data it shows."""
+
+    model: Any
+    body: bytes
+    province: str | None = None
+
+    def response(self) -> Response:
+        return Response(self.body, media_type="application/json")
+
+
+def rendered(model: BaseModel, province: str | None = None) -> tuple[Rendered, int]:
+    body = model.model_dump_json().encode()
+    return Rendered(model, body, province), len(body) * 4 + 1024  # the model about thrice
+
+
 def create_app(
     runs_dir: Path,
     tokens_file: Path,
@@ -169,7 +193,17 @@ def create_app(
     )
     cookie_max_age = int(settings.sessions.lifetime_hours * 3600)
     store = parts.store
+    responses = ByteCache(settings.cache.responses_max_bytes)  # rendered pages of published runs
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Requests run in this many threads: each holds its own allocator arenas, and the GIL
+        # lets one compute at a time, so the default 40 only adds memory and switching.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.server.threads
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="优质中小企业主动发现 · 名单服务",
         description="已发布运行结果的只读服务：邀请名单、企业指标依据、培育与复核名单。"
         "省级令牌只能读取本省数据（第七、八条属地原则；第二十八条保护商业秘密）。",
@@ -186,20 +220,27 @@ def create_app(
         app.include_router(router)
     app.include_router(watchlist_router(api_principal, page_principal, templates))
 
-    def readable_firm(request: Request, user: Principal, run_id: str, code: str) -> dict[str, Any]:
-        run = readable_run(request, run_id)
-
-        def may_read(province: str | None) -> bool:
-            note(request, province=province)
-            return user.can_read(province)
-
-        detail = firm_detail(store, run, code, may_read)
+    def firm_page(run: RunData, code: str) -> tuple[Rendered, int]:
+        """A firm's page, rendered once per run (a published run never changes)."""
+        detail = firm_detail(store, run, code, lambda _: True)
         if detail is None:
-            raise HTTPException(404, NOT_FOUND)
+            return Rendered(None, b"", None), 256
         for tier in detail["tiers"]:
             for row in tier["criteria"]:
                 row["label"] = CRITERION_LABELS.get(row["criterion"], row["criterion"])
-        return detail
+        return rendered(FirmDetail.model_validate(detail), detail["province"])
+
+    def readable(request: Request, user: Principal, page: Rendered) -> Rendered:
+        """The firm's province is checked and audited on every request."""
+        note(request, province=page.province)
+        if page.model is None or not user.can_read(page.province):
+            raise HTTPException(404, NOT_FOUND)
+        return page
+
+    def readable_firm(request: Request, user: Principal, run_id: str, code: str) -> Rendered:
+        run = readable_run(request, run_id)
+        page = responses.get(("firm", run.path, code), lambda: firm_page(run, code))
+        return readable(request, user, page)
 
     def summary(run: RunData, user: Principal, latest: str | None) -> RunSummary:
         manifest = run.manifest
@@ -214,21 +255,30 @@ def create_app(
             counts=manifest.get("counts") if user.role == "ministry" else None,
         )
 
-    def run_list(user: Principal) -> RunList:
-        """From each run's manifest and file names only: no table is read."""
-        latest = store.latest_id()
-        runs = [store.load(run_id) for run_id in store.run_ids()]
-        return RunList(
-            latest=latest, runs=[summary(run, user, latest) for run in runs if run is not None]
-        )
+    def run_list_key(user: Principal) -> tuple[Hashable, Callable[[], tuple[Rendered, int]]]:
+        """From each run's manifest and file names only: no table is read. Rendered once per
+        state of the runs directory and reader's scope."""
+        listing = store.listing()
 
-    def list_page(run: RunData, province: str, params: ListParams) -> InvitationPage:
+        def load() -> tuple[Rendered, int]:
+            latest, runs = store.published()
+            return rendered(RunList(latest=latest, runs=[summary(r, user, latest) for r in runs]))
+
+        return ("runs", listing.stamp, user.role, user.province), load
+
+    def run_list(user: Principal) -> Rendered:
+        return responses.get(*run_list_key(user))
+
+    def list_page_key(
+        run: RunData, province: str, params: ListParams
+    ) -> tuple[Hashable, Callable[[], tuple[Rendered, int]]]:
         if province not in run.list_files:
             raise HTTPException(404, NOT_FOUND)
-        query = InvitationQuery(**params.model_dump())
-        total, rows = invitation_page(store.invitations(run, province), query)
-        return InvitationPage.model_validate(
-            {
+
+        def load() -> tuple[Rendered, int]:
+            query = InvitationQuery(**params.model_dump())
+            total, rows = invitation_page(store.invitations(run, province), query)
+            page = {
                 "run_id": run.run_id,
                 "province": province,
                 "total": total,
@@ -236,7 +286,12 @@ def create_app(
                 "page_size": params.page_size,
                 "items": rows,
             }
-        )
+            return rendered(InvitationPage.model_validate(page))
+
+        return ("list", run.path, province, tuple(sorted(params.model_dump().items()))), load
+
+    def list_page(run: RunData, province: str, params: ListParams) -> Rendered:
+        return responses.get(*list_page_key(run, province, params))
 
     def published_table(
         run: RunData, which: TableName, province: str, params: TableParams
@@ -267,9 +322,15 @@ def create_app(
     def me(user: ApiUser) -> Me:
         return Me(token_id=user.token_id, name=user.name, role=user.role, province=user.province)
 
-    @app.get("/api/v1/runs", tags=["api"], summary="已发布的运行", responses=ERRORS)
-    def runs(user: ApiUser) -> RunList:
-        return run_list(user)
+    @app.get(
+        "/api/v1/runs",
+        tags=["api"],
+        summary="已发布的运行",
+        responses=ERRORS,
+        response_model=RunList,
+    )
+    def runs(user: ApiUser) -> Response:
+        return run_list(user).response()
 
     @app.get("/api/v1/runs/{run_id}", tags=["api"], summary="一次运行的概况", responses=ERRORS)
     def run(request: Request, run_id: RunId, user: ApiUser) -> RunSummary:
@@ -280,6 +341,7 @@ def create_app(
         tags=["api"],
         summary="一省的邀请名单：筛选、检索、排序、分页",
         responses=ERRORS,
+        response_model=InvitationPage,
     )
     def invitations(
         request: Request,
@@ -287,8 +349,9 @@ def create_app(
         province: Province,
         params: Annotated[ListParams, Query()],
         user: ApiUser,
-    ) -> InvitationPage:
-        return list_page(readable_province(request, user, run_id, province), province, params)
+    ) -> Response:
+        run = readable_province(request, user, run_id, province)
+        return list_page(run, province, params).response()
 
     @app.get(
         "/api/v1/runs/{run_id}/provinces/{province}/download/{file_format}",
@@ -307,7 +370,7 @@ def create_app(
         path = run.list_files.get(province, {}).get(file_format)
         if path is None or regular_file(path, path.parent) is None:
             raise HTTPException(404, NOT_FOUND)
-        return FileResponse(
+        return DownloadResponse(
             path,
             media_type=MEDIA_TYPES[file_format],
             filename=f"邀请名单-{province}-{run.run_id}.{file_format}",
@@ -350,9 +413,12 @@ def create_app(
         tags=["api"],
         summary="一家企业：各层级全部指标的结论与依据、排序依据与数据缺口",
         responses=ERRORS,
+        response_model=FirmDetail,
     )
-    def firm(request: Request, run_id: RunId, credit_code: CreditCode, user: ApiUser) -> FirmDetail:
-        return FirmDetail.model_validate(readable_firm(request, user, run_id, credit_code))
+    def firm(request: Request, run_id: RunId, credit_code: CreditCode, user: ApiUser) -> Response:
+        run = readable_run(request, run_id)
+        page = responses.get(("firm", run.path, credit_code), lambda: firm_page(run, credit_code))
+        return readable(request, user, page).response()
 
     # ---------------------------------------------------------------- HTML
     @app.get(
@@ -429,7 +495,7 @@ def create_app(
         responses=PAGE_ERRORS,
     )
     def index(request: Request, user: PageUser) -> HTMLResponse:
-        return render(request, "index.html", {"user": user, "listing": run_list(user)})
+        return render(request, "index.html", {"user": user, "listing": run_list(user).model})
 
     @app.get(
         "/runs/{run_id}",
@@ -456,7 +522,8 @@ def create_app(
         params: Annotated[ListParams, Query()],
         user: PageUser,
     ) -> HTMLResponse:
-        page = list_page(readable_province(request, user, run_id, province), province, params)
+        run = readable_province(request, user, run_id, province)
+        page = list_page(run, province, params).model
         context = {
             "user": user,
             "page": page,
@@ -503,7 +570,7 @@ def create_app(
     def firm_view(
         request: Request, run_id: RunId, credit_code: CreditCode, user: PageUser
     ) -> HTMLResponse:
-        detail = FirmDetail.model_validate(readable_firm(request, user, run_id, credit_code))
+        detail = readable_firm(request, user, run_id, credit_code).model
         return render(request, "firm.html", {"user": user, "firm": detail})
 
     # ---------------------------------------------------------------- match review (issue 14)

@@ -36,25 +36,44 @@ class AuditLogError(OSError):
 
 
 class AuditLog:
-    """Append-only JSON lines file, mode 0600; one lock so concurrent lines never interleave."""
+    """Append-only JSON lines file, mode 0600; one lock so concurrent lines never interleave.
+
+    The file stays open between lines. It is opened again when it was removed (so a line never
+    goes to a deleted file) and after any failed write; rotate it by renaming it away (lines
+    then go on to the renamed file until the service restarts) or with copytruncate."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
+        self._descriptor: int | None = None
 
     def append(self, entry: dict[str, Any]) -> None:
         line = (json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
         with self._lock:
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-                try:
-                    if os.write(descriptor, line) != len(line):
-                        raise AuditLogError(f"short write to {self.path}")
-                finally:
-                    os.close(descriptor)
+                descriptor = self._open()
+                if os.write(descriptor, line) != len(line):
+                    raise AuditLogError(f"short write to {self.path}")
             except OSError as exc:
+                self._close()
                 raise AuditLogError(f"cannot write audit log {self.path}: {exc}") from exc
+
+    def _open(self) -> int:
+        if self._descriptor is not None and os.fstat(self._descriptor).st_nlink > 0:
+            return self._descriptor
+        self._close()
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+        try:
+            self._descriptor = os.open(self.path, flags, 0o600)
+        except FileNotFoundError:  # its folder is made on the first line only
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._descriptor = os.open(self.path, flags, 0o600)
+        return self._descriptor
+
+    def _close(self) -> None:
+        if self._descriptor is not None:
+            descriptor, self._descriptor = self._descriptor, None
+            os.close(descriptor)
 
 
 def state_of(scope: Scope) -> dict[str, Any]:

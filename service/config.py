@@ -21,12 +21,18 @@ class LoginSettings(FrozenModel):
 
 class CacheSettings(FrozenModel):
     max_bytes: int = Field(ge=1 << 20)
+    responses_max_bytes: int = Field(ge=1 << 20)
+
+
+class ServerSettings(FrozenModel):
+    threads: int = Field(ge=1, le=256)
 
 
 class ServiceConfig(FrozenModel):
     sessions: SessionSettings
     login: LoginSettings
     cache: CacheSettings
+    server: ServerSettings
 
 
 def load_service_config(path: str = "service.yaml") -> ServiceConfig:

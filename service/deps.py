@@ -88,7 +88,7 @@ def _known(request: Request, principal: Principal | None) -> Principal | None:
     return principal
 
 
-def api_principal(
+async def api_principal(  # on the event loop: a stat and a hash, no thread needed
     request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
     cookie: Annotated[str | None, Depends(cookie_scheme)],

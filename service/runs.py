@@ -1,11 +1,14 @@
 """Reading published runs (outputs.md): one immutable directory per run, read in parts.
 
-A run's summary comes from its `manifest.json` and the names of its files only. Its tables are
-read when a page needs them, each once under concurrent requests, and kept in a cache bounded by
-bytes (configs/service.yaml): a province's list, the renewal and cultivation lists, and the
-footer of `candidates.parquet`. The candidates table itself (every firm × tier × criterion,
-about 34M rows at national scale) is never read whole: a firm page reads the row groups whose
-statistics can hold its credit code, through an Arrow filter.
+A run's summary comes from its `manifest.json` and the names of its files only. A list
+(a province's invitation list, the cultivation and renewal lists) is held as its row index:
+the columns pages filter, sort and find firms by, and where each row lies in the CSV — the
+index written beside the list at publication (`index/…parquet`), or made from the file once
+for runs published before. A page reads only its own rows' bytes from the CSV. The candidates
+table (every firm × tier × criterion, about 34M rows at national scale) is never read whole:
+a firm page reads the row group whose statistics can hold its credit code, through an Arrow
+filter. What is held is cached, bounded by bytes (configs/service.yaml), each part loaded
+once under concurrent requests.
 
 Only regular files inside the run directory are served or read: a symlink is never followed
 (except `latest`, which names a run directory beside it).
@@ -18,33 +21,46 @@ the ministry only: a province never sees a firm it cannot be shown to own.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
+import os
 import re
 import stat
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any, Literal, TypeVar
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+from fastapi.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from models.criteria.engine import TIERS
-from models.invitations import LIST_COLUMNS, NO_PROVINCE, SCORE_COLUMNS, province_of
-
-PRIORITY_COLUMNS = [c for c in SCORE_COLUMNS if c not in ("score", "reasons")]
+from models.invitations import LIST_COLUMNS, NO_PROVINCE
+from zjtx.publication import (
+    ROW_INDEX_COLUMNS,
+    ROW_INDEX_NUMBERS,
+    ROW_LENGTH,
+    ROW_OFFSET,
+    row_index,
+    row_index_path,
+)
 
 RUN_ID_PATTERN = r"^(latest|[0-9A-Za-z][0-9A-Za-z_-]{0,79})$"
 LATEST = "latest"
 
 MODES = ("discovery", "renewal")
+TABLES = ("renewals", "cultivation")  # the run-wide lists, beside the provinces' lists
 CANDIDATE_COLUMNS = ["credit_code", "tier", "mode", "criterion", "verdict", "evidence"]
 CANDIDATE_COLUMNS_AND_FACTS = (*CANDIDATE_COLUMNS, "name", "region_code")  # facts: if present
 RENEWAL_COLUMNS = ["credit_code", "name", "region_code", "tier", "outcome", "failing", "unknown"]
@@ -57,9 +73,40 @@ MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
+DOWNLOAD_CHUNK = 1 << 20
+
+
+class DownloadResponse(Response):
+    """A published file, whole (no ranges), read in 1 MiB pieces on the event loop.
+
+    Published files are small enough to sit in the page cache, where a read takes a fraction
+    of a millisecond; Starlette's FileResponse sends every 64 KiB read through the thread pool,
+    where under load each piece of a 12 MB national list queues behind page requests."""
+
+    def __init__(self, path: Path, media_type: str, filename: str) -> None:
+        super().__init__(media_type=media_type)
+        self.path = path
+        info = path.stat()
+        self.headers["content-length"] = str(info.st_size)
+        self.headers["last-modified"] = formatdate(info.st_mtime, usegmt=True)
+        self.headers["content-disposition"] = f"attachment; filename*=utf-8''{quote(filename)}"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        if scope.get("method") == "HEAD":
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
+        with self.path.open("rb") as handle:
+            more = True
+            while more:
+                chunk = handle.read(DOWNLOAD_CHUNK)
+                more = len(chunk) == DOWNLOAD_CHUNK
+                await send({"type": "http.response.body", "body": chunk, "more_body": more})
+
+
 _RUN_ID = re.compile(RUN_ID_PATTERN)
 _PROVINCE_FILE = re.compile(r"[0-9]{2}")  # ASCII digits only
-DEFAULT_CACHE_BYTES = 256 << 20
+DEFAULT_CACHE_BYTES = 512 << 20
 V = TypeVar("V")
 
 
@@ -108,6 +155,11 @@ class ByteCache:
             return False, None
         self._entries.move_to_end(key)
         return True, entry[0]
+
+    def peek(self, key: Hashable) -> Any:
+        """The cached value of `key`, or None; never loads."""
+        with self._lock:
+            return self._hit(key)[1]
 
     def get(self, key: Hashable, load: Callable[[], tuple[V, int]]) -> V:
         """The cached value of `key`, or `load()` → (value, size in bytes) once."""
@@ -193,87 +245,93 @@ class RunStore:
     def __init__(self, runs_dir: Path, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
         self.runs_dir = runs_dir
         self.cache = ByteCache(cache_bytes)
+        self._listing: Listing | None = None
+        self._listing_lock = threading.Lock()
+
+    def listing(self) -> Listing:
+        """Which runs are published, read again only when the runs directory or its `latest`
+        link changes (publishing renames a run into place, then switches `latest`)."""
+        stamp = _listing_stamp(self.runs_dir)
+        listing = self._listing
+        if listing is not None and listing.stamp == stamp:
+            return listing
+        with self._listing_lock:
+            if self._listing is None or self._listing.stamp != stamp:
+                self._listing = read_listing(self.runs_dir, stamp)
+            return self._listing
 
     def run_ids(self) -> list[str]:
         """Published runs, newest first (run ids start with the as-of date and a timestamp)."""
-        if not self.runs_dir.is_dir():
-            return []
-        return sorted(
-            (
-                p.name
-                for p in self.runs_dir.iterdir()
-                if _RUN_ID.match(p.name)
-                and p.name != LATEST
-                and is_directory(p)
-                and regular_file(p / "manifest.json", p) is not None
-            ),
-            reverse=True,
-        )
+        return list(self.listing().run_ids)
 
     def latest_id(self) -> str | None:
-        link = self.runs_dir / LATEST
-        if not link.is_symlink() and not link.is_dir():
-            return None
-        target = link.resolve()
-        if target.parent != self.runs_dir.resolve() or not _RUN_ID.match(target.name):
-            return None
-        if not is_directory(target) or regular_file(target / "manifest.json", target) is None:
-            return None
-        return target.name
+        return self.listing().latest
 
     def resolve(self, run_id: str) -> Path | None:
         """The run's directory, or None when no such complete run is published."""
-        if not _RUN_ID.match(run_id):
+        listing = self.listing()
+        name = listing.latest if run_id == LATEST else run_id
+        if name is None or name not in listing.published:
             return None
-        name = self.latest_id() if run_id == LATEST else run_id
-        if name is None or name == LATEST:
-            return None
-        path = self.runs_dir.resolve() / name
-        if not is_directory(path) or regular_file(path / "manifest.json", path) is None:
-            return None
-        return path
+        return listing.root / name
+
+    def published(self) -> tuple[str | None, list[RunData]]:
+        """The run `latest` names and every published run, newest first."""
+        listing = self.listing()
+        runs = (self._read(listing.root / run_id) for run_id in listing.run_ids)
+        return listing.latest, [run for run in runs if run is not None]
 
     def load(self, run_id: str) -> RunData | None:
         """The run's manifest and file names (cached; a published run never changes)."""
         path = self.resolve(run_id)
-        if path is None:
-            return None
-        return self.cache.get(("run", path), lambda: _sized(read_run(path)))
+        return None if path is None else self._read(path)
 
-    def invitations(self, run: RunData, province: str) -> pd.DataFrame:
-        """One province's invitation list (LIST_COLUMNS + province)."""
-        csv = run.list_files.get(province, {}).get("csv")
-        if csv is None:
-            return _empty([*LIST_COLUMNS, "province"])
+    def _read(self, path: Path) -> RunData | None:
+        try:
+            return self.cache.get(("run", path), lambda: _sized(read_run(path)))
+        except (OSError, ValueError):  # removed or broken since it was listed
+            return None
+
+    def invitations(self, run: RunData, province: str) -> PagedList:
+        """One province's invitation list, in list order (rank, tier, credit code)."""
+        path = run.list_files.get(province, {}).get("csv")
+        if path is None:
+            return PagedList.of(None, tuple(LIST_COLUMNS), _empty_index(LIST_COLUMNS))
         return self.cache.get(
-            ("list", run.path, province), lambda: _sized(_read_list(csv, province))
+            ("list", run.path, province), lambda: _sized(_invitation_list(run.path, path, province))
         )
 
-    def table(self, run: RunData, which: TableKind) -> pd.DataFrame:
+    def table(self, run: RunData, which: TableKind) -> PagedList:
         """The cultivation or renewal list of the whole run, each row with its name, region
         code (from the other lists where the file has none) and province."""
 
-        def load() -> tuple[pd.DataFrame, int]:
-            frame = _read_table(run, which)
-            directory = self.directory(run)
+        def load() -> tuple[PagedList, int]:
+            header, index = _row_index_table(run.path, run.path / f"{which}.csv", _required(which))
             for column in ("name", "region_code"):
-                known = frame["credit_code"].map(directory[column]).fillna("")
-                own = frame[column] if column in frame.columns else known
-                frame[column] = own.where(own != "", known)
-            frame["province"] = _provinces(frame["region_code"])
-            return _sized(frame)
+                if column not in index.column_names:
+                    index = index.append_column(column, pa.array([""] * index.num_rows))
+            completed = any(pc.any(pc.equal(index[c], "")).as_py() for c in ("name", "region_code"))
+            if completed:  # from the other lists, as they name the firm (first wins)
+                tables = [self.invitations(run, p).index for p in run.provinces]
+                tables += [
+                    _row_index_table(run.path, run.path / f"{t}.csv", _required(t))[1]
+                    for t in TABLES
+                ]
+                directory = _firm_directory(t.to_pandas() for t in tables)
+                frame = index.to_pandas()
+                for column in ("name", "region_code"):
+                    known = frame["credit_code"].map(directory[column]).fillna("")
+                    frame[column] = frame[column].where(frame[column] != "", known)
+                    index = index.set_column(
+                        index.column_names.index(column),
+                        column,
+                        pa.array(frame[column], pa.string()),
+                    )
+            index = index.append_column("province", _provinces(index["region_code"]))
+            overlay = ("name", "region_code") if completed else ()
+            return _sized(PagedList.of(run.path / f"{which}.csv", header, index, overlay=overlay))
 
         return self.cache.get((which, run.path), load)
-
-    def directory(self, run: RunData) -> pd.DataFrame:
-        """credit_code → name, region_code of every firm the run's lists name (first wins)."""
-
-        def load() -> tuple[pd.DataFrame, int]:
-            frames = [self.invitations(run, p) for p in run.provinces]
-            frames += [_read_table(run, "renewals"), _read_table(run, "cultivation")]
-            return _sized(_firm_directory(frames))
-
-        return self.cache.get(("directory", run.path), load)
 
     def candidates(self, run: RunData, credit_code: str) -> list[dict[str, str]]:
         """The candidates rows of one firm, read through an Arrow filter on the credit code:
@@ -286,37 +344,28 @@ class RunStore:
         columns = [c for c in CANDIDATE_COLUMNS_AND_FACTS if c in index.columns]
         if not groups or "credit_code" not in columns:
             return []
-        parquet = pq.ParquetFile(path, metadata=index.metadata)
+        parquet = pq.ParquetFile(  # text as dictionaries: only this firm's rows are decoded
+            pa.OSFile(str(path)), metadata=index.metadata, read_dictionary=columns
+        )
         try:
             table = parquet.read_row_groups(groups, columns=columns, use_threads=False)
         finally:
             parquet.close()
-        codes = pc.cast(table["credit_code"], pa.string())
-        table = table.filter(pc.equal(codes, credit_code))
-        values = {  # decoded here: only this firm's rows, not the row groups' dictionaries
-            name: pc.fill_null(pc.cast(table[name], pa.string()), "").to_pylist()
-            for name in columns
-        }
-        empty = [""] * table.num_rows
-        return [
-            dict(zip(CANDIDATE_COLUMNS_AND_FACTS, row, strict=True))
-            for row in zip(
-                *(values.get(name, empty) for name in CANDIDATE_COLUMNS_AND_FACTS), strict=True
-            )
-        ]
+        rows = _rows_of_code(table, credit_code).cast(
+            pa.schema([pa.field(c, pa.string()) for c in columns])
+        )
+        blank = dict.fromkeys(CANDIDATE_COLUMNS_AND_FACTS, "")
+        return [{**blank, **{k: v or "" for k, v in row.items()}} for row in rows.to_pylist()]
 
     def rows_of(self, run: RunData, table: str, credit_code: str) -> list[dict[str, Any]]:
         """A firm's rows, JSON-ready, of a province's list (`table` = its code) or of the
-        renewal or cultivation list, found through a cached credit code → rows index."""
-        if table in ("renewals", "cultivation"):
-            frame = self.table(run, table)  # type: ignore[arg-type]
-        else:
-            frame = self.invitations(run, table)
-        positions = self.cache.get(("positions", run.path, table), lambda: _positions(frame))
-        found = positions.get(credit_code)
-        if found is None:
-            return []
-        return records(frame.iloc[found].drop(columns=["province"], errors="ignore"))
+        renewal or cultivation list."""
+        listed = (
+            self.table(run, table)  # type: ignore[arg-type]
+            if table in TABLES
+            else self.invitations(run, table)
+        )
+        return listed.rows(listed.positions_of(credit_code))
 
     def province_of_firm(self, run: RunData, credit_code: str) -> str | None:
         region, _ = self.firm_facts(run, credit_code)
@@ -328,16 +377,182 @@ class RunStore:
         credit_code: str,
         candidates: list[dict[str, str]] = (),  # type: ignore[assignment]
     ) -> tuple[str | None, str | None]:
-        """(region_code, name) of a firm from the lists, else from its candidates rows."""
-        directory = self.directory(run)
+        """(region_code, name) of a firm: the first the lists give (province lists, then the
+        renewal and cultivation lists), else from its candidates rows."""
         region = name = None
-        if credit_code in directory.index:
-            row = directory.loc[credit_code]
-            region, name = row["region_code"] or None, row["name"] or None
+        listed = [self.invitations(run, p) for p in run.provinces]
+        listed += [self.table(run, "renewals"), self.table(run, "cultivation")]
+        for paged in listed:
+            found = paged.positions_of(credit_code)
+            if not len(found):
+                continue
+            facts = paged.index.select(["name", "region_code"]).take(found).to_pylist()
+            for row in facts:
+                region = region or row["region_code"] or None
+                name = name or row["name"] or None
+            if region and name:
+                break
         for row in candidates:
             region = region or row["region_code"] or None
             name = name or row["name"] or None
         return region, name
+
+
+@dataclass(frozen=True)
+class PagedList:
+    """A published list as the service pages through it: its row index in memory (the columns
+    it filters, sorts and finds firms by, typed, and each row's byte span in the CSV), and the
+    rows a page shows read from the CSV itself. Arrow and numpy, not pandas: a page costs
+    microseconds of bookkeeping, not milliseconds."""
+
+    path: Path | None
+    header: tuple[str, ...]  # the file's columns, then the required ones it lacks
+    index: pa.Table  # indexed columns (and province), in list order
+    spans: np.ndarray  # (offset, length) of each row's record in the file
+    numbers: tuple[tuple[str, bool], ...]  # (column, integral) read as numbers
+    overlay: tuple[str, ...]  # indexed columns completed beyond the file (name, region)
+    codes: np.ndarray  # credit codes, sorted
+    order: np.ndarray  # index positions in that order
+    names: str  # every name, NUL-separated, for substring search
+    name_starts: np.ndarray  # where each row's name starts in `names`
+
+    @classmethod
+    def of(
+        cls,
+        path: Path | None,
+        header: tuple[str, ...],
+        table: pa.Table,
+        numbers: tuple[tuple[str, bool], ...] = (),
+        overlay: tuple[str, ...] = (),
+    ) -> PagedList:
+        spans = np.column_stack(
+            [table[ROW_OFFSET].to_numpy(), table[ROW_LENGTH].to_numpy()]
+        ).astype(np.int64)
+        index = table.drop_columns([ROW_OFFSET, ROW_LENGTH])
+        codes = pc.cast(index["credit_code"], pa.binary()).to_numpy(zero_copy_only=False)
+        codes = codes.astype(np.bytes_) if len(codes) else np.array([], dtype="S1")
+        order = np.argsort(codes, kind="stable")
+        names = index["name"] if "name" in index.column_names else pa.array([], pa.string())
+        lengths = pc.utf8_length(names).to_numpy(zero_copy_only=False) + 1
+        starts = np.concatenate([[0], np.cumsum(lengths[:-1])]).astype(np.int64)
+        return cls(
+            path,
+            header,
+            index,
+            spans,
+            numbers,
+            overlay,
+            codes[order],
+            order,
+            "\0".join(names.to_pylist()),
+            starts,
+        )
+
+    def __len__(self) -> int:
+        return self.index.num_rows
+
+    def positions_of(self, credit_code: str) -> np.ndarray:
+        """Index positions of a firm's rows, in list order."""
+        encoded = credit_code.encode()
+        if len(encoded) > self.codes.dtype.itemsize:
+            return self.order[:0]  # longer than every code held: none of them
+        code = np.array(encoded, dtype=self.codes.dtype)
+        low = int(self.codes.searchsorted(code, side="left"))
+        high = int(self.codes.searchsorted(code, side="right"))
+        found = self.order[low:high]
+        return found if len(found) < 2 else np.sort(found)
+
+    def name_hits(self, needle: str) -> np.ndarray:
+        """Positions whose name contains `needle`, ignoring case."""
+        if not needle or "\0" in needle or not self.names:
+            return np.array([], dtype=int)
+        found = {m.start() for m in re.finditer(re.escape(needle), self.names, re.IGNORECASE)}
+        if not found:
+            return np.array([], dtype=int)
+        return np.unique(np.searchsorted(self.name_starts, sorted(found), side="right") - 1)
+
+    def rows(self, positions: Iterable[int], extra: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        """The whole rows at these index positions, JSON-ready: the file's columns (and the
+        required ones it lacks, empty), numbers as numbers, the columns the index completed,
+        and the `extra` columns of the index (such as province)."""
+        chosen = np.fromiter(positions, dtype=np.int64)
+        if not len(chosen) or self.path is None:
+            return []
+        spans = self.spans[chosen]
+        fields = _read_records(self.path, spans[:, 0].tolist(), spans[:, 1].tolist())
+        columns = [*self.overlay, *extra]
+        known = (
+            self.index.select(columns).take(pa.array(chosen)).to_pylist()
+            if columns
+            else [{}] * len(chosen)
+        )
+        rows = []
+        for values, typed in zip(fields, known, strict=True):
+            row: dict[str, Any] = dict.fromkeys(self.header, "")
+            row.update(zip(self.header, values, strict=False))
+            for column, integral in self.numbers:
+                row[column] = _number(row[column], integral)
+            row.update(typed)
+            rows.append(row)
+        return rows
+
+
+def _number(text: str, integral: bool) -> float | int | None:
+    """A published number as pandas' to_numeric would read it; None where it is not one."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    if math.isnan(value):
+        return None
+    return int(value) if integral else value
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The published runs at one moment: complete run directories (a manifest inside) and the
+    run `latest` names."""
+
+    stamp: tuple[int, int, str | None]
+    root: Path
+    run_ids: tuple[str, ...]  # newest first
+    published: frozenset[str]
+    latest: str | None
+
+
+def _listing_stamp(runs_dir: Path) -> tuple[int, int, str | None]:
+    try:
+        info = os.stat(runs_dir)
+    except OSError:
+        return (0, 0, None)
+    try:
+        latest: str | None = os.readlink(runs_dir / LATEST)
+    except OSError:
+        latest = None
+    return (info.st_ino, info.st_mtime_ns, latest)
+
+
+def read_listing(runs_dir: Path, stamp: tuple[int, int, str | None]) -> Listing:
+    root = runs_dir.resolve()
+    ids = []
+    if is_directory(root):
+        ids = sorted(
+            (
+                p.name
+                for p in root.iterdir()
+                if _RUN_ID.match(p.name)
+                and p.name != LATEST
+                and is_directory(p)
+                and regular_file(p / "manifest.json", p) is not None
+            ),
+            reverse=True,
+        )
+    latest = None
+    if stamp[2] is not None:  # `latest` is a link to a run directory beside it
+        target = Path(stamp[2])
+        if (not target.is_absolute() and len(target.parts) == 1) or target.parent == root:
+            latest = target.name if target.name in ids else None
+    return Listing(stamp, root, tuple(ids), frozenset(ids), latest)
 
 
 def read_run(path: Path) -> RunData:
@@ -363,15 +578,15 @@ def read_run(path: Path) -> RunData:
 
 
 def _sized(value: Any) -> tuple[Any, int]:
+    if isinstance(value, PagedList):
+        arrays = value.codes.nbytes + value.order.nbytes + value.name_starts.nbytes
+        arrays += value.spans.nbytes
+        return value, value.index.nbytes + arrays + sys.getsizeof(value.names) + 4096
     if isinstance(value, pd.DataFrame):
         return value, int(value.memory_usage(deep=True).sum()) + 1024
     if isinstance(value, RunData):
         return value, len(json.dumps(value.manifest, default=str)) * 4 + 4096
     return value, 4096
-
-
-def _empty(columns: list[str]) -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
 
 
 @dataclass(frozen=True)
@@ -380,14 +595,17 @@ class CandidatesIndex:
 
     metadata: pq.FileMetaData
     columns: tuple[str, ...]
-    lowest: np.ndarray  # object arrays of str; None where a group has no statistics
+    unknown: np.ndarray  # groups without statistics (always read)
+    lowest: np.ndarray  # str arrays; "" where a group has no statistics
     highest: np.ndarray
+    ordered: bool  # every group has statistics, in credit-code order
 
     def groups_holding(self, credit_code: str) -> list[int]:
-        unknown = np.array([v is None for v in self.lowest], dtype=bool)
-        low = np.where(unknown, "", self.lowest).astype(str)
-        high = np.where(unknown, "", self.highest).astype(str)
-        may_hold = unknown | ((low <= credit_code) & (credit_code <= high))
+        if self.ordered:  # sorted by credit code: a binary search, not a scan of every group
+            first = int(np.searchsorted(self.highest, credit_code, side="left"))
+            last = int(np.searchsorted(self.lowest, credit_code, side="right"))
+            return list(range(first, last))
+        may_hold = self.unknown | ((self.lowest <= credit_code) & (credit_code <= self.highest))
         return [int(i) for i in np.flatnonzero(may_hold)]
 
 
@@ -404,41 +622,141 @@ def _index_candidates(path: Path) -> tuple[CandidatesIndex, int]:
         has = stats is not None and stats.has_min_max
         lowest.append(_text(stats.min) if has else None)  # type: ignore[union-attr]
         highest.append(_text(stats.max) if has else None)  # type: ignore[union-attr]
-    index = CandidatesIndex(
-        metadata,
-        tuple(names),
-        np.array(lowest, dtype=object),
-        np.array(highest, dtype=object),
+    unknown = np.array([v is None for v in lowest], dtype=bool)
+    low = np.array([v or "" for v in lowest], dtype=str)
+    high = np.array([v or "" for v in highest], dtype=str)
+    ordered = (
+        not unknown.any()
+        and bool((low[1:] >= low[:-1]).all() and (high[1:] >= high[:-1]).all())
+        and bool((low <= high).all())
     )
-    return index, int(metadata.serialized_size) * 4 + metadata.num_row_groups * 200 + 4096
+    index = CandidatesIndex(metadata, tuple(names), unknown, low, high, ordered)
+    arrays = index.lowest.nbytes + index.highest.nbytes
+    # The parsed footer takes about six times its serialized size (measured: 2.0 MiB → 11.5 MiB)
+    return index, int(metadata.serialized_size) * 6 + arrays + 4096
+
+
+def _rows_of_code(table: pa.Table, credit_code: str) -> pa.Table:
+    """The rows of one credit code, found in each chunk's dictionary (a few hundred codes)
+    rather than by comparing every row's text."""
+    parts = []
+    for chunk in table["credit_code"].chunks:
+        found = pc.index(chunk.dictionary, credit_code).as_py()
+        parts.append(
+            np.flatnonzero(chunk.indices.to_numpy(zero_copy_only=False) == found)
+            if found >= 0
+            else np.array([], dtype=np.int64)
+        )
+    offsets = np.cumsum([0] + [len(c) for c in table["credit_code"].chunks[:-1]])
+    rows: np.ndarray = (
+        np.concatenate([p + o for p, o in zip(parts, offsets, strict=True)])
+        if parts
+        else np.array([], dtype=np.int64)
+    )
+    return table.take(pa.array(rows, type=pa.int64()))
 
 
 def _text(value: object) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-def _read_list(path: Path, province: str) -> pd.DataFrame:
-    frame = _read_csv(path, LIST_COLUMNS)
-    frame["province"] = province
-    frame["rank"] = pd.to_numeric(frame["rank"], errors="coerce").astype("Int64")
-    for column in ("score", *PRIORITY_COLUMNS):
-        frame[column] = pd.to_numeric(frame[column], errors="coerce")
-    return frame.sort_values(
-        ["rank", "tier", "credit_code"], kind="stable", na_position="last", ignore_index=True
-    )
+def _invitation_list(run_dir: Path, path: Path, province: str) -> PagedList:
+    header, index = _row_index_table(run_dir, path, LIST_COLUMNS)
+    index = index.append_column("province", pa.array([province] * index.num_rows, pa.string()))
+    order = [(c, "ascending", "at_end") for c in ("rank", "tier", "credit_code")]
+    index = index.take(pc.sort_indices(index, sort_keys=order))  # stable
+    numbers = tuple((c, c == "rank") for c in ROW_INDEX_NUMBERS if c in index.column_names)
+    return PagedList.of(path, header, index, numbers=numbers)
 
 
-def _positions(frame: pd.DataFrame) -> tuple[dict[str, np.ndarray], int]:
-    """credit_code → the row positions of that firm in the frame."""
-    if frame.empty:
-        return {}, 1024
-    index = {str(k): v for k, v in frame.groupby("credit_code", sort=False).indices.items()}
-    return index, sum(v.nbytes + 120 for v in index.values()) + 1024
+def _row_index_table(
+    run_dir: Path, path: Path, required: list[str]
+) -> tuple[tuple[str, ...], pa.Table]:
+    """A published list's columns and row index: the index written beside it at publication
+    when it still describes the file, else made from the file now (runs published before row
+    indexes). Indexed columns the file lacks are empty."""
+    csv_path = regular_file(path, path.parent)
+    table = None
+    if csv_path is not None:
+        table = _stored_row_index(run_dir, csv_path)
+        if table is None:
+            table = row_index(csv_path)
+    if table is None:
+        header, table = list(required), _empty_index(required)
+    else:
+        header = json.loads(table.schema.metadata[b"csv_header"])
+        table = table.replace_schema_metadata(None)
+    header += [c for c in required if c not in header]  # read as empty, as before
+    for column in required:
+        if column in ROW_INDEX_COLUMNS and column not in table.column_names:
+            kind = ROW_INDEX_NUMBERS.get(column, pa.string())
+            empty = None if column in ROW_INDEX_NUMBERS else ""
+            table = table.append_column(column, pa.array([empty] * table.num_rows, kind))
+    return tuple(header), table
 
 
-def _read_table(run: RunData, which: TableKind) -> pd.DataFrame:
-    required = RENEWAL_COLUMNS if which == "renewals" else ["credit_code", "tier"]
-    return _read_csv(run.path / f"{which}.csv", required)
+def _empty_index(columns: list[str]) -> pa.Table:
+    fields = [
+        pa.field(c, ROW_INDEX_NUMBERS.get(c, pa.string()))
+        for c in columns
+        if c in ROW_INDEX_COLUMNS
+    ]
+    fields += [pa.field(ROW_OFFSET, pa.int64()), pa.field(ROW_LENGTH, pa.int64())]
+    return pa.schema(fields).empty_table()
+
+
+def _stored_row_index(run_dir: Path, csv_path: Path) -> pa.Table | None:
+    path = row_index_path(run_dir, csv_path)
+    if regular_file(path, path.parent) is None:
+        return None
+    try:
+        table = pq.ParquetFile(path).read(use_threads=False)
+    except (OSError, pa.ArrowException):
+        return None
+    stamp = table.schema.metadata or {}
+    if stamp.get(b"csv_bytes") != str(csv_path.stat().st_size).encode():
+        return None  # not this file's index
+    schema = table.schema
+    if any(c in schema.names and schema.field(c).type != t for c, t in ROW_INDEX_NUMBERS.items()):
+        return None  # written by another version: made again from the file
+    return table
+
+
+def _read_records(path: Path, offsets: list[int], lengths: list[int]) -> list[list[str]]:
+    """The CSV records at these byte spans, split into fields (one read per run of adjacent
+    records)."""
+    if not offsets:
+        return []
+    order = sorted(range(len(offsets)), key=offsets.__getitem__)
+    texts: list[bytes] = [b""] * len(offsets)
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        start = 0
+        while start < len(order):
+            end = start + 1
+            while (
+                end < len(order)
+                and offsets[order[end]] <= offsets[order[end - 1]] + lengths[order[end - 1]] + 2
+            ):
+                end += 1
+            first, last = order[start], order[end - 1]
+            base = int(offsets[first])
+            block = os.pread(descriptor, int(offsets[last] + lengths[last]) - base, base)
+            for i in order[start:end]:
+                at = int(offsets[i]) - base
+                texts[i] = block[at : at + int(lengths[i])]
+            start = end
+    finally:
+        os.close(descriptor)
+    text = "\n".join(record.decode("utf-8") for record in texts)
+    fields = list(csv.reader(io.StringIO(text)))
+    if len(fields) != len(texts):
+        raise ValueError(f"{path}: the row index does not match the file")
+    return fields
+
+
+def _required(which: str) -> list[str]:
+    return RENEWAL_COLUMNS if which == "renewals" else ["credit_code", "tier"]
 
 
 def _firm_directory(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
@@ -459,34 +777,19 @@ def _firm_directory(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     return directory[~directory.index.duplicated()]
 
 
-def _read_csv(path: Path, required: list[str]) -> pd.DataFrame:
-    if regular_file(path, path.parent) is None:
-        return _empty(required)
-    with path.open("r", encoding="utf-8-sig", newline="") as handle:
-        header = next(csv.reader(handle), [])
-    if not header:
-        return _empty(required)
-    table = pacsv.read_csv(  # Arrow: parallel, and every column kept as text
-        path,
-        convert_options=pacsv.ConvertOptions(
-            column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=False
-        ),
-    )
-    frame = table.to_pandas()
-    for column in required:
-        if column not in frame.columns:
-            frame[column] = ""
-    return frame
-
-
 def _province(region_code: str) -> str | None:
-    code = province_of(pd.Series([region_code])).iloc[0]
-    return None if code == NO_PROVINCE else str(code)
+    """The province of one region code, as `province_of` reads a column of them."""
+    code = region_code[:2]
+    if len(code) != 2 or not (code.isascii() and code.isdigit()) or code == NO_PROVINCE:
+        return None
+    return code
 
 
-def _provinces(region_codes: pd.Series) -> pd.Series:
-    """Province per row; NO_PROVINCE ("00") where no file gives a region (ministry only)."""
-    return province_of(region_codes.astype("str"))
+def _provinces(region_codes: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Province per row, as `province_of` reads region codes; NO_PROVINCE ("00") where no file
+    gives a region (ministry only)."""
+    codes = pc.utf8_slice_codeunits(region_codes, 0, 2)
+    return pc.if_else(pc.match_substring_regex(codes, "^[0-9]{2}$"), codes, NO_PROVINCE)
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -508,32 +811,35 @@ def _plain(value: object) -> object:
     return value
 
 
-def invitation_page(rows: pd.DataFrame, query: InvitationQuery) -> tuple[int, list[dict[str, Any]]]:
+def invitation_page(listed: PagedList, query: InvitationQuery) -> tuple[int, list[dict[str, Any]]]:
     """The matching rows of one province's list (total before paging, and the page)."""
+    index = listed.index
+    keep = np.ones(index.num_rows, dtype=bool)
     if query.tier:
-        rows = rows[rows["tier"] == query.tier]
+        keep &= _true(pc.equal(index["tier"], query.tier))
     if query.outcome:
-        rows = rows[rows["outcome"] == query.outcome]
+        keep &= _true(pc.equal(index["outcome"], query.outcome))
     if query.min_score is not None:
-        rows = rows[rows["score"] >= query.min_score]
+        keep &= _true(pc.greater_equal(index["score"], query.min_score))
     if query.q:
         needle = query.q.strip()
-        hits = rows["name"].str.contains(needle, case=False, regex=False) | rows[
-            "credit_code"
-        ].str.startswith(needle.upper())
-        rows = rows[hits]
-    if (query.sort, query.order) != DEFAULT_ORDER:  # lists are read in the default order
-        rows = rows.sort_values(
-            [query.sort, "tier", "credit_code"],
-            ascending=[query.order == "asc", True, True],
-            kind="stable",
-            na_position="last",
-        )
-    return len(rows), records(_page(rows, query.page, query.page_size)[LIST_COLUMNS])
+        hits = _true(pc.starts_with(index["credit_code"], needle.upper()))
+        hits[listed.name_hits(needle)] = True
+        keep &= hits
+    chosen = np.flatnonzero(keep)
+    if (query.sort, query.order) != DEFAULT_ORDER:  # lists are held in the default order
+        direction = "ascending" if query.order == "asc" else "descending"
+        keys: list[tuple[str, str, str]] = [(query.sort, direction, "at_end")]
+        keys += [(k, "ascending", "at_end") for k in ("tier", "credit_code") if k != query.sort]
+        subset = index.select([k for k, _, _ in keys]).take(pa.array(chosen, type=pa.int64()))
+        ordered = pc.sort_indices(subset, sort_keys=keys)
+        chosen = chosen[ordered.to_numpy()]
+    shown = listed.rows(_page(chosen, query.page, query.page_size))
+    return len(chosen), [{column: row.get(column) for column in LIST_COLUMNS} for row in shown]
 
 
 def table_page(
-    frame: pd.DataFrame,
+    listed: PagedList,
     provinces: set[str] | None,
     tier: str | None,
     outcome: str | None,
@@ -541,17 +847,26 @@ def table_page(
     page_size: int,
 ) -> tuple[int, list[dict[str, Any]]]:
     """A generic published table (cultivation, renewals) restricted to readable provinces."""
-    rows = frame if provinces is None else frame[frame["province"].isin(provinces)]
+    index = listed.index
+    keep = np.ones(index.num_rows, dtype=bool)
+    if provinces is not None:
+        keep &= _true(pc.is_in(index["province"], value_set=pa.array(sorted(provinces))))
     if tier:
-        rows = rows[rows["tier"] == tier]
-    if outcome and "outcome" in rows.columns:
-        rows = rows[rows["outcome"] == outcome]
-    return len(rows), records(_page(rows, page, page_size))
+        keep &= _true(pc.equal(index["tier"], tier))
+    if outcome and "outcome" in index.column_names:
+        keep &= _true(pc.equal(index["outcome"], outcome))
+    chosen = np.flatnonzero(keep)
+    return len(chosen), listed.rows(_page(chosen, page, page_size), extra=("province",))
 
 
-def _page(rows: pd.DataFrame, page: int, page_size: int) -> pd.DataFrame:
+def _true(mask: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A boolean mask as numpy, missing values false (as pandas compares NaN)."""
+    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _page(positions: np.ndarray, page: int, page_size: int) -> list[int]:
     start = (page - 1) * page_size
-    return rows.iloc[start : start + page_size]
+    return [int(p) for p in positions[start : start + page_size]]
 
 
 def firm_detail(

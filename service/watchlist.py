@@ -6,13 +6,13 @@ province only, and anything else answers 404 exactly as if it did not exist. Eve
 the province in its path, so the audit middleware logs each request.
 """
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pandas as pd
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field, field_validator
 
@@ -29,6 +29,7 @@ from service.api_models import (
 from service.deps import readable_province
 from service.runs import (
     MEDIA_TYPES,
+    DownloadResponse,
     FileFormat,
     is_directory,
     records,
@@ -99,7 +100,7 @@ def watch_page(path: Path, run_id: str, province: str, params: WatchParams) -> W
 
 
 def watchlist_router(
-    api_user: Callable[..., Principal],
+    api_user: Callable[..., Principal | Awaitable[Principal]],
     page_user: Callable[..., Principal],
     templates: Jinja2Templates,
 ) -> APIRouter:
@@ -155,7 +156,7 @@ def watchlist_router(
         user: ApiUser,
     ) -> Response:
         path = readable(request, user, run_id, province, file_format)
-        return FileResponse(
+        return DownloadResponse(
             path,
             media_type=MEDIA_TYPES[file_format],
             filename=f"观察名单-{province}-{resolved_id(path)}.{file_format}",

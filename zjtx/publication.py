@@ -8,6 +8,7 @@ killed at any point therefore leaves `latest` on the previous complete run.
 from __future__ import annotations
 
 import base64
+import csv
 import hashlib
 import html
 import io
@@ -15,18 +16,22 @@ import json
 import os
 import re
 import shutil
+import tempfile
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from models.invitations import SCORE_COLUMNS
 from models.tiers import TIER_LABELS, TIER_SHEETS
 
 COLUMN_LABELS = {
@@ -128,6 +133,110 @@ def _safe_csv_frame(lists: pd.DataFrame) -> pd.DataFrame:
 def _csv_cell(value: str) -> str:
     value = safe_text(value)
     return "'" + value if value.startswith(FORMULA_START) else value
+
+
+# Beside each list the service pages through, a row index (index/<the list's path>.parquet):
+# the columns it filters, sorts and finds firms by, and where each row's record lies in the CSV.
+# A page then reads its rows' bytes from the CSV; nothing else of the list is held in memory.
+ROW_INDEX_DIR = "index"
+ROW_INDEX_COLUMNS = (
+    "rank",
+    "credit_code",
+    "name",
+    "region_code",
+    "tier",
+    "outcome",
+    *(c for c in SCORE_COLUMNS if c != "reasons"),
+)
+ROW_INDEX_NUMBERS = {
+    "rank": pa.int64(),
+    **{c: pa.float64() for c in SCORE_COLUMNS if c != "reasons"},
+}
+ROW_OFFSET, ROW_LENGTH = "_offset", "_length"
+_LINE_FEED, _QUOTE = 10, 34
+
+
+def record_spans(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Byte offset and length of every CSV record after the header (RFC 4180: a line feed
+    inside quotes belongs to its field; the record's own line ending is not counted)."""
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    feeds = np.flatnonzero(buffer == _LINE_FEED)
+    quotes_before = np.searchsorted(np.flatnonzero(buffer == _QUOTE), feeds)
+    ends = feeds[quotes_before % 2 == 0]
+    if len(data) and data[-1] != _LINE_FEED:
+        ends = np.append(ends, len(data))
+    starts = np.concatenate([[0], ends[:-1] + 1]).astype(np.int64)
+    lengths = ends - starts
+    carriage = (lengths > 0) & (buffer[np.maximum(ends - 1, 0)] == 13)  # CRLF files
+    return starts[1:], (lengths - carriage)[1:].astype(np.int64)
+
+
+def row_index(path: Path) -> pa.Table | None:
+    """The indexed columns of a published CSV with each row's byte span; None for a file
+    without a header. Text as written; numbers as numbers, null where there is none."""
+    data = path.read_bytes()
+    first = data.split(b"\n", 1)[0].decode("utf-8-sig").rstrip("\r")
+    if not first:
+        return None
+    header = next(csv.reader([first]))
+    indexed = [c for c in ROW_INDEX_COLUMNS if c in header]
+    table = pacsv.read_csv(
+        io.BytesIO(data),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict.fromkeys(header, pa.string()),
+            include_columns=indexed or header[:1],
+            strings_can_be_null=False,
+        ),
+    )
+    offsets, lengths = record_spans(data)
+    if table.num_rows != len(offsets):
+        raise ValueError(f"{path}: {table.num_rows} rows but {len(offsets)} records")
+    if not indexed:
+        table = table.drop_columns(header[:1])
+    for column, kind in ROW_INDEX_NUMBERS.items():
+        if column in table.column_names:
+            position = table.column_names.index(column)
+            table = table.set_column(position, column, _published_numbers(table[column], kind))
+    table = table.append_column(ROW_OFFSET, pa.array(offsets)).append_column(
+        ROW_LENGTH, pa.array(lengths)
+    )
+    stamp = {"csv_bytes": str(len(data)), "csv_header": json.dumps(header, ensure_ascii=False)}
+    return table.replace_schema_metadata(stamp)
+
+
+def _published_numbers(texts: pa.ChunkedArray, kind: pa.DataType) -> pa.ChunkedArray:
+    """Numbers as pandas' to_numeric reads them (errors coerced): empty or not a number → null;
+    an integer column keeps the whole part."""
+    blank = pc.equal(pc.utf8_trim_whitespace(texts), "")
+    try:
+        numbers = pc.cast(pc.if_else(blank, None, texts), pa.float64())
+    except pa.ArrowInvalid:  # text that is not a number: as to_numeric(errors="coerce")
+        coerced = pd.to_numeric(pd.Series(texts.to_pylist(), dtype="str"), errors="coerce")
+        numbers = pa.chunked_array([pa.array(coerced.to_numpy(float), from_pandas=True)])
+    numbers = pc.if_else(pc.is_nan(numbers), None, numbers)
+    return pc.cast(numbers, kind, safe=False)
+
+
+def row_index_path(run_dir: Path, csv_path: Path) -> Path:
+    return run_dir / ROW_INDEX_DIR / csv_path.relative_to(run_dir).with_suffix(".parquet")
+
+
+def paged_lists(run_dir: Path) -> list[Path]:
+    """The published CSVs the service pages through: every province's invitation list, the
+    cultivation list and the renewal list."""
+    invitations = run_dir / "invitations"
+    lists = sorted(invitations.glob("*.csv")) if invitations.is_dir() else []
+    return [*lists, run_dir / "cultivation.csv", run_dir / "renewals.csv"]
+
+
+def write_row_indexes(run_dir: Path) -> None:
+    """The row index of every paged list of a run being assembled."""
+    for path in paged_lists(run_dir):
+        index = row_index(path) if path.is_file() else None
+        if index is not None:
+            target = row_index_path(run_dir, path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(index, target)
 
 
 def write_list_csv(lists: pd.DataFrame, path: Path) -> None:
@@ -414,37 +523,96 @@ def _png(figure: object) -> str:
 
 
 def concatenate_parquet(parts: list[Path], out: Path) -> None:
-    """Stream Parquet files with the same columns into one, a file at a time.
+    """Stream Parquet files with the same columns into one, sorted by credit code (when they
+    have one) in row groups of CANDIDATES_ROW_GROUP rows, so that a reader filtering on a
+    credit code reads one small group, chosen by the groups' statistics, instead of the whole
+    table. A firm's rows keep their order.
 
-    Each part is sorted by credit code (when it has one) and written in row groups of
-    CANDIDATES_ROW_GROUP rows, so that a reader filtering on a credit code reads one small
-    group, chosen by the groups' statistics, instead of the whole table. Categorical
-    (dictionary) columns are written as their values, a row group at a time: Parquet encodes
-    each group with its own dictionary (an Arrow dictionary would be repeated whole in every
-    group), and each part may have chosen other categories anyway.
+    Each part is sorted on its own (one part in memory at a time), then the sorted parts are
+    merged a batch at a time: memory holds one batch per part, never the whole table. The
+    parts' code ranges overlap (a firm's code need not start with its province's region), so
+    concatenating them would make a reader look in a group of every part. Categorical
+    (dictionary) columns are written as their values: Parquet encodes each group with its
+    own dictionary, and each part may have chosen other categories anyway.
     """
-    writer: pq.ParquetWriter | None = None
-    try:
-        for part in parts:
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".sorting-") as scratch:
+        plain: pa.Schema | None = None
+        ordered = []
+        for number, part in enumerate(parts):
             table = pq.read_table(part).replace_schema_metadata(None)
-            plain = pa.schema(
-                [
-                    pa.field(f.name, f.type.value_type) if pa.types.is_dictionary(f.type) else f
-                    for f in table.schema
-                ]
-            )
-            if "credit_code" in table.column_names:  # stable: a firm's rows keep their order
-                codes = table["credit_code"].cast(pa.string())
-                table = table.take(pc.sort_indices(codes))
+            plain = plain or pa.schema([_plain_field(f) for f in table.schema])
+            table = table.cast(_large(table.schema))  # a big part's text passes 2 GiB
+            if "credit_code" in table.column_names:
+                codes = table["credit_code"].cast(pa.large_string())
+                table = table.take(pc.sort_indices(codes))  # stable
                 del codes
-            if writer is None:
-                writer = pq.ParquetWriter(out, plain)
-            for start in range(0, table.num_rows, CANDIDATES_ROW_GROUP):
-                group = table.slice(start, CANDIDATES_ROW_GROUP).cast(plain)
-                writer.write_table(group, row_group_size=CANDIDATES_ROW_GROUP)
-    finally:
-        if writer is not None:
-            writer.close()
+            ordered.append(Path(scratch) / f"{number}.parquet")
+            pq.write_table(table, ordered[-1], row_group_size=CANDIDATES_ROW_GROUP)
+            del table
+        if plain is None:
+            return
+        with pq.ParquetWriter(out, plain) as writer:
+            pending: list[pa.Table] = []
+            waiting = 0
+            for chunk in _merged(ordered, plain):
+                pending.append(chunk)
+                waiting += chunk.num_rows
+                while waiting >= CANDIDATES_ROW_GROUP:
+                    joined = pa.concat_tables(pending)
+                    writer.write_table(joined.slice(0, CANDIDATES_ROW_GROUP))
+                    rest = joined.slice(CANDIDATES_ROW_GROUP)
+                    pending, waiting = [rest], rest.num_rows
+            if waiting:
+                writer.write_table(pa.concat_tables(pending))
+
+
+def _large(schema: pa.Schema) -> pa.Schema:
+    """Plain text with 64-bit offsets; dictionary columns stay dictionaries (sorting them moves
+    indices, not text)."""
+    wide = {pa.string(): pa.large_string(), pa.binary(): pa.large_binary()}
+    return pa.schema([pa.field(f.name, wide.get(f.type, f.type)) for f in schema])
+
+
+def _plain_field(field: pa.Field) -> pa.Field:
+    return (
+        pa.field(field.name, field.type.value_type) if pa.types.is_dictionary(field.type) else field
+    )
+
+
+def _merged(parts: list[Path], schema: pa.Schema) -> Iterator[pa.Table]:
+    """Rows of files each sorted by credit code, in credit-code order (stable, part order
+    between equal codes), a batch of each file at a time."""
+    batches = [pq.ParquetFile(p).iter_batches(batch_size=CANDIDATES_ROW_GROUP) for p in parts]
+    if "credit_code" not in schema.names:
+        for batch_iterator in batches:
+            for batch in batch_iterator:
+                yield pa.Table.from_batches([batch]).cast(schema)
+        return
+    held = [schema.empty_table() for _ in parts]
+    done = [False] * len(parts)
+    while True:
+        for i, batch_iterator in enumerate(batches):
+            if not held[i].num_rows and not done[i]:
+                batch = next(batch_iterator, None)
+                if batch is None:
+                    done[i] = True
+                else:
+                    held[i] = pa.Table.from_batches([batch]).cast(schema)  # small: one batch
+        live = [i for i in range(len(parts)) if held[i].num_rows]
+        if not live:
+            return
+        # Safe to emit: every held row up to the smallest last code of a part still reading.
+        open_parts = [held[i]["credit_code"][-1].as_py() for i in live if not done[i]]
+        bound = min(open_parts) if open_parts else None
+        taken = []
+        for i in live:
+            codes = held[i]["credit_code"].to_numpy(zero_copy_only=False)
+            cut = len(codes) if bound is None else int(np.searchsorted(codes, bound, "right"))
+            taken.append(held[i].slice(0, cut))
+            held[i] = held[i].slice(cut)
+        chunk = pa.concat_tables(taken)
+        if chunk.num_rows:
+            yield chunk.take(pc.sort_indices(chunk["credit_code"]))  # stable
 
 
 def write_manifest(path: Path, manifest: Mapping[str, object]) -> None:

@@ -47,6 +47,11 @@ def test_run_directory_is_complete(first_run: Path, world: World) -> None:
     assert (world.runs / "latest").resolve() == first_run.resolve()
     provinces = {p.stem for p in (first_run / "invitations").glob("*.csv")}
     assert provinces and provinces == {p.stem for p in (first_run / "invitations").glob("*.xlsx")}
+    indexed = {p.stem for p in (first_run / "index" / "invitations").glob("*.parquet")}
+    assert indexed == provinces  # the service pages through every list by its row index
+    assert {"cultivation.parquet", "renewals.parquet"} <= {
+        p.name for p in (first_run / "index").iterdir()
+    }
 
 
 def test_no_invited_firm_fails_any_criterion(first_run: Path) -> None:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.testclient import TestClient
@@ -37,12 +39,24 @@ from tests.service.conftest import (
     SAME_SITE,
     A,
     B,
+    C,
+    D,
+    E,
+    F,
+    G,
     bearer,
     list_row,
     write_run,
 )
 from zjtx.cli_api import api_app, is_loopback
-from zjtx.publication import write_list_csv, write_list_xlsx
+from zjtx.publication import (
+    ROW_INDEX_COLUMNS,
+    ROW_INDEX_NUMBERS,
+    row_index_path,
+    write_list_csv,
+    write_list_xlsx,
+    write_row_indexes,
+)
 
 EVIL = "https://evil.example"
 
@@ -146,6 +160,141 @@ def test_a_firm_page_reads_only_that_firms_candidates(site: Site) -> None:
     assert {row["credit_code"] for row in rows} == {B} and len(rows) == 4
     assert store.candidates(run, "91000000000000000X") == []
     assert not any(key[0] == "candidates-rows" for key in store.cache._entries)
+
+
+def every_answer(client: TestClient, run: str, token: str) -> list[object]:
+    """What a reader sees of a run: lists (filtered, sorted, paged), tables and firm pages."""
+    paths = [f"/api/v1/runs/{run}/provinces/{p}/invitations" for p in ("11", "44")]
+    paths += [f"{paths[1]}?{q}" for q in ("sort=score&order=asc", "q=蓝海", "tier=little_giant")]
+    paths += [f"{paths[1]}?page_size=1&page=2", f"{paths[1]}?outcome=to_verify&min_score=0.5"]
+    paths += [f"/api/v1/runs/{run}/provinces/{p}/{t}" for p in ("11", "44") for t in TABLES]
+    paths += [f"/api/v1/runs/{run}/firms/{code}" for code in (A, B, C, D, E, F, G)]
+    answers: list[object] = []
+    for path in paths:
+        response = client.get(path, headers=bearer(token))
+        answers.append((path.replace(run, "RUN"), response.status_code, _without_run(response)))
+    return answers
+
+
+TABLES = ("cultivation", "renewals")
+
+
+def _without_run(response: object) -> object:
+    body = response.json()  # type: ignore[attr-defined]
+    return {k: v for k, v in body.items() if k != "run_id"} if isinstance(body, dict) else body
+
+
+def test_pages_read_through_the_row_index_match_the_whole_files(
+    site: Site, client: TestClient
+) -> None:
+    # given: the same lists in two runs, one published with row indexes, one before them
+    write_row_indexes(site.runs / RUN_NEW)
+    assert row_index_path(site.runs / RUN_NEW, site.runs / RUN_NEW / "renewals.csv").is_file()
+    # when
+    indexed = every_answer(client, RUN_NEW, site.ministry)
+    whole = every_answer(client, RUN_OLD, site.ministry)
+    # then: the same answers, and a page found its rows' text in the CSV
+    assert indexed == whole
+    first = indexed[1][2]["items"][0]  # type: ignore[index]
+    assert first["rank"] == 1 and first["evidence"].startswith("a1_2_scale：")
+
+
+def test_the_cache_holds_row_indexes_not_the_lists_text(site: Site) -> None:
+    write_row_indexes(site.runs / RUN_NEW)
+    store = RunStore(site.runs)
+    run = store.load(RUN_NEW)
+    assert run is not None
+    listed = store.invitations(run, "44")
+    held = set(listed.index.column_names) - {"province", "_offset", "_length"}
+    assert held <= set(ROW_INDEX_COLUMNS) and "evidence" not in held and "reasons" not in held
+    (first,) = listed.rows([0])
+    assert first["evidence"].startswith("a1_2_scale：")
+
+
+def test_rows_read_by_their_spans_equal_the_whole_file_read_by_pandas(site: Site) -> None:
+    # given: a list with line feeds, quotes, a formula-like name and empty numbers
+    run = site.runs / RUN_NEW
+    rows = [
+        list_row(r, code, "440305", "specialized", "eligible", 0.5) for r, code in ((1, A), (2, B))
+    ]
+    rows[0]["evidence"] = '第一行\n第二行，"引号"，末尾'
+    rows[1]["name"] = '=HYPERLINK("http://evil.example","点此")'
+    rows[1]["p_apply"] = None
+    write_list_csv(pd.DataFrame(rows)[LIST_COLUMNS], run / "invitations" / "44.csv")
+    write_row_indexes(run)
+    # when
+    store = RunStore(site.runs)
+    listed = store.invitations(store.load(RUN_NEW), "44")  # type: ignore[arg-type]
+    read = listed.rows(range(len(listed)))
+    # then: exactly what reading the whole file with pandas gives
+    whole = pd.read_csv(
+        run / "invitations" / "44.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig"
+    )
+    for column in set(ROW_INDEX_NUMBERS) - {"rank"}:
+        whole[column] = pd.to_numeric(whole[column], errors="coerce").astype(object)
+    whole["rank"] = whole["rank"].astype(int).astype(object)
+    expected = whole.where(whole.notna(), None).to_dict(orient="records")
+    assert [{k: row[k] for k in LIST_COLUMNS} for row in read] == [
+        {k: row[k] for k in LIST_COLUMNS} for row in expected
+    ]
+    assert read[1]["p_apply"] is None and read[1]["name"].startswith("'=HYPERLINK")
+
+
+def test_a_row_index_that_does_not_describe_its_file_is_not_used(
+    site: Site, client: TestClient
+) -> None:
+    # given: an index written, then the list replaced by a different one (one firm only)
+    run = site.runs / RUN_NEW
+    write_row_indexes(run)
+    only = pd.DataFrame([list_row(1, B, "440306", "specialized", "eligible", 0.5)])
+    write_list_csv(only[LIST_COLUMNS], run / "invitations" / "44.csv")
+    # when
+    page = client.get(
+        f"/api/v1/runs/{RUN_NEW}/provinces/44/invitations", headers=bearer(site.ministry)
+    )
+    # then: the file is read as it is
+    assert [row["credit_code"] for row in page.json()["items"]] == [B]
+    assert page.json()["items"][0]["evidence"].startswith("a1_2_scale：")
+
+
+def test_a_firm_spanning_row_groups_gets_all_its_rows(site: Site) -> None:
+    # given: candidates sorted by credit code in row groups of 3 rows (firms span groups)
+    path = site.runs / RUN_NEW / "candidates.parquet"
+    table = pd.read_parquet(path).sort_values("credit_code", kind="stable")
+    pq.write_table(pa.Table.from_pandas(table, preserve_index=False), path, row_group_size=3)
+    store = RunStore(site.runs)
+    run = store.load(RUN_NEW)
+    assert run is not None
+    # when / then: each firm's rows exactly, found by binary search over the groups
+    for code in (*table["credit_code"].unique(), "91000000000000000X", "0"):
+        rows = store.candidates(run, code)
+        expected = table[table["credit_code"] == code]
+        assert [r["criterion"] for r in rows] == expected["criterion"].tolist()
+    assert store.cache.get(("candidates", path), lambda: (None, 0)).ordered
+
+
+def test_a_page_rendered_once_is_still_checked_and_audited_for_every_reader(
+    site: Site, client: TestClient
+) -> None:
+    # given: the ministry has read a Guangdong firm and a Beijing list page (both now rendered)
+    _, beijing = issue_token(site.tokens_file, "province", "11", "北京市经济和信息化局")
+    firm = f"/api/v1/runs/latest/firms/{A}"
+    page = "/api/v1/runs/latest/provinces/11/invitations?page=1"
+    first = client.get(firm, headers=bearer(site.ministry))
+    assert client.get(page, headers=bearer(site.ministry)).status_code == 200
+    # when: province tokens ask for the same pages
+    own = client.get(firm, headers=bearer(site.guangdong))
+    other = client.get(firm, headers=bearer(beijing))
+    foreign_list = client.get(page, headers=bearer(site.guangdong))
+    # then: the same answer to whoever may read it, 404 to whoever may not, each one audited
+    assert first.status_code == own.status_code == 200 and first.content == own.content
+    assert other.status_code == 404 and foreign_list.status_code == 404
+    reads = [e for e in site.audit() if e["firm"] == A]
+    assert [(e["status"], e["province"], e["run_id"]) for e in reads] == [
+        (200, "44", RUN_NEW),
+        (200, "44", RUN_NEW),
+        (404, "44", RUN_NEW),
+    ]
 
 
 def test_cache_is_bounded_by_bytes() -> None:

@@ -6,18 +6,25 @@ import time
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from openpyxl import load_workbook
 
 from zjtx.publication import (
+    ROW_LENGTH,
+    ROW_OFFSET,
     clear_abandoned_staging,
     concatenate_parquet,
     publish,
+    record_spans,
+    row_index,
+    row_index_path,
     staging_dir,
     write_list_csv,
     write_list_xlsx,
+    write_row_indexes,
 )
 
 
@@ -154,18 +161,19 @@ def test_xlsx_keeps_formula_like_names_as_text_and_a_control_character_cannot_ab
 def test_candidates_are_sorted_by_credit_code_in_small_row_groups(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # given: two province parts whose firms' rows are interleaved by criterion
+    # given: two province parts whose firms' rows are interleaved by criterion, and whose
+    # codes interleave too (a firm's code need not start with its province's region)
     monkeypatch.setattr("zjtx.publication.CANDIDATES_ROW_GROUP", 4)
     parts = []
-    for index, codes in enumerate((["B2", "A1", "C3"], ["E5", "D4"])):
+    for index, codes in enumerate((["B2", "E5", "C3"], ["A1", "D4"])):
         rows = [(c, k) for k in ("k1", "k2") for c in codes]
         frame = pd.DataFrame(rows, columns=["credit_code", "criterion"]).astype("category")
         parts.append(tmp_path / f"part{index}.parquet")
         frame.to_parquet(parts[-1], index=False)
     # when
     concatenate_parquet(parts, tmp_path / "candidates.parquet")
-    # then: each part sorted (a firm's rows together, in their order), groups of 4 rows whose
-    # statistics name the codes they hold — a reader filtering on a code skips the rest
+    # then: one order across the parts (a firm's rows together, in their order), groups of 4
+    # rows whose statistics name the codes they hold — a reader filtering on a code reads one
     table = pd.read_parquet(tmp_path / "candidates.parquet").astype(str)
     assert table["credit_code"].tolist() == [
         "A1",
@@ -188,7 +196,30 @@ def test_candidates_are_sorted_by_credit_code_in_small_row_groups(
         )
         for i in range(metadata.num_row_groups)
     ]
-    assert ranges == [("A1", "B2"), ("C3", "C3"), ("D4", "E5")]
+    assert ranges == [("A1", "B2"), ("C3", "D4"), ("E5", "E5")]
+
+
+def test_merging_sorted_parts_equals_one_stable_sort(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: 4 parts of firms with 1-4 rows each, codes drawn over one range, batches of 5
+    monkeypatch.setattr("zjtx.publication.CANDIDATES_ROW_GROUP", 5)
+    rng = np.random.default_rng(3)
+    codes = rng.permutation([f"91{n:06d}" for n in range(60)])
+    frames, parts = [], []
+    for index, firms in enumerate(np.array_split(codes, 4)):
+        rows = [(c, f"k{k}") for c in firms for k in range(int(rng.integers(1, 5)))]
+        frames.append(pd.DataFrame(rows, columns=["credit_code", "criterion"]))
+        parts.append(tmp_path / f"part{index}.parquet")
+        frames[-1].to_parquet(parts[-1], index=False)
+    # when
+    concatenate_parquet(parts, tmp_path / "candidates.parquet")
+    # then
+    merged = pd.read_parquet(tmp_path / "candidates.parquet")
+    expected = pd.concat(frames).sort_values("credit_code", kind="stable", ignore_index=True)
+    pd.testing.assert_frame_equal(merged, expected)
+    groups = pq.ParquetFile(tmp_path / "candidates.parquet").metadata
+    assert all(groups.row_group(i).num_rows == 5 for i in range(groups.num_row_groups - 1))
 
 
 def sample_watchlist() -> pd.DataFrame:
@@ -240,3 +271,44 @@ def test_report_has_a_watch_list_section_per_province(tmp_path: Path) -> None:
     page = path.read_text(encoding="utf-8")
     assert "观察名单" in page and "省份 44：2 条事由" in page and "本期新增 1 条" in page
     assert "annual_updates table missing" in page
+
+
+def test_record_spans_keep_quoted_line_feeds_inside_their_record() -> None:
+    data = '\ufeffa,b\n1,"第一行\n第二行"\n2,"say ""hi""\n"\r\n3,x'.encode()
+    offsets, lengths = record_spans(data)
+    records = [data[o : o + n].decode() for o, n in zip(offsets, lengths, strict=True)]
+    assert records == ['1,"第一行\n第二行"', '2,"say ""hi""\n"', "3,x"]
+
+
+def test_row_index_locates_every_row_of_a_published_list(tmp_path: Path) -> None:
+    # given: a list whose text holds line feeds, quotes and formula-like names
+    lists = pd.concat([sample_list()] * 3, ignore_index=True)
+    lists.loc[1, "evidence"] = '第一行\n第二行，"引号"'
+    lists.loc[4, "name"] = '=HYPERLINK("http://evil.example","点此")'
+    path = tmp_path / "44.csv"
+    write_list_csv(lists, path)
+    # when
+    index = row_index(path)
+    # then: the indexed columns as written, and each span is exactly its row of the file
+    assert index is not None
+    written = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    assert index["credit_code"].to_pylist() == written["credit_code"].tolist()
+    assert index["name"].to_pylist()[4].startswith("'=HYPERLINK")
+    assert "evidence" not in index.column_names and "reasons" not in index.column_names
+    data = path.read_bytes()
+    spans = zip(index[ROW_OFFSET].to_pylist(), index[ROW_LENGTH].to_pylist(), strict=True)
+    rows = [data[o : o + n].decode() for o, n in spans]
+    assert [r.split(",", 1)[0] for r in rows] == written["rank"].tolist()
+    assert "第一行\n第二行" in rows[1] and rows[1].endswith('"') and not rows[2].startswith("\n")
+
+
+def test_row_indexes_are_written_beside_every_paged_list(tmp_path: Path) -> None:
+    (tmp_path / "invitations").mkdir()
+    write_list_csv(sample_list(), tmp_path / "invitations" / "44.csv")
+    write_list_csv(sample_list()[["credit_code", "name", "tier"]], tmp_path / "cultivation.csv")
+    write_row_indexes(tmp_path)
+    for csv_path in (tmp_path / "invitations" / "44.csv", tmp_path / "cultivation.csv"):
+        stored = pq.read_table(row_index_path(tmp_path, csv_path))
+        assert stored.num_rows == 2
+        assert stored.schema.metadata[b"csv_bytes"] == str(csv_path.stat().st_size).encode()
+    assert not row_index_path(tmp_path, tmp_path / "renewals.csv").exists()  # no such list
