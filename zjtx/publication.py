@@ -31,7 +31,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from models.invitations import SCORE_COLUMNS
+from models.invitations import LIST_COLUMNS, SCORE_COLUMNS
 from models.tiers import TIER_LABELS, TIER_SHEETS
 
 COLUMN_LABELS = {
@@ -139,15 +139,8 @@ def _csv_cell(value: str) -> str:
 # the columns it filters, sorts and finds firms by, and where each row's record lies in the CSV.
 # A page then reads its rows' bytes from the CSV; nothing else of the list is held in memory.
 ROW_INDEX_DIR = "index"
-ROW_INDEX_COLUMNS = (
-    "rank",
-    "credit_code",
-    "name",
-    "region_code",
-    "tier",
-    "outcome",
-    *(c for c in SCORE_COLUMNS if c != "reasons"),
-)
+LIST_TEXT_COLUMNS = ("reasons", "to_verify", "declarations", "evidence")  # read from the CSV
+ROW_INDEX_COLUMNS = tuple(c for c in LIST_COLUMNS if c not in LIST_TEXT_COLUMNS)
 ROW_INDEX_NUMBERS = {
     "rank": pa.int64(),
     **{c: pa.float64() for c in SCORE_COLUMNS if c != "reasons"},
