@@ -87,16 +87,25 @@ def review_sheet(links: pd.DataFrame, data: SourceData) -> pd.DataFrame:
     sheet["mention_key"] = mention_keys(data, queue).to_numpy() if len(queue) else []
     sheet["context"] = mention_context(data, queue).to_numpy() if len(queue) else []
 
-    def joined(codes: object, column: str) -> str:
-        if not isinstance(codes, str) or not codes:
-            return ""
-        values = firms[column].reindex(codes.split("|"))
-        return "|".join("" if pd.isna(v) else str(v) for v in values)
-
-    sheet["candidate_names"] = [joined(c, "name") for c in queue["candidate_codes"]]
-    sheet["candidate_regions"] = [joined(c, "region_code") for c in queue["candidate_codes"]]
+    sheet["candidate_names"] = _per_candidate(queue["candidate_codes"], firms["name"])
+    sheet["candidate_regions"] = _per_candidate(queue["candidate_codes"], firms["region_code"])
     sheet["decision"] = ""
     return sheet
+
+
+def _per_candidate(codes: pd.Series, values: pd.Series) -> list[str]:
+    """For each "A|B|…" list of candidate codes, their `values` joined the same way ("" for a
+    firm without one); one lookup for the whole queue, not one per mention."""
+    text = pd.Series(codes.to_numpy(), dtype="object").where(lambda c: c.map(_is_text), "")
+    each = text.str.split("|").explode()
+    found = values.reindex(each.to_numpy())
+    shown = ["" if pd.isna(v) else str(v) for v in found]
+    joined = pd.Series(shown, index=each.index).groupby(level=0, sort=True).agg("|".join)
+    return joined.reindex(range(len(text)), fill_value="").tolist()
+
+
+def _is_text(value: object) -> bool:
+    return isinstance(value, str) and bool(value)
 
 
 def review_candidates(

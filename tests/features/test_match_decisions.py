@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from features.match_decisions import Decision, DecisionStore, mention_keys
-from features.match_review import check_filled_sheet, review_sheet
+from features.match_review import _per_candidate, check_filled_sheet, review_sheet
 from features.matching import collect_mentions, link_mentions, review_queue
 from features.sources import SourceData
 from tests.features.test_matching import _firms, _valid
@@ -129,3 +129,10 @@ def test_filled_sheet_is_checked_row_by_row(tmp_path: Path) -> None:
     assert reasons[3].startswith("unknown code") and "not a valid credit code" in reasons[3]
     assert reasons[4].startswith("stale: the mention is not in the current review queue")
     assert result.blank == 1
+
+
+def test_candidate_names_and_regions_are_joined_per_mention_in_candidate_order() -> None:
+    names = pd.Series({"A": "甲公司", "B": "乙公司", "C": None})
+    codes = pd.Series(["B|A", "", None, "A|Z|C", "C"], index=[10, 11, 12, 13, 14])
+    assert _per_candidate(codes, names) == ["乙公司|甲公司", "", "", "甲公司||", ""]
+    assert _per_candidate(pd.Series([], dtype="object"), names) == []
