@@ -521,8 +521,9 @@ def concatenate_parquet(parts: list[Path], out: Path) -> None:
     credit code reads one small group, chosen by the groups' statistics, instead of the whole
     table. A firm's rows keep their order.
 
-    Each part is sorted on its own (one part in memory at a time), then the sorted parts are
-    merged a batch at a time: memory holds one batch per part, never the whole table. The
+    Each part is sorted on its own (one part in memory at a time) into a scratch Arrow file,
+    then the sorted parts are merged a batch at a time: memory holds one batch per part,
+    never the whole table. The
     parts' code ranges overlap (a firm's code need not start with its province's region), so
     concatenating them would make a reader look in a group of every part. Categorical
     (dictionary) columns are written as their values: Parquet encodes each group with its
@@ -539,8 +540,12 @@ def concatenate_parquet(parts: list[Path], out: Path) -> None:
                 codes = table["credit_code"].cast(pa.large_string())
                 table = table.take(pc.sort_indices(codes))  # stable
                 del codes
-            ordered.append(Path(scratch) / f"{number}.parquet")
-            pq.write_table(table, ordered[-1], row_group_size=CANDIDATES_ROW_GROUP)
+            ordered.append(Path(scratch) / f"{number}.arrow")
+            # Arrow IPC, not Parquet: written and read back without encoding; text as values a
+            # batch at a time (an Arrow dictionary would be written whole with every batch).
+            with pa.OSFile(str(ordered[-1]), "wb") as sink, pa.ipc.new_file(sink, plain) as ipc:
+                for start in range(0, table.num_rows, CANDIDATES_ROW_GROUP):
+                    ipc.write_table(table.slice(start, CANDIDATES_ROW_GROUP).cast(plain))
             del table
         if plain is None:
             return
@@ -572,10 +577,16 @@ def _plain_field(field: pa.Field) -> pa.Field:
     )
 
 
+def _ipc_batches(path: Path) -> Iterator[pa.RecordBatch]:
+    reader = pa.ipc.open_file(pa.OSFile(str(path)))  # read, not mapped: memory stays a batch
+    for index in range(reader.num_record_batches):
+        yield reader.get_batch(index)
+
+
 def _merged(parts: list[Path], schema: pa.Schema) -> Iterator[pa.Table]:
-    """Rows of files each sorted by credit code, in credit-code order (stable, part order
-    between equal codes), a batch of each file at a time."""
-    batches = [pq.ParquetFile(p).iter_batches(batch_size=CANDIDATES_ROW_GROUP) for p in parts]
+    """Rows of Arrow IPC files each sorted by credit code, in credit-code order (stable, part
+    order between equal codes), a batch of each file at a time."""
+    batches = [_ipc_batches(p) for p in parts]
     if "credit_code" not in schema.names:
         for batch_iterator in batches:
             for batch in batch_iterator:
