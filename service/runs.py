@@ -367,10 +367,6 @@ class RunStore:
         )
         return listed.rows(listed.positions_of(credit_code))
 
-    def province_of_firm(self, run: RunData, credit_code: str) -> str | None:
-        region, _ = self.firm_facts(run, credit_code)
-        return _province(region) if region else None
-
     def firm_facts(
         self,
         run: RunData,
