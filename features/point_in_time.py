@@ -1,27 +1,30 @@
-"""One definition of "the data as published on date D", for replaying a past date and for serving.
+"""One definition of "the data as it stood on date D", for the live run and for a replay.
 
-A data set is a snapshot of today: rows dated later exist, and state columns (a title's
-`status`, an event's `resolved_on`, a firm's `status`) tell today's state. `point_in_time`
-cuts it back to what had been published on D, by the same rule for the training replay and for
-the weekly discovery run (both call it), so the model never learns from information that
-serving does not have:
+A data set is a snapshot of the day it was exported: rows dated later than D may exist, and
+state columns (a title's `status` and `revoke_reason`, an event's `resolved_on`, a firm's
+`status`) tell the state on the export day. Two readings (sources.md, "Live run and replay"):
 
-- dated rows after D are dropped; titles, revocations, lifted bans and resolutions are restated
-  from their dates;
-- yearly rows published during the year — official scores, awards, talent programmes, supply
-  relations — count only for years before D's year (a same-year row is not dated within the
-  year, and at serving this year's rows do not exist yet); this year's applications are known
-  (the province receives them before its round), their outcomes are not read before D;
-- accounts of fiscal years from D's year on are dropped (accounts are filed after the year);
-  a firm whose last fiscal year is not filed yet is read from the year before (features do
-  this: features.firm_features reads each firm's latest filed year, with its lag);
-- a firm's registry status is today's and carries no date; a firm not `operating` today was
-  still operating on a past D when it filed accounts for a fiscal year from D's year on (it
-  traded after D); without such evidence today's status stands (never guess `operating`);
+- **Live run** (`live=True`: `zjtx criteria`, `zjtx discover`, the weekly run). What the data
+  says stands. A state is undone only by a date in the data after D: a revocation whose
+  `revoked_on` is after D, a resolution whose `resolved_on` is after D, a ban lift whose
+  `ban_lifted_on` is after D. A state without such a date is never restated (a `cancelled`
+  firm stays cancelled, an `expired` title stays expired, a `revoked` title with no date stays
+  revoked with its reason). Yearly rows of D's own year (awards, talent, supply relations,
+  official scores) count where a window includes the current year: a row present in a live
+  run was published before the run.
+- **Replay** of a past date (`live=False`: training, validation, discovery recall). State is
+  restated from dates only, and a state with no date stands as given — never guessed back to
+  `operating` or `valid`. Same-year yearly rows are left out (their day within the year is
+  unknown, and at serving then they did not exist yet); this year's applications are known
+  (the province receives them before its round), their outcomes are not read before D.
+
+Both readings:
+- dated rows after D are dropped (and an IP right's holders go with the right);
+- accounts of fiscal years from D's year on are never read by the criteria (windows end with
+  Y = D's year - 1); in a replay they are dropped (accounts are filed after the year);
 - `products` are self-declared without a declaration date: the criteria read them the same
-  way on every date (a restricted product fails in replay as at serving); features never read
-  them (features.feature_config.use_declared_products), since on past dates their presence
-  reveals later applications.
+  way on every date; features never read them (features.feature_config.use_declared_products),
+  since on past dates their presence reveals later applications.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ ROW_DATES = {
     "major_changes": "occurred_on",
 }
 # Yearly rows: a row exists on D when its year is at most D's year plus this offset.
-ROW_YEARS = {
+REPLAY_ROW_YEARS = {
     "financials": ("fiscal_year", -1),
     "awards": ("year", -1),
     "talent": ("year", -1),
@@ -53,11 +56,15 @@ ROW_YEARS = {
     # The province receives this year's applications before the round is decided on D.
     "applications": ("year", 0),
 }
-OPERATING = "operating"
+# A live run reads every row the data holds up to D's year: a row of the current year that is
+# in the data was published before the run.
+LIVE_ROW_YEARS = {table: (column, 0) for table, (column, _) in REPLAY_ROW_YEARS.items()}
 
 
-def point_in_time(data: SourceData, as_of: date, declared_products: bool = True) -> SourceData:
-    """The data as it had been published on `as_of` (see the module docstring).
+def point_in_time(
+    data: SourceData, as_of: date, *, live: bool, declared_products: bool = True
+) -> SourceData:
+    """The data as it stood on `as_of`, read live or as a replay (see the module docstring).
 
     Rows of the as_of day itself are kept (the criteria read "valid on as_of"); features never
     read them (they use strictly earlier data). `declared_products=False` hides the products
@@ -71,56 +78,58 @@ def point_in_time(data: SourceData, as_of: date, declared_products: bool = True)
         if table in tables and column in tables[table]:
             frame = tables[table]
             tables[table] = frame[~(frame[column] > day).fillna(False).astype(bool)]
-    for table, (column, offset) in ROW_YEARS.items():
+    if "ip_holders" in tables and "ip_rights" in tables and "ip_rights" in data.tables:
+        # A holder of a right granted after D held nothing on D (its right is not "unknown").
+        later = data.tables["ip_rights"].index.difference(tables["ip_rights"].index)
+        later_ids = data.tables["ip_rights"].loc[later, "ip_id"]
+        holders = tables["ip_holders"]
+        tables["ip_holders"] = holders[~holders["ip_id"].isin(later_ids).to_numpy(dtype=bool)]
+    for table, (column, offset) in (LIVE_ROW_YEARS if live else REPLAY_ROW_YEARS).items():
         if table in tables:
             frame = tables[table]
             year = frame[column].astype("float64")
             tables[table] = frame[~(year > as_of.year + offset).fillna(False).astype(bool)]
     if "certifications" in tables:
-        tables["certifications"] = _certifications_on(tables["certifications"], day)
+        tables["certifications"] = _certifications_on(tables["certifications"], day, live)
     if "credit_events" in tables and "resolved_on" in tables["credit_events"]:
         events = tables["credit_events"].copy()
         events.loc[events["resolved_on"] > day, "resolved_on"] = pd.NaT
         tables["credit_events"] = events
-    if "firms" in tables:
-        tables["firms"] = _firm_status_on(tables["firms"], data.get("financials"), as_of)
-    return SourceData(tables=tables, rejects=data.rejects, coverage=data.coverage)
-
-
-def _certifications_on(certifications: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame:
-    frame = certifications.copy()
-    for column in ("revoked_on", "ban_lifted_on"):
-        if column in frame:
-            frame.loc[frame[column] > day, column] = pd.NaT
-    revoked = (
-        frame["revoked_on"].notna()
-        if "revoked_on" in frame
-        else pd.Series(False, index=frame.index)
+    return SourceData(
+        tables=tables, rejects=data.rejects, coverage=data.coverage, refused=data.refused
     )
-    if "revoke_reason" in frame:
-        frame.loc[~revoked, "revoke_reason"] = pd.NA
-    status = np.where(revoked, "revoked", np.where(frame["expires_on"] >= day, "valid", "expired"))
-    frame["status"] = pd.array(status, dtype="str")
-    return frame
 
 
-def _firm_status_on(
-    firms: pd.DataFrame, financials: pd.DataFrame | None, as_of: date
-) -> pd.DataFrame:
-    """Registry status restated for a past date: a status other than `operating` becomes
-    `operating` when the firm filed accounts for a year from as_of's year on (it was still
-    trading after as_of); otherwise today's status stands."""
-    status = firms["status"].astype("str")
-    changed = status.ne(OPERATING) & firms["status"].notna()
-    if not changed.any():
-        return firms
-    frame = firms.copy()
-    later = pd.Index([], dtype="str")
-    if financials is not None:
-        filed = financials["fiscal_year"].astype("float64") >= as_of.year
-        later = pd.Index(financials.loc[filed.fillna(False).astype(bool), "credit_code"].unique())
-    trading = changed & frame["credit_code"].isin(later)
-    restated = frame["status"].astype("object")
-    restated[trading] = OPERATING
-    frame["status"] = pd.array(restated.to_numpy(), dtype=firms["status"].dtype)
+def _certifications_on(certifications: pd.DataFrame, day: pd.Timestamp, live: bool) -> pd.DataFrame:
+    """Titles as they stood on `day`.
+
+    Both readings: a revocation dated after D had not happened (the title was valid or expired
+    by its dates, the reason not yet given); a ban lift dated after D had not happened; a
+    revocation dated on or before D stands whatever `status` says; a `valid` title whose
+    `expires_on` is before D had expired. A revocation without a date
+    stands as given. Replay only: an `expired` title whose `expires_on` is after D was still
+    in force on D (its state is dated by `expires_on`); a live run keeps `expired` as given.
+    """
+    frame = certifications.copy()
+    if "ban_lifted_on" in frame:
+        frame.loc[frame["ban_lifted_on"] > day, "ban_lifted_on"] = pd.NaT
+    status = frame["status"].astype("object").to_numpy(copy=True)
+    expires = frame["expires_on"]
+    in_force = (expires >= day).fillna(False).to_numpy(dtype=bool)
+    by_dates = np.where(in_force, "valid", "expired")
+    if "revoked_on" in frame:
+        revoked_on = frame["revoked_on"]
+        undone = (revoked_on > day).fillna(False).to_numpy(dtype=bool)
+        status[undone] = by_dates[undone]
+        frame.loc[undone, "revoked_on"] = pd.NaT
+        if "revoke_reason" in frame:
+            frame.loc[undone, "revoke_reason"] = pd.NA
+        dated = (revoked_on <= day).fillna(False).to_numpy(dtype=bool)
+        status[dated] = "revoked"
+    ended = (expires < day).fillna(False).to_numpy(dtype=bool)
+    status[(status == "valid") & ended] = "expired"  # expiry is dated: both readings
+    if not live:
+        reopened = (status == "expired") & in_force
+        status[reopened] = "valid"
+    frame["status"] = pd.array(status, dtype=certifications["status"].dtype)
     return frame

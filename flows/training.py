@@ -164,7 +164,7 @@ def discovery_recall(
     config = load_model_config(config_path)
     data = read_saved_sources(paths.attributed)
     day = config.discovery_date
-    criteria = evaluate_criteria(point_in_time(data, day), day, load_criteria_config())
+    criteria = evaluate_criteria(point_in_time(data, day, live=False), day, load_criteria_config())
     features = features_as_published(data, day, config)
     truth = pd.read_csv(hidden_champions, dtype="str")[["credit_code", "tier"]]
     recall = {}

@@ -47,6 +47,17 @@ def province_of(region_code: pd.Series) -> pd.Series:
     return codes.where(codes.str.fullmatch(r"[0-9]{2}", na=False), NO_PROVINCE)
 
 
+def home_province(firms: pd.DataFrame) -> pd.Series:
+    """Province each firm belongs to: a `moved_out` firm with a known `moved_to_region_code`
+    belongs to the receiving province (第十九条); every other firm to its registered one."""
+    region = firms["region_code"].astype("str")
+    if "moved_to_region_code" in firms and "status" in firms:
+        moved = (firms["status"] == "moved_out").fillna(False).to_numpy(dtype=bool)
+        moved &= firms["moved_to_region_code"].notna().to_numpy(dtype=bool)
+        region = region.where(~moved, firms["moved_to_region_code"].astype("str"))
+    return province_of(region)
+
+
 def discovery_outcomes(criteria: pd.DataFrame) -> pd.DataFrame:
     """One row per firm and tier: the discovery-mode outcome."""
     rows = criteria[(criteria["mode"] == "discovery") & (criteria["criterion"] == "outcome")]
@@ -75,7 +86,10 @@ def invitation_lists(
         invited = invited[~invited["credit_code"].isin(watched)]
     discovery = criteria[criteria["mode"] == "discovery"]
     details = _criterion_details(discovery, invited)
-    registry = firms.reset_index(drop=True)[["credit_code", "name", "region_code"]]
+    registry = firms.reset_index(drop=True)
+    registry = registry[["credit_code", "name", "region_code"]].assign(
+        province=home_province(registry).to_numpy()
+    )
     lists = (
         invited.merge(registry, on="credit_code", how="left")
         .merge(
@@ -88,7 +102,6 @@ def invitation_lists(
     if lists["score"].isna().any():
         missing = lists.loc[lists["score"].isna(), "credit_code"].iloc[0]
         raise InvitationError(f"no model score for invitable firm {missing}")
-    lists["province"] = province_of(lists["region_code"])
     lists = lists.sort_values(
         ["province", "tier", "score", "credit_code"], ascending=[True, True, False, True]
     )
@@ -200,10 +213,9 @@ def _join(texts: pd.Series) -> str:
 
 def funnel(criteria: pd.DataFrame, firms: pd.DataFrame, lists: pd.DataFrame) -> pd.DataFrame:
     """Per province and tier: registry → candidates → eligible / to_verify → invited."""
-    outcomes = discovery_outcomes(criteria).merge(
-        firms.reset_index(drop=True)[["credit_code", "region_code", "status"]], on="credit_code"
-    )
-    outcomes["province"] = province_of(outcomes["region_code"])
+    registry = firms.reset_index(drop=True)
+    registry = registry[["credit_code", "status"]].assign(province=home_province(registry))
+    outcomes = discovery_outcomes(criteria).merge(registry, on="credit_code")
     groups = outcomes.groupby(["province", "tier"])
     table = pd.DataFrame(
         {

@@ -77,6 +77,7 @@ def criteria(
     """Evaluate every firm against Article 11, Article 20, Annex 1 and Annex 2 (both tiers)."""
     from features.match_decisions import load_decisions
     from features.matching import attribute_mentions, link_mentions, review_queue
+    from features.point_in_time import point_in_time
     from features.sources import load_sources
     from features.unsettled import pending_mentions, refused_by_firm
     from models.criteria import evaluate_criteria
@@ -101,7 +102,8 @@ def criteria(
         # officials' match decisions (issue 14) first, as in `zjtx match` and the flow
         links = link_mentions(sources, decisions=load_decisions())
         refused = refused_by_firm(sources)
-        sources = attribute_mentions(sources, links)
+        # a live run: the data as it stood on the date, read as the weekly run reads it
+        sources = point_in_time(attribute_mentions(sources, links), day, live=True)
         pending = pending_mentions(sources, review_queue(links))
         progress.update(step, description=f"evaluating {len(sources.tables['firms']):,} firms …")
         result = evaluate_criteria(sources, day, settings, refused=refused, pending=pending)

@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -132,6 +133,15 @@ def last_per_firm(pos: np.ndarray, *keys: np.ndarray) -> tuple[np.ndarray, np.nd
     return firm[last], rows[last]
 
 
+def at(values: np.ndarray, row: np.ndarray, fill: Any) -> np.ndarray:
+    """`values[row]`, with `fill` where row < 0 — also when `values` is empty (a province whose
+    firms have no row in a table)."""
+    values = np.asarray(values)
+    if values.size == 0:
+        return np.full(row.shape, fill, dtype=values.dtype if values.dtype != bool else bool)
+    return np.asarray(np.where(row >= 0, values[np.maximum(row, 0)], fill))
+
+
 def scatter(n: int, firm: np.ndarray, values: np.ndarray, fill: object) -> np.ndarray:
     out = np.full(n, fill, dtype=np.asarray(values).dtype if values.size else None)
     out[firm] = values
@@ -220,6 +230,7 @@ class Ban:
     reason: np.ndarray  # code into REVOKE_REASONS, by certification row
     revoked_on: np.ndarray
     ends_on: np.ndarray
+    lifted_too_early: np.ndarray  # a ban lift dated before its revocation (NaT: none), by row
 
 
 @dataclass(frozen=True)
@@ -399,9 +410,14 @@ class Facts:
         title = codes_of(df, "title", TITLES)
         status = is_in(df, "status", ["valid"])
         certified, expires = dates_of(df, "certified_on"), dates_of(df, "expires_on")
-        # 有效期内: status valid and as_of within [certified_on, expires_on].
+        revoked_on = dates_of(df, "revoked_on")
+        # 有效期内: status valid, as_of within [certified_on, expires_on], and not revoked by
+        # as_of — a revocation dated on or before as_of ends the title whatever `status` says.
         valid_row = (
-            status & ~(certified > self.today) & (np.isnat(expires) | (expires >= self.today))
+            status
+            & ~(certified > self.today)
+            & (np.isnat(expires) | (expires >= self.today))
+            & ~(revoked_on <= self.today)
         )
         valid, latest = {}, {}
         for k, name in enumerate(TITLES):
@@ -429,7 +445,10 @@ class Facts:
         # 第二十条: only credit repair (失信) or accepted rectification (事故事件) ends the ban
         # early; a data-fraud revocation (or one of unknown reason) runs its full term.
         liftable = np.isin(reason, [REVOKE_REASONS.index(r) for r in cfg.ban_liftable_reasons])
-        lifted = liftable & (lifted_on <= self.today)
+        # A repair can lift the ban only after the revocation (sources.md): one dated before
+        # it repaired an earlier listing, not this revocation.
+        lift_before = liftable & (lifted_on <= self.today) & (lifted_on < revoked_on)
+        lifted = liftable & (lifted_on <= self.today) & (lifted_on >= revoked_on)
         ends_on = years_after(revoked_on, cfg.ban_years)
         in_window = self.today < ends_on  # 第二十条: 三年内不得再次申报 (until the same day)
         banned = revoked & ~lifted & in_window
@@ -440,7 +459,13 @@ class Facts:
         unclear_firm = np.zeros(self.n, dtype=bool)
         unclear_firm[pos[unclear & (pos >= 0)]] = True
         return Ban(
-            row_of_firm(self.n, firm, rows), unclear_firm, title, reason, revoked_on, ends_on
+            row_of_firm(self.n, firm, rows),
+            unclear_firm,
+            title,
+            reason,
+            revoked_on,
+            ends_on,
+            np.where(lift_before, lifted_on, np.datetime64("NaT", "us")),
         )
 
     # --- products --------------------------------------------------------------------------
@@ -498,12 +523,13 @@ class Facts:
         pos = pos[keep]
         rank = floats_of(holders, "holder_rank")[keep]
         known = right_row >= 0
-        take = np.where(known, right_row, 0)
-        listed = is_in(rights, "ip_type", defs.class1_ip_types)[take]
-        valid = is_in(rights, "status", ["valid"])[take]
-        granted = dates_of(rights, "granted_on")[take]
+        take = np.where(known, right_row, -1)
+        listed = at(is_in(rights, "ip_type", defs.class1_ip_types), take, False)
+        valid = at(is_in(rights, "status", ["valid"]), take, False)
+        granted = at(dates_of(rights, "granted_on"), take, np.datetime64("NaT", "us"))
         transferred, transferred_missing = flags_of(rights, "transferred_in")
-        transferred, transferred_missing = transferred[take], transferred_missing[take]
+        transferred = at(transferred, take, False)
+        transferred_missing = at(transferred_missing, take, True)
         # 附件3（七）: listed types, valid on as_of, not transferred in, holder ranked top three.
         rank_ok = rank <= defs.ip_holder_rank_max
         type_ok = listed & valid
@@ -616,13 +642,17 @@ class Facts:
         firm, rows = last_per_firm(np.where(ok, pos, -1), score)
         return scatter(self.n, firm, score[rows], np.nan)
 
-    @cached_property
-    def key_link(self) -> KeyLink:
+    def key_link(self, category: np.ndarray) -> KeyLink:
+        """附件2（六）「位于产业链关键环节」 (sources.md): in fiscal years Y-1..Y the firm supplied
+        on a key-link chain node whose field is `category`, its main product's (code into
+        NODE_CATEGORIES per firm, -1 unknown)."""
         supply = self.table("supply_chain")
         nodes = self.table("chain_nodes")
         pos = self.locate(supply, "supplier_credit_code")
         year = floats_of(supply, "year")
-        recent = year >= self.year - self.config.a2.domain_supply_years + 1
+        in_window = (year >= self.year - self.config.a2.domain_supply_years + 1) & (
+            year <= self.year
+        )
         key_nodes = nodes[nodes["is_key_link"].fillna(False).to_numpy(dtype=bool)]
 
         def node_key(df: pd.DataFrame) -> pa.Array:
@@ -630,13 +660,13 @@ class Facts:
                 strings_of(df, "chain"), strings_of(df, "node"), "\x1f"
             )
 
-        is_key = np.asarray(
-            pc.fill_null(pc.is_in(node_key(supply), value_set=node_key(key_nodes)), False),
-            dtype=bool,
-        )
-        firm, rows = last_per_firm(
-            np.where(recent & is_key & (year <= self.as_of.year), pos, -1), year
-        )
+        node_row = np.asarray(
+            pc.fill_null(pc.index_in(node_key(supply), value_set=node_key(key_nodes)), -1)
+        ).astype(np.int64)
+        node_category = at(codes_of(key_nodes, "category", NODE_CATEGORIES), node_row, -1)
+        firm_category = at(category, pos, -1)
+        same_field = (node_row >= 0) & (node_category >= 0) & (node_category == firm_category)
+        firm, rows = last_per_firm(np.where(in_window & same_field, pos, -1), year)
         texts = pc.binary_join_element_wise(
             strings_of(supply, "chain"), "产业链「", strings_of(supply, "node"), "」", ""
         )

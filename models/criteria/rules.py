@@ -25,9 +25,11 @@ from models.criteria.facts import (
     Events,
     Facts,
     YearFigures,
+    at,
     codes_of,
     dates_of,
     day,
+    strings_of,
 )
 from models.criteria.text import (
     FAIL,
@@ -138,6 +140,23 @@ def art11_registered(f: Facts) -> Verdicts:
     )
     v.decide(status < 0, UNKNOWN, "缺少登记状态")
     v.decide(ok & (established > f.today), FAIL, "成立日期 ", Date(established), " 晚于评估日")
+    # 第十九条 (sources.md): a firm that moved out is still 境内依法设立; it belongs to the
+    # receiving province, which evaluates it. Where it went unknown: where it belongs is unknown.
+    moved = status == FIRM_STATUS.index("moved_out")
+    destination = strings_of(f.firms, "moved_to_region_code")
+    known = np.asarray(pc.is_valid(destination), dtype=bool)
+    v.decide(
+        moved & known,
+        PASS,
+        "已迁出至行政区划 ",
+        Pick(np.arange(f.n), destination),
+        "，仍为境内依法设立的企业，由迁入地评价（第十一条、第十九条）",
+    )
+    v.decide(
+        moved,
+        UNKNOWN,
+        "登记状态为迁出，但迁入地不详：需核实迁入地，由迁入地中小企业主管部门评价（第十九条）",
+    )
     # 第十一条: 在中华人民共和国境内依法设立 — a registry firm in operation.
     v.decide(ok, PASS, "登记状态：", Label(status, labels), "（第十一条：境内依法设立）")
     v.decide(~ok, FAIL, "登记状态：", Label(status, labels), "（第十一条）")
@@ -287,18 +306,30 @@ def art20_ban(f: Facts) -> Verdicts:
     ban = f.ban
     reasons = [REASON_LABELS.get(r, r) for r in REVOKE_REASONS]
     # 第二十条: 取消认定且三年内不得再次申报, unless credit repair / accepted rectification.
-    v.decide(
-        ban.row >= 0,
-        FAIL,
+    revoked: list[str | Part] = [
         Via(ban.row, Label(ban.title, [TITLE_LABELS[t] for t in TITLES])),
         "称号于",
         Via(ban.row, Date(ban.revoked_on)),
         "因",
         Via(ban.row, Label(ban.reason, reasons)),
-        f"被取消认定，{cfg.ban_years}年内（至",
+        "被取消认定",
+    ]
+    banned: list[str | Part] = [
+        f"，{cfg.ban_years}年内（至",
         Via(ban.row, Date(ban.ends_on)),
         "）不得再次申报（第二十条）",
+    ]
+    early = ~np.isnat(at(ban.lifted_too_early, ban.row, np.datetime64("NaT", "us")))
+    v.decide(
+        (ban.row >= 0) & early,
+        FAIL,
+        *revoked,
+        "；记录的信用修复或整改日期 ",
+        Via(ban.row, Date(ban.lifted_too_early)),
+        " 早于取消认定日期，不能解除其后的禁止申报",
+        *banned,
     )
+    v.decide(ban.row >= 0, FAIL, *revoked, *banned)
     v.decide(ban.unclear, UNKNOWN, "有称号被取消认定，但原因或日期不详：需核实是否适用第二十条")
     return v.rest(PASS, f"无第二十条规定的取消认定后{cfg.ban_years}年内不得再次申报情形")
 
@@ -365,11 +396,23 @@ def niche_years(f: Facts, years: int, article: str) -> Verdicts:
         return v.done(missing("products"))
     mp = f.main_product
     row = mp.row
-    since = np.where(row >= 0, mp.niche_since[np.maximum(row, 0)], np.datetime64("NaT", "us"))
-    year_only = (row >= 0) & mp.year_only[np.maximum(row, 0)]
+    since = at(mp.niche_since, row, np.datetime64("NaT", "us"))
+    year_only = at(mp.year_only, row, False)
     name = Pick(row, mp.names)
     v.decide(row < 0, UNKNOWN, "无主导产品（收入占比超过50%，附件3（三））记录")
     v.decide(np.isnat(since), UNKNOWN, "主导产品「", name, "」缺少进入细分市场时间")
+    # The period counts from the later of the two dates: without a founding date, a niche
+    # entry early enough cannot pass (the firm may be younger), a late one still fails.
+    v.decide(
+        np.isnat(established) & ~(since > cutoff),
+        UNKNOWN,
+        "主导产品「",
+        name,
+        "」",
+        Date(since),
+        f"进入细分市场，但缺少成立日期，无法确定截至{f.year}年末是否满{years}年"
+        f"（{article}：细分市场年限自成立起算）",
+    )
     from_established = established > since
     counted = np.where(from_established, established, since)
     # 附件1/2（一）: 截至上年末从事特定细分市场时间达3年以上 — from ≤ (Y-3)-12-31.
@@ -783,10 +826,10 @@ def market(f: Facts, share_min: float, rank_max: int, article: str, renown: str)
     if not f.has("products"):
         return v.done(f"{missing('products')}；{declare}")
     mp = f.main_product
-    row, safe = mp.row, np.maximum(mp.row, 0)
-    share = np.where(row >= 0, mp.market_share[safe], np.nan)
-    rank = np.where(row >= 0, mp.domestic_rank[safe], np.nan)
-    scope = np.where(row >= 0, mp.international[safe], False).astype(np.int64)
+    row = mp.row
+    share = at(mp.market_share, row, np.nan)
+    rank = at(mp.domestic_rank, row, np.nan)
+    scope = at(mp.international, row, False).astype(np.int64)
     name = Pick(row, mp.names)
     # 附件1/2（五）: 细分市场占有率10%以上或国内前三名; never `fail` on data (附件3（四）).
     v.decide(
@@ -821,7 +864,7 @@ def a2_6_domain(f: Facts) -> Verdicts:
         return v.done(missing("products"))
     mp = f.main_product
     row = mp.row
-    category = np.where(row >= 0, mp.category[np.maximum(row, 0)], -1)
+    category = at(mp.category, row, -1)
     inside = np.isin(category, [NODE_CATEGORIES.index(c) for c in fields])
     name = Pick(row, mp.names)
     label = Label(category, [CATEGORY_LABELS.get(c, c) for c in NODE_CATEGORIES])
@@ -835,16 +878,19 @@ def a2_6_domain(f: Facts) -> Verdicts:
     chain_missing = _missing_tables(f, "supply_chain", "chain_nodes")
     if chain_missing:
         return v.rest(UNKNOWN, *head, "；", chain_missing)
-    link = f.key_link
+    link = f.key_link(category)
+    years = f"{f.year - f.config.a2.domain_supply_years + 1}—{f.year}年"
     v.decide(
         link.row >= 0,
         PASS,
         *head,
-        "，并供应",
+        f"，{years}供应",
         Pick(link.row, link.texts),
         "关键环节（附件2（六））；需申报说明：对提升产业链供应链韧性和安全水平发挥重要作用",
     )
-    return v.rest(UNKNOWN, *head, "，数据未显示其位于产业链关键环节")
+    return v.rest(
+        UNKNOWN, *head, f"，数据未显示其{years}在该领域的产业链关键环节供货（附件2（六））"
+    )
 
 
 def evaluation(

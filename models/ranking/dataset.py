@@ -37,7 +37,7 @@ TIER_FLAG = "tier_little_giant"
 
 def features_as_published(data: SourceData, as_of: date, config: ModelConfig) -> pd.DataFrame:
     """Features of every firm from the data as published on as_of (both flows call this)."""
-    return build_features(point_in_time(data, as_of), as_of, config.features)
+    return build_features(point_in_time(data, as_of, live=False), as_of, config.features)
 
 
 def candidate_rows(criteria: pd.DataFrame) -> pd.DataFrame:
@@ -285,4 +285,6 @@ def replay_criteria(
     """The criteria engine's output on each past date, run on the data as published then."""
     from models.criteria import evaluate_criteria
 
-    return {d: evaluate_criteria(point_in_time(data, d), d, criteria_config) for d in dates}
+    return {
+        d: evaluate_criteria(point_in_time(data, d, live=False), d, criteria_config) for d in dates
+    }

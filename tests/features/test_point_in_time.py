@@ -26,48 +26,80 @@ from tests.features.ranking_frames import (
 )
 
 
-def test_point_in_time_restates_what_dates_allow() -> None:
-    # given a title valid today that was revoked later than as_of, and one expired since
+def _title(code: str, **changes: object) -> dict[str, object]:
+    return {
+        "credit_code": code,
+        "title": "tech_sme",
+        "certified_on": ts("2023-04-30"),
+        "expires_on": ts("2026-04-29"),
+        "status": "valid",
+        **changes,
+    }
+
+
+@pytest.mark.parametrize("live", [True, False])
+def test_point_in_time_restates_what_dates_allow(live: bool) -> None:
+    # given a title revoked later than as_of, one expired by its date, one certified later
     data = make_source(
         certifications=[
-            {
-                "credit_code": CODE_A,
-                "title": "tech_sme",
-                "certified_on": ts("2023-04-30"),
-                "expires_on": ts("2024-12-31"),
-                "status": "revoked",
-                "revoked_on": ts("2024-09-01"),
-                "revoke_reason": "other",
-            },
-            {
-                "credit_code": CODE_B,
-                "title": "tech_sme",
-                "certified_on": ts("2023-04-30"),
-                "expires_on": ts("2024-04-29"),
-                "status": "valid",
-            },
-            {
-                "credit_code": CODE_C,
-                "title": "tech_sme",
-                "certified_on": ts("2024-07-01"),
-                "expires_on": ts("2025-06-30"),
-                "status": "valid",
-            },
+            _title(CODE_A, status="revoked", revoked_on=ts("2024-09-01"), revoke_reason="other"),
+            _title(CODE_B, expires_on=ts("2024-04-29")),
+            _title(CODE_C, certified_on=ts("2024-07-01")),
         ],
         financials=[accounts(CODE_A, 2024, 1.0)],
     )
     # when
-    then = point_in_time(data, AS_OF)
-    # then
+    then = point_in_time(data, AS_OF, live=live)
+    # then: a revocation dated after as_of had not happened, in either reading
     titles = then.tables["certifications"].set_index("credit_code")
     assert titles.loc[CODE_A, "status"] == "valid"
     assert pd.isna(titles.loc[CODE_A, "revoked_on"])
+    assert pd.isna(titles.loc[CODE_A, "revoke_reason"])
     assert titles.loc[CODE_B, "status"] == "expired"
     assert CODE_C not in titles.index
-    assert then.tables["financials"].empty
+    # accounts of as_of's own year: filed after the year (replay); never read by the criteria
+    assert then.tables["financials"].empty is (not live)
 
 
-def test_same_year_rows_published_later_in_the_year_are_not_seen() -> None:
+@pytest.mark.parametrize("live", [True, False])
+def test_a_state_without_a_date_stands_as_given(live: bool) -> None:
+    # issue 23 (1): a revocation for data fraud with no revoked_on, and a cancelled firm that
+    # filed accounts for as_of's year
+    data = base_source()
+    firms = data.tables["firms"].copy()
+    firms.loc[firms["credit_code"] == CODE_A, "status"] = "cancelled"
+    data = with_rows(
+        type(data)({**data.tables, "firms": firms}),
+        certifications=[_title(CODE_B, status="revoked", revoke_reason="data_fraud")],
+        financials=[accounts(CODE_A, AS_OF.year, 2e7)],
+    )
+    # when
+    then = point_in_time(data, AS_OF, live=live)
+    # then: never guessed back to `valid` or `operating`
+    title = then.tables["certifications"].set_index("credit_code").loc[[CODE_B]].iloc[-1]
+    assert (title["status"], title["revoke_reason"]) == ("revoked", "data_fraud")
+    status = then.tables["firms"].set_index("credit_code")["status"]
+    assert status[CODE_A] == "cancelled"
+
+
+def test_an_expired_status_stands_in_a_live_run_and_is_dated_in_a_replay() -> None:
+    # given a title marked expired whose expires_on is after as_of
+    data = make_source(certifications=[_title(CODE_A, status="expired")])
+    # when / then: live, what the data says stands; a replay dates the expiry by expires_on
+    live = point_in_time(data, AS_OF, live=True).tables["certifications"]
+    replay = point_in_time(data, AS_OF, live=False).tables["certifications"]
+    assert live["status"].tolist() == ["expired"]
+    assert replay["status"].tolist() == ["valid"]
+
+
+def test_a_revocation_dated_by_as_of_ends_the_title_whatever_status_says() -> None:
+    data = make_source(certifications=[_title(CODE_A, revoked_on=ts("2024-03-01"))])
+    for live in (True, False):
+        then = point_in_time(data, AS_OF, live=live).tables["certifications"]
+        assert then["status"].tolist() == ["revoked"]
+
+
+def test_same_year_rows_count_in_a_live_run_and_not_in_a_replay() -> None:
     # given awards, talent, supply and an official score of as_of's own year, and the year before
     year = AS_OF.year
     data = make_source(
@@ -94,7 +126,7 @@ def test_same_year_rows_published_later_in_the_year_are_not_seen() -> None:
             for y in (year - 1, year)
         ],
         evaluation_scores=[
-            {"credit_code": CODE_A, "year": y, "score": 70.0} for y in (year - 1, year)
+            {"credit_code": CODE_A, "year": y, "score": 70.0} for y in (year - 1, year, year + 1)
         ],
         applications=[
             {"credit_code": CODE_A, "year": y, "title": "specialized_sme", "outcome": "rejected"}
@@ -102,11 +134,37 @@ def test_same_year_rows_published_later_in_the_year_are_not_seen() -> None:
         ],
     )
     # when
-    then = point_in_time(data, AS_OF)
-    # then: only the year before — except this year's applications (the province has them)
+    replay = point_in_time(data, AS_OF, live=False)
+    live = point_in_time(data, AS_OF, live=True)
+    # then: a replay sees only the year before — except this year's applications (the
+    # province has them); a live run sees every row up to this year (published before it)
     for table in ("awards", "talent", "evaluation_scores"):
-        assert then.tables[table]["year"].tolist() == [year - 1], table
-    assert sorted(then.tables["applications"]["year"]) == [year - 1, year]
+        assert replay.tables[table]["year"].tolist() == [year - 1], table
+        assert live.tables[table]["year"].tolist() == [year - 1, year], table
+    assert sorted(replay.tables["applications"]["year"]) == [year - 1, year]
+
+
+def test_holders_of_a_right_granted_after_as_of_held_nothing_then() -> None:
+    data = with_rows(
+        base_source(),
+        ip_rights=[
+            {
+                "ip_id": "ZL2099",
+                "ip_type": "invention_patent",
+                "title": "later",
+                "granted_on": ts("2024-12-01"),
+                "status": "valid",
+                "transferred_in": False,
+            }
+        ],
+        ip_holders=[
+            {"ip_id": "ZL2099", "holder_name": "甲", "holder_rank": 1, "holder_credit_code": CODE_A}
+        ],
+    )
+    for live in (True, False):
+        holders = point_in_time(data, AS_OF, live=live).tables["ip_holders"]
+        assert "ZL2099" not in set(holders["ip_id"])
+        assert len(holders) == len(data.tables["ip_holders"]) - 1
 
 
 def test_products_are_read_the_same_way_on_every_date() -> None:
@@ -121,27 +179,10 @@ def test_products_are_read_the_same_way_on_every_date() -> None:
             }
         ]
     )
-    assert point_in_time(data, AS_OF).has("products")
-    assert point_in_time(data, dt.date(2020, 6, 30)).has("products")
-    assert not point_in_time(data, AS_OF, declared_products=False).has("products")
+    assert point_in_time(data, AS_OF, live=True).has("products")
+    assert point_in_time(data, dt.date(2020, 6, 30), live=False).has("products")
+    assert not point_in_time(data, AS_OF, live=False, declared_products=False).has("products")
     assert not load_model_config().features.use_declared_products  # features never read them
-
-
-def test_firm_status_is_restated_for_a_past_date() -> None:
-    # given two firms cancelled today: one still filed accounts after as_of, one did not
-    data = base_source()
-    firms = data.tables["firms"].copy()
-    firms.loc[firms["credit_code"].isin([CODE_A, CODE_B]), "status"] = "cancelled"
-    data = with_rows(
-        type(data)({**data.tables, "firms": firms}),
-        financials=[accounts(CODE_A, AS_OF.year, 2e7)],
-    )
-    # when
-    status = point_in_time(data, AS_OF).tables["firms"].set_index("credit_code")["status"]
-    # then: A traded after as_of (operating then); B's cancellation stands (never guessed away)
-    assert status[CODE_A] == "operating"
-    assert status[CODE_B] == "cancelled"
-    assert point_in_time(data, dt.date(2027, 6, 30)).tables["firms"].equals(data.tables["firms"])
 
 
 def test_a_late_filing_falls_back_to_the_year_before() -> None:

@@ -399,19 +399,23 @@ def test_market(
     assert "需" in text  # a declaration or a statement by the firm is always asked for
 
 
-def _chain(is_key_link: bool, year: int = Y) -> dict[str, Any]:
+def _chain(is_key_link: bool, year: int = Y, category: str = "key_materials") -> dict[str, Any]:
     supply = [{**model_firm()["supply_chain"][0], "year": year}]
-    nodes = [{**model_firm()["chain_nodes"][0], "is_key_link": is_key_link}]
-    return {"supply_chain": supply, "chain_nodes": nodes}
+    node = {**model_firm()["chain_nodes"][0], "is_key_link": is_key_link, "category": category}
+    return {"supply_chain": supply, "chain_nodes": [node]}
 
 
 @pytest.mark.parametrize(
     ("category", "chain", "expected"),
     [
         ("key_materials", _chain(True), "pass"),
-        ("future_industry", _chain(True), "pass"),
+        ("future_industry", _chain(True, category="future_industry"), "pass"),
+        # issue 23: the key-link node must be of the main product's field (sources.md)
+        ("future_industry", _chain(True), "unknown"),
         ("key_materials", _chain(False), "unknown"),  # in the fields, key link not shown
         ("key_materials", _chain(True, year=Y - 2), "unknown"),  # supply too old
+        ("key_materials", _chain(True, year=Y - 1), "pass"),  # Y-1..Y
+        ("key_materials", _chain(True, year=Y + 1), "unknown"),  # issue 23: outside Y-1..Y
         ("other", _chain(True), "fail"),  # field known and outside the list
         (None, _chain(True), "unknown"),
         ("key_materials", {"supply_chain": None}, "unknown"),

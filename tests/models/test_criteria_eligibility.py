@@ -20,7 +20,9 @@ def _firm(**changes: Any) -> list[dict[str, Any]]:
         ({"status": "operating"}, "pass", "存续"),
         ({"status": "cancelled"}, "fail", "注销"),
         ({"status": "revoked"}, "fail", "吊销"),
-        ({"status": "moved_out"}, "fail", "迁出"),
+        # issue 23: a moved firm is still 境内依法设立 (第十九条): never `fail` for the move alone
+        ({"status": "moved_out"}, "unknown", "迁入地不详"),
+        ({"status": "moved_out", "moved_to_region_code": "440305"}, "pass", "440305"),
         ({"established_on": "2026-07-01"}, "fail", "晚于评估日"),
         ({"established_on": "2026-06-30"}, "pass", "存续"),
     ],
