@@ -126,7 +126,26 @@ def load_sources(data_dir: Path | str) -> SourceData:
     )
 
 
-REFUSED_COLUMNS = ["table", "row", "column", "credit_code", "raw_name"]
+REFUSED_COLUMNS = ["table", "row", "column", "credit_code", "raw_name", "year", "on", "kind"]
+# What a refused row's content can still tell, where its raw value parses: the year or date it
+# concerns and its kind (title, event type). The criteria doubt only the verdicts whose windows
+# and kinds such a row could fall in (models/criteria/doubts.py); an unparsed value doubts all.
+REFUSED_CONTENT: dict[str, dict[str, str]] = {
+    "financials": {"year": "fiscal_year"},
+    "evaluation_scores": {"year": "year"},
+    "awards": {"year": "year"},
+    "talent": {"year": "year"},
+    "supply_chain": {"year": "year"},
+    "annual_updates": {"year": "year"},
+    "applications": {"year": "year", "kind": "title"},
+    "credit_events": {"on": "occurred_on", "kind": "event_type"},
+    "certifications": {"kind": "title"},
+    "investments": {"on": "paid_in_on"},
+    "rd_institutions": {"on": "recognized_on"},
+    "ip_rights": {"on": "granted_on"},
+    "major_changes": {"on": "occurred_on"},
+    "name_history": {"on": "changed_on"},
+}
 
 
 def _refused_identities(table: str, cells: pd.DataFrame, rejects: pd.DataFrame) -> pd.DataFrame:
@@ -155,6 +174,7 @@ def _refused_identities(table: str, cells: pd.DataFrame, rejects: pd.DataFrame) 
 
         codes = text(code_column).str.normalize("NFKC").str.upper()
         codes = codes.where(credit_code_is_valid(codes.fillna("")))
+        content = REFUSED_CONTENT.get(table, {})
         frames.append(
             pd.DataFrame(
                 {
@@ -165,22 +185,49 @@ def _refused_identities(table: str, cells: pd.DataFrame, rejects: pd.DataFrame) 
                     "raw_name": (
                         text(name_column) if name_column else pd.Series(pd.NA, index=picked.index)
                     ).to_numpy(),
+                    "year": _parsed_year(picked, content.get("year")).to_numpy(),
+                    "on": _parsed_day(picked, content.get("on")).to_numpy(),
+                    "kind": (
+                        text(content["kind"]).str.strip()
+                        if "kind" in content
+                        else pd.Series(pd.NA, index=picked.index)
+                    ).to_numpy(),
                 }
             )
         )
     return _refused_frame(frames)
 
 
+def _parsed_year(cells: pd.DataFrame, column: str | None) -> pd.Series:
+    """A refused row's year cell as an integer where it parses (NA otherwise)."""
+    if column is None or column not in cells:
+        return pd.Series(pd.NA, index=cells.index, dtype="Int64")
+    text = cells[column].astype("str").str.normalize("NFKC").str.strip()
+    number = pd.to_numeric(text, errors="coerce")
+    whole = number.notna() & (number == number.round())
+    return number.where(whole).astype("Int64")
+
+
+def _parsed_day(cells: pd.DataFrame, column: str | None) -> pd.Series:
+    """A refused row's date cell where it parses as YYYY-MM-DD (NaT otherwise)."""
+    if column is None or column not in cells:
+        return pd.Series(pd.NaT, index=cells.index, dtype="datetime64[us]")
+    values = cells[column]
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.astype("datetime64[us]")
+    text = values.astype("str").str.normalize("NFKC").str.strip()
+    return pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").astype("datetime64[us]")
+
+
 def _refused_frame(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     parts = [frame for frame in frames if len(frame)]
     if not parts:
         frame = pd.DataFrame({c: pd.Series(dtype="str") for c in REFUSED_COLUMNS})
-        frame["row"] = frame["row"].astype("int64")
-        return frame
+        return frame.astype({"row": "int64", "year": "Int64", "on": "datetime64[us]"})
     frame = pd.concat(parts, ignore_index=True)[REFUSED_COLUMNS]
-    for column in ("table", "column", "credit_code", "raw_name"):
+    for column in ("table", "column", "credit_code", "raw_name", "kind"):
         frame[column] = frame[column].astype("str")
-    frame["row"] = frame["row"].astype("int64")
+    frame = frame.astype({"row": "int64", "year": "Int64", "on": "datetime64[us]"})
     return frame.sort_values(["table", "row", "column"], kind="stable").reset_index(drop=True)
 
 

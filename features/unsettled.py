@@ -18,7 +18,7 @@ from features.matching import LINKED_METHODS, MatchingConfig, Registry, resolve_
 from features.schemas import MENTION_COLUMNS
 from features.sources import SourceData, string_isin
 
-REFUSED_BY_FIRM_COLUMNS = ["credit_code", "table", "row", "reason"]
+REFUSED_BY_FIRM_COLUMNS = ["credit_code", "table", "row", "reason", "year", "on", "kind"]
 PENDING_COLUMN = "pending_mention"  # models/criteria/doubts.py reads this description
 CANDIDATE_SEPARATOR = "|"  # features.matching: candidate_codes are "|"-joined
 
@@ -29,7 +29,7 @@ def refused_by_firm(data: SourceData, config: MatchingConfig | None = None) -> p
     refused = data.refused
     empty = pd.DataFrame({c: pd.Series(dtype="str") for c in REFUSED_BY_FIRM_COLUMNS})
     if refused.empty:
-        return empty.astype({"row": "int64"})
+        return empty.astype({"row": "int64", "year": "Int64", "on": "datetime64[us]"})
     registry_codes = data.tables["firms"]["credit_code"]
     has_code = refused["credit_code"].notna().to_numpy()
     by_code = refused[has_code & string_isin(refused["credit_code"], registry_codes)]
@@ -62,6 +62,9 @@ def refused_by_firm(data: SourceData, config: MatchingConfig | None = None) -> p
     )
     out = attributed.astype({"row": "int64"}).merge(reasons, on=["table", "row"], how="left")
     out["reason"] = out["reason"].fillna("refused")
+    # what the row's content still tells (features.sources.REFUSED_CONTENT), once per row
+    content = refused[["table", "row", "year", "on", "kind"]].drop_duplicates(["table", "row"])
+    out = out.merge(content.astype({"row": "int64"}), on=["table", "row"], how="left")
     out = out[REFUSED_BY_FIRM_COLUMNS].astype({"credit_code": "str", "table": "str"})
     return out.sort_values(["credit_code", "table", "row"]).reset_index(drop=True)
 

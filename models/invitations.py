@@ -52,8 +52,9 @@ def home_province(firms: pd.DataFrame) -> pd.Series:
     belongs to the receiving province (第十九条); every other firm to its registered one."""
     region = firms["region_code"].astype("str")
     if "moved_to_region_code" in firms and "status" in firms:
-        moved = (firms["status"] == "moved_out").fillna(False).to_numpy(dtype=bool)
-        moved &= firms["moved_to_region_code"].notna().to_numpy(dtype=bool)
+        moved = (firms["status"] == "moved_out").fillna(False) & firms[
+            "moved_to_region_code"
+        ].notna()
         region = region.where(~moved, firms["moved_to_region_code"].astype("str"))
     return province_of(region)
 
@@ -70,15 +71,16 @@ def invitation_lists(
     firms: pd.DataFrame,
     max_per_list: int | None = None,
     watched: pd.Series | None = None,
-    refused: pd.DataFrame | None = None,
+    could_fail: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Ranked invitation rows for every province and tier.
 
     `scores` has credit_code, tier, score, reasons and the model columns (missing ones are
     left empty: a rule-baseline ordering estimates no probabilities). Ties in score are broken
     by credit code so the same inputs always give the same ranks. Firms `watched` (on the watch
-    list, 第十四条) are not invited to a higher title while their risk stands. `refused`: refused
-    rows attributed to firms (features.unsettled.refused_by_firm), checked by `check_invitations`.
+    list, 第十四条) are not invited to a higher title while their risk stands. `could_fail`: the
+    refused rows attributed to firms and the criteria each could have failed
+    (models.criteria.doubts.could_fail), checked by `check_invitations`.
     """
     outcomes = discovery_outcomes(criteria)
     invited = outcomes[outcomes["outcome"].isin(INVITABLE)]
@@ -108,17 +110,18 @@ def invitation_lists(
     lists["rank"] = lists.groupby(["province", "tier"]).cumcount() + 1
     if max_per_list is not None:
         lists = lists[lists["rank"] <= max_per_list]
-    check_invitations(lists, criteria, refused)
+    check_invitations(lists, criteria, could_fail)
     return lists[["province", *LIST_COLUMNS]].reset_index(drop=True)
 
 
 def check_invitations(
-    lists: pd.DataFrame, criteria: pd.DataFrame, refused: pd.DataFrame | None = None
+    lists: pd.DataFrame, criteria: pd.DataFrame, could_fail: pd.DataFrame | None = None
 ) -> None:
     """Refuse to publish a list that breaks the standard, whatever produced it.
 
-    With `refused`: no invited firm has a refused row that could have failed it unless every
-    criterion that row could fail is `unknown` naming the row, and the firm is `to_verify`.
+    With `could_fail` (credit_code, table, row, criterion: models.criteria.doubts.could_fail):
+    no invited firm has a refused row that could have failed it unless every criterion that
+    row could fail is `unknown` naming the row, and the firm is `to_verify`.
     """
     bad_outcome = ~lists["outcome"].isin(INVITABLE)
     if bad_outcome.any():
@@ -132,26 +135,23 @@ def check_invitations(
     failing = lists.merge(fails, on=["credit_code", "tier"])
     if len(failing):
         raise InvitationError(f"{failing['credit_code'].iloc[0]} fails a criterion")
-    if refused is not None and len(refused) and len(lists):
-        _check_refused(lists, criteria, refused)
+    if could_fail is not None and len(could_fail) and len(lists):
+        _check_refused(lists, criteria, could_fail)
     ranks = lists.groupby(["province", "tier"])["rank"]
     if not (ranks.min().eq(1).all() and (ranks.max() == ranks.count()).all()):
         raise InvitationError("ranks are not 1..n in every list")
 
 
-def _check_refused(lists: pd.DataFrame, criteria: pd.DataFrame, refused: pd.DataFrame) -> None:
+def _check_refused(lists: pd.DataFrame, criteria: pd.DataFrame, could_fail: pd.DataFrame) -> None:
     """Issue 11: a verdict never rests on the absence of a refused row that could fail it."""
-    from models.criteria.doubts import WORSEN
-
-    could_fail = pd.DataFrame(
-        [(c, t) for c, tables in WORSEN.items() for t in tables], columns=["criterion", "table"]
-    )
     keys = ["credit_code", "tier"]
     invited = lists[[*keys, "outcome"]].astype("str")
     at_risk = invited.merge(
-        refused[["credit_code", "table", "row"]].astype({"credit_code": "str", "table": "str"}),
+        could_fail[["credit_code", "table", "row", "criterion"]].astype(
+            {"credit_code": "str", "table": "str", "criterion": "str"}
+        ),
         on="credit_code",
-    ).merge(could_fail, on="table")
+    )
     if at_risk.empty:
         return
     discovery = criteria[criteria["mode"] == "discovery"]

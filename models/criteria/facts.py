@@ -320,15 +320,21 @@ class Facts:
 
     # --- rows the data cannot settle (issue 11, item 1) ----------------------------------
 
-    def refused_in(self, tables: Sequence[str]) -> Doubt:
-        """Each firm's refused rows in `tables`: the first one (by table, row) and how many."""
-        refused = self.refused[self.refused["table"].isin(list(tables))]
+    @cached_property
+    def refused_positions(self) -> np.ndarray:
+        """Firm position of each refused row (-1: a firm outside this registry)."""
+        found = pc.index_in(strings_of(self.refused, "credit_code"), value_set=self.codes)
+        return np.asarray(pc.fill_null(found, -1)).astype(np.int64)
+
+    def refused_in(self, rows: np.ndarray) -> Doubt:
+        """Per firm, the refused rows picked by the mask `rows` (over `self.refused`): the first
+        one (by table, row) and how many."""
         row = np.full(self.n, -1, dtype=np.int64)
-        if refused.empty:
+        pos = self.refused_positions
+        picked = rows & (pos >= 0)
+        if not picked.any():
             return Doubt(row, np.zeros(self.n, dtype=np.int64), pa.array([], pa.string()))
-        found = pc.index_in(strings_of(refused, "credit_code"), value_set=self.codes)
-        pos = np.asarray(pc.fill_null(found, -1)).astype(np.int64)
-        refused = refused.assign(pos=pos)[pos >= 0].sort_values(["pos", "table", "row"])
+        refused = self.refused.assign(pos=pos)[picked].sort_values(["pos", "table", "row"])
         count = np.bincount(refused["pos"].to_numpy(), minlength=self.n)
         first = refused.drop_duplicates("pos")
         texts = [

@@ -337,7 +337,7 @@ def art20_ban(f: Facts) -> Verdicts:
 # --- titles and niche years ---------------------------------------------------------------
 
 
-def _accepted_titles(titles: tuple[str, ...]) -> list[str]:
+def accepted_titles(titles: tuple[str, ...]) -> list[str]:
     """The configured titles, then any higher title of the ladder (Article 2)."""
     top = max(TITLE_RANK[t] for t in titles)
     return [*titles, *(t for t in TITLES if TITLE_RANK[t] > top)]
@@ -364,7 +364,7 @@ def title(
         return v
     if not f.has("certifications"):
         return v.done(missing("certifications"))
-    for t in _accepted_titles(titles):
+    for t in accepted_titles(titles):
         v.decide(
             f.titles.valid[t],
             PASS,

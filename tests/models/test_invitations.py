@@ -163,13 +163,22 @@ def _refused(code: str, table: str) -> pd.DataFrame:
     return pd.DataFrame({"credit_code": [code], "table": [table], "row": [4], "reason": ["x"]})
 
 
+def _could_fail(code: str, table: str) -> pd.DataFrame:
+    """The criteria a refused row of `table` with unreadable content could have failed."""
+    from models.criteria.doubts import could_fail
+    from models.criteria_config import load_criteria_config
+    from tests.models.frames import AS_OF
+
+    return could_fail(_refused(code, table), AS_OF, load_criteria_config())
+
+
 def test_invited_firm_passing_despite_a_refused_row_is_refused(world) -> None:
     criteria, firms, scores = world
     # A passes a1_2_scale, which a refused financials row could have failed
     with pytest.raises(InvitationError, match=r"A \(specialized\).*financials 4.*a1_2_scale"):
-        invitation_lists(criteria, scores, firms, refused=_refused("A", "financials"))
+        invitation_lists(criteria, scores, firms, could_fail=_could_fail("A", "financials"))
     # a refused row that can only lift a criterion (an award) does not stop the list
-    lists = invitation_lists(criteria, scores, firms, refused=_refused("A", "awards"))
+    lists = invitation_lists(criteria, scores, firms, could_fail=_could_fail("A", "awards"))
     assert "A" in set(lists["credit_code"])
 
 
@@ -177,7 +186,7 @@ def test_refused_row_named_in_to_verify_may_be_invited(world) -> None:
     criteria, firms, scores = world
     named = (criteria["credit_code"] == "B") & criteria["criterion"].isin(["a1_2_scale", "a1_3_rd"])
     criteria.loc[named, ["verdict", "evidence"]] = ["unknown", "financials 第4行被拒收"]
-    lists = invitation_lists(criteria, scores, firms, refused=_refused("B", "financials"))
+    lists = invitation_lists(criteria, scores, firms, could_fail=_could_fail("B", "financials"))
     b = lists.set_index("credit_code").loc["B"]
     assert b["outcome"] == "to_verify" and "第4行被拒收" in b["to_verify"]
     # … but not as `eligible`
@@ -185,12 +194,13 @@ def test_refused_row_named_in_to_verify_may_be_invited(world) -> None:
         (criteria["credit_code"] == "B") & (criteria["criterion"] == "outcome"), "verdict"
     ] = "eligible"
     with pytest.raises(InvitationError, match="invited as eligible"):
-        invitation_lists(criteria, scores, firms, refused=_refused("B", "financials"))
+        invitation_lists(criteria, scores, firms, could_fail=_could_fail("B", "financials"))
 
 
 def test_engine_output_keeps_the_invariant() -> None:
     # given the criteria engine's own verdicts for a firm with a refused dishonesty listing
     from models.criteria import evaluate_criteria
+    from models.criteria.doubts import could_fail
     from models.criteria_config import load_criteria_config
     from tests.models.frames import AS_OF, CODE_A, model_firm, source
 
@@ -203,6 +213,8 @@ def test_engine_output_keeps_the_invariant() -> None:
         {"credit_code": [CODE_A], "tier": ["little_giant"], "score": [0.5], "reasons": ["r"]}
     )
     # when / then: it is invited only as to_verify, the rejects entry in its to-verify items
-    lists = invitation_lists(criteria, scores, firms, refused=refused)
+    lists = invitation_lists(
+        criteria, scores, firms, could_fail=could_fail(refused, AS_OF, load_criteria_config())
+    )
     assert lists["outcome"].tolist() == ["to_verify"]
     assert "credit_events（信用与合规）第4行被拒收" in lists["to_verify"].iloc[0]
