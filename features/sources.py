@@ -675,10 +675,13 @@ def read_saved_sources(directory: Path) -> SourceData:
     )
 
 
-def subset_sources(data: SourceData, credit_codes: pd.Index) -> SourceData:
+def subset_sources(
+    data: SourceData, credit_codes: pd.Index, rights_of: pd.DataFrame | None = None
+) -> SourceData:
     """The rows that concern the given firms (mentions by their attributed codes).
 
-    Reference tables (chain_nodes) are kept whole; ip_rights keeps the rights those firms hold.
+    Reference tables (chain_nodes) are kept whole; ip_rights keeps the rights those firms hold,
+    and those the holder rows `rights_of` name (mentions pending review).
     """
     tables: dict[str, pd.DataFrame] = {}
     for table, frame in data.tables.items():
@@ -694,7 +697,10 @@ def subset_sources(data: SourceData, credit_codes: pd.Index) -> SourceData:
             tables[table] = frame
     if "ip_rights" in tables and "ip_holders" in tables:
         rights = tables["ip_rights"]
-        tables["ip_rights"] = rights[string_isin(rights["ip_id"], tables["ip_holders"]["ip_id"])]
+        held = tables["ip_holders"]["ip_id"]
+        if rights_of is not None:
+            held = pd.concat([held, rights_of["ip_id"]])
+        tables["ip_rights"] = rights[string_isin(rights["ip_id"], held)]
     return SourceData(
         tables=tables, rejects=data.rejects, coverage=data.coverage, refused=data.refused
     )

@@ -14,8 +14,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from prefect import Flow, flow, task
-from prefect.futures import wait
+from prefect import Flow, flow, get_run_logger, task
+from prefect.futures import PrefectFuture, wait
 from prefect.schedules import Cron
 
 from flows.config import load_flows_config
@@ -42,6 +42,27 @@ class RunPaths:
     @property
     def attributed(self) -> Path:
         return self.work / "attributed"
+
+
+class ProvincesFailed(RuntimeError):
+    """Some province tasks failed: raised by the flow after it published the others (`run`,
+    with `latest` on it), so that the flow run ends Failed — a weekly run never fails
+    silently. `run` is None when no province succeeded and nothing was published.
+    `failed`: the manifest's `failed_provinces` entries."""
+
+    def __init__(self, run: Path | None, failed: list[dict[str, str | None]]) -> None:
+        super().__init__(run, failed)  # the arguments, so that it pickles as it was raised
+        self.run = run
+        self.failed = failed
+
+    def __str__(self) -> str:
+        names = ", ".join(f"{f['province']} ({f['task']}: {f['error']})" for f in self.failed)
+        where = (
+            f"the other provinces are published in {self.run}"
+            if self.run
+            else "no province succeeded: nothing published, latest unchanged"
+        )
+        return f"province tasks failed: {names}; {where}"
 
 
 @task(retries=IO_RETRY_COUNT, retry_delay_seconds=IO_RETRY_DELAY)
@@ -170,11 +191,12 @@ def province(
     from features.sources import read_saved_sources, subset_sources
     from features.unsettled import pending_mentions
     from models.criteria import cultivation_list, evaluate_criteria
+    from models.criteria.doubts import could_fail
     from models.criteria_config import load_criteria_config
     from models.invitations import (
         funnel,
+        home_province,
         invitation_lists,
-        province_of,
         renewal_rows,
         with_registry_columns,
     )
@@ -184,15 +206,16 @@ def province(
     from models.watchlist_config import load_watchlist_config
     from zjtx.publication import write_list_csv, write_list_xlsx
 
-    # The data as it stood on as_of: titles valid from their dates, later rows left out.
-    sources = point_in_time(read_saved_sources(paths.attributed), as_of)
+    # The data as it stood on as_of, read live: what the data says stands (sources.md).
+    sources = point_in_time(read_saved_sources(paths.attributed), as_of, live=True)
     firms = sources.tables["firms"]
-    codes = pd.Index(firms.loc[province_of(firms["region_code"]) == province_code, "credit_code"])
-    subset = subset_sources(sources, codes)
-    criteria_config = load_criteria_config()
-    refused = pd.read_parquet(paths.work / "refused.parquet")
+    codes = pd.Index(firms.loc[home_province(firms) == province_code, "credit_code"])
     queue = pd.read_parquet(paths.work / "match_review.parquet")
     pending = subset_sources(pending_mentions(sources, queue), codes)
+    # the rights pending holder mentions name, so the doubt they raise is judged on the right
+    subset = subset_sources(sources, codes, rights_of=pending.get("ip_holders"))
+    criteria_config = load_criteria_config()
+    refused = pd.read_parquet(paths.work / "refused.parquet")
     criteria = evaluate_criteria(subset, as_of, criteria_config, refused=refused, pending=pending)
     criteria.to_parquet(paths.work / f"criteria-{province_code}.parquet", index=False)
     watch = watchlist_rows(criteria, subset, as_of, load_watchlist_config())
@@ -212,7 +235,7 @@ def province(
         subset.tables["firms"],
         FLOWS_CONFIG.publication.max_invitations_per_list,
         watched=watch["credit_code"],
-        refused=refused,
+        could_fail=could_fail(refused, as_of, criteria_config),
     )
     folder = paths.staging / "invitations"
     folder.mkdir(exist_ok=True)
@@ -244,8 +267,10 @@ def assemble(
     ranking: dict[str, str],
     started: float,
     timings: dict[str, float],
+    failed: list[dict[str, str | None]],
 ) -> None:
-    """Join the per-province results into the run's summary files and manifest."""
+    """Join the results of the provinces that succeeded (`provinces`) into the run's summary
+    files and manifest; those in `failed` are named in the manifest and the report."""
     from zjtx.publication import (
         concatenate_parquet,
         config_hash,
@@ -259,6 +284,8 @@ def assemble(
         parts = [pd.read_parquet(paths.work / f"{stem}-{p}.parquet") for p in provinces]
         return pd.concat(parts, ignore_index=True)
 
+    failed_codes = [str(f["province"]) for f in failed]
+    drop_partial_lists(paths.staging, failed_codes)
     # The criteria of every firm are large: streamed file to file, never held whole.
     concatenate_parquet(
         [paths.work / f"criteria-{p}.parquet" for p in provinces],
@@ -269,7 +296,7 @@ def assemble(
     write_list_csv(joined("renewals"), paths.staging / "renewals.csv")
     write_row_indexes(paths.staging)  # the service pages through the lists by these
     stage_funnel = joined("funnel")
-    watchlist, watch_summary = watchlists(paths, as_of, provinces, counts)
+    watchlist, watch_summary = watchlists(paths, as_of, provinces, counts, failed_codes)
     config_dir = Path(__file__).resolve().parent.parent / "configs"
     manifest = {
         "run_id": paths.run_id,
@@ -277,6 +304,7 @@ def assemble(
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "model_version": model_version,
         "ranking": ranking,
+        "failed_provinces": failed,
         "config_hash": config_hash(config_dir.rglob("*.yaml")),
         "counts": {
             **counts,
@@ -294,16 +322,24 @@ def assemble(
 
 
 def watchlists(
-    paths: RunPaths, as_of: dt.date, provinces: list[str], counts: dict[str, object]
+    paths: RunPaths,
+    as_of: dt.date,
+    provinces: list[str],
+    counts: dict[str, object],
+    failed: list[str] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, object]]:
     """The watch list of every province: grounds marked `new` against the previous published
-    run, ordered, written as watchlist/<province>.csv and .xlsx (a file for every province)."""
+    run, ordered, written as watchlist/<province>.csv and .xlsx (a file for every province).
+    A province in `failed` gets no file: the rows other provinces hand it (a firm moving in)
+    are only part of its list, and its officials keep the previous published one."""
     from models.watchlist import ground_counts, mark_new, order_watchlist, watch_coverage
     from models.watchlist_config import load_watchlist_config
     from zjtx.publication import previous_watchlist, write_watchlist
 
     parts = [pd.read_parquet(paths.work / f"watch-{p}.parquet") for p in provinces]
-    rows = mark_new(pd.concat(parts, ignore_index=True), previous_watchlist(paths.runs), as_of)
+    rows = pd.concat(parts, ignore_index=True)
+    rows = rows[~rows["province"].isin(failed or [])]
+    rows = mark_new(rows, previous_watchlist(paths.runs), as_of)
     rows = order_watchlist(rows, load_watchlist_config())
     for code in sorted({*provinces, *rows["province"]}):
         write_watchlist(rows[rows["province"] == code], paths.staging / "watchlist", code)
@@ -316,6 +352,39 @@ def watchlists(
         "coverage": watch_coverage(coverage),
     }
     return rows, summary
+
+
+def drop_partial_lists(staging: Path, provinces: list[str]) -> None:
+    """Remove what a failed province task may have written into the run before it failed: a
+    list of a failed province is never published, half-written or not."""
+    for code in provinces:
+        for suffix in (".csv", ".xlsx"):
+            (staging / "invitations" / f"{code}{suffix}").unlink(missing_ok=True)
+
+
+def province_outcomes(
+    paths: RunPaths, provinces: list[str], futures: list[PrefectFuture[dict[str, object]]]
+) -> tuple[list[dict[str, object]], list[dict[str, str | None]]]:
+    """The results of the province tasks that completed, and a manifest entry for each one
+    that did not (failed after its retries, or crashed): one province never takes the
+    others down (issue 23)."""
+    from zjtx.publication import failed_province, previous_run_with_list
+
+    done: list[dict[str, object]] = []
+    failed: list[dict[str, str | None]] = []
+    for code, future in zip(provinces, futures, strict=True):
+        outcome = future.result(raise_on_failure=False)
+        state = future.state
+        if state.is_completed() and not isinstance(outcome, BaseException):
+            done.append(outcome)
+            continue
+        error = outcome if isinstance(outcome, BaseException) else state.message
+        previous = previous_run_with_list(paths.runs, code, paths.run_id)
+        failed.append(failed_province(code, "province", error, previous))
+        get_run_logger().error(
+            "province %s failed: %s; previous list: %s", code, failed[-1]["error"], previous
+        )
+    return done, failed
 
 
 @task(retries=IO_RETRY_COUNT, retry_delay_seconds=IO_RETRY_DELAY)
@@ -343,10 +412,15 @@ def new_run_paths(runs_dir: Path, as_of: dt.date) -> RunPaths:
 def discovery(data_dir: Path, as_of: dt.date | None = None, runs_dir: Path | None = None) -> Path:
     """The weekly job: publish one complete run directory or nothing.
 
-    Without `as_of` the run evaluates as of its own date in the schedule's time zone.
+    Without `as_of` the run evaluates as of its own date in the schedule's time zone. A
+    province whose task fails is left out and named (manifest `failed_provinces`, report);
+    the others are published, then the flow raises ProvincesFailed so that the run ends Failed.
     """
+    from models.criteria_config import check_in_force, load_criteria_config
+
     if as_of is None:
         as_of = dt.datetime.now(ZoneInfo(FLOWS_CONFIG.schedule.timezone)).date()
+    check_in_force(as_of, load_criteria_config())  # 第三十一条, as the CLI refuses it
     started = time.perf_counter()
     timings: dict[str, float] = {}
     paths = new_run_paths(Path(runs_dir or Settings.from_env().runs), as_of)
@@ -363,22 +437,32 @@ def discovery(data_dir: Path, as_of: dt.date | None = None, runs_dir: Path | Non
     features_path = features(paths, as_of)
     model_path, model_version, ranking = champion(paths)
     mark = timed("features", mark)
-    firms = pd.read_parquet(paths.sources / "firms.parquet", columns=["region_code"])
-    from models.invitations import NO_PROVINCE, province_of
+    firms = pd.read_parquet(paths.sources / "firms.parquet")
+    from models.invitations import NO_PROVINCE, home_province
 
-    provinces = sorted(set(province_of(firms["region_code"])) - {NO_PROVINCE})
-    counts["firms_without_province"] = int((province_of(firms["region_code"]) == NO_PROVINCE).sum())
+    homes = home_province(firms)
+    provinces = sorted(set(homes) - {NO_PROVINCE})
+    counts["firms_without_province"] = int((homes == NO_PROVINCE).sum())
     futures = [
         province.submit(paths, code, as_of, features_path, model_path, ranking)
         for code in provinces
     ]
     wait(futures)
-    counts["lists"] = [future.result() for future in futures]
+    lists, failed = province_outcomes(paths, provinces, futures)
+    counts["lists"] = lists
+    left_out = {entry["province"] for entry in failed}
+    succeeded = [code for code in provinces if code not in left_out]
     mark = timed("criteria_score_lists", mark)
-    assemble(paths, as_of, provinces, counts, model_version, ranking, started, timings)
+    if failed and not succeeded:  # nothing to publish: `latest` stays on the last full run
+        shutil.rmtree(paths.staging, ignore_errors=True)
+        shutil.rmtree(paths.work, ignore_errors=True)
+        raise ProvincesFailed(None, failed)
+    assemble(paths, as_of, succeeded, counts, model_version, ranking, started, timings, failed)
     final = publish(paths)
     print(f"published {final}")
     print(json.dumps({"run": str(final)}))
+    if failed:  # published, and still a failed flow run: someone must look
+        raise ProvincesFailed(final, failed)
     return final
 
 

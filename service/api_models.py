@@ -80,6 +80,15 @@ class Me(BaseModel):
     province: str | None
 
 
+class FailedProvince(BaseModel):
+    province: str
+    task: str = Field(description="失败的任务，例如 province（省级指标判定、评分与名单生成）")
+    error: str = Field(description="错误类型与信息（一行）")
+    previous_run: str | None = Field(
+        description="上一次发布该省名单的运行编号（仍可查看）；此前没有发布过则为空"
+    )
+
+
 class RunSummary(BaseModel):
     run_id: str
     as_of: str | None
@@ -87,6 +96,10 @@ class RunSummary(BaseModel):
     config_hash: str | None
     latest: bool
     provinces: list[str] = Field(description="本令牌可读、且本次运行发布了邀请名单的省份")
+    failed_provinces: list[FailedProvince] = Field(
+        default_factory=list,
+        description="本令牌可读、本次运行中处理失败而未发布名单的省份，及其上一次名单所在的运行",
+    )
     funnel: list[dict[str, Any]] = Field(description="各省各层级筛选漏斗（仅可读省份）")
     counts: dict[str, Any] | None = Field(None, description="全国各阶段数量（仅部级令牌）")
 

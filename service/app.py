@@ -37,6 +37,7 @@ from models.tiers import TIER_LABELS
 from service.api_models import (
     CreditCode,
     ErrorBody,
+    FailedProvince,
     FirmDetail,
     InvitationPage,
     ListParams,
@@ -59,6 +60,7 @@ from service.deps import (
     ApiUser,
     LoginRequired,
     PageUser,
+    ProvinceFailed,
     ServiceState,
     api_principal,
     client_address,
@@ -251,9 +253,19 @@ def create_app(
             config_hash=_text(manifest.get("config_hash")),
             latest=run.run_id == latest,
             provinces=[p for p in run.provinces if user.can_read(p)],
+            failed_provinces=[
+                FailedProvince(**{**entry, "previous_run": still_published(entry)})
+                for province, entry in sorted(run.failed.items())
+                if user.can_read(province)
+            ],
             funnel=[row for row in run.funnel() if user.can_read(str(row.get("province")))],
             counts=manifest.get("counts") if user.role == "ministry" else None,
         )
+
+    def still_published(failure: dict[str, str | None]) -> str | None:
+        """The run holding a failed province's previous list, while it is published."""
+        previous = failure.get("previous_run")
+        return previous if previous and store.resolve(previous) is not None else None
 
     def run_list_key(user: Principal) -> tuple[Hashable, Callable[[], tuple[Rendered, int]]]:
         """From each run's manifest and file names only: no table is read. Rendered once per
@@ -594,6 +606,22 @@ def create_app(
             return JSONResponse({"detail": UNAVAILABLE}, status_code=503)
         return render(request, "error.html", {"status": 503, "messages": [UNAVAILABLE]}, 503)
 
+    @app.exception_handler(ProvinceFailed)
+    async def province_failed(request: Request, exc: ProvinceFailed) -> Response:
+        failure, previous = exc.failure, still_published(exc.failure)
+        note(request, event="province_failed")
+        notice = failure_notice(exc.run_id, failure, previous)
+        if is_api(request):
+            body = {
+                "detail": notice,
+                "failed_province": {**failure, "previous_run": previous},
+                "previous_list": previous
+                and f"/api/v1/runs/{previous}/provinces/{failure['province']}/invitations",
+            }
+            return JSONResponse(body, status_code=404)
+        context = {"run_id": exc.run_id, "failure": failure, "previous": previous}
+        return render(request, "failed.html", context, status_code=404)
+
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:
         return RedirectResponse("/login", status_code=303)
@@ -637,6 +665,21 @@ def create_app(
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def failure_notice(run_id: str, failure: dict[str, str | None], previous: str | None) -> str:
+    """What an official of a province whose task failed reads instead of the run's lists."""
+    province = failure.get("province")
+    text = (
+        f"运行 {run_id} 中，省份 {province} 的处理任务（{failure.get('task')}）失败，"
+        f"本次未发布该省的名单；其他省份的名单已正常发布。错误信息：{failure.get('error')}。"
+    )
+    if previous:
+        return (
+            text
+            + f"请使用上一次发布的名单：运行 {previous}（/runs/{previous}/provinces/{province}）。"
+        )
+    return text + "此前没有发布过该省的名单。"
 
 
 def _text(value: object) -> str | None:

@@ -39,6 +39,17 @@ class LoginRequired(Exception):
     """An HTML page asked for without a valid session: send the browser to the login form."""
 
 
+class ProvinceFailed(Exception):
+    """A province of a run in which that province's task failed (manifest `failed_provinces`):
+    the run published nothing of it, so the answer is a notice naming the failure and the run
+    holding the previous list, not a bare 404."""
+
+    def __init__(self, run_id: str, failure: dict[str, str | None]) -> None:
+        super().__init__(run_id, failure)
+        self.run_id = run_id
+        self.failure = failure
+
+
 @dataclass(frozen=True)
 class ServiceState:
     """The service's parts, one per application (app.state.zjtx)."""
@@ -127,11 +138,17 @@ def readable_run(request: Request, run_id: str) -> RunData:
 
 
 def readable_province(request: Request, user: Principal, run_id: str, province: str) -> RunData:
-    """The run, if this user may read this province; 404 otherwise (existence not revealed)."""
+    """The run, if this user may read this province; 404 otherwise (existence not revealed).
+    ProvinceFailed when the province's task failed in that run (only after the wall: a
+    province token learns nothing of another province)."""
     note(request, province=province)
     if not user.can_read(province):
         raise HTTPException(404, NOT_FOUND)
-    return readable_run(request, run_id)
+    run = readable_run(request, run_id)
+    failure = run.failed.get(province)
+    if failure is not None and province not in run.list_files:
+        raise ProvinceFailed(run.run_id, failure)
+    return run
 
 
 def render(

@@ -201,6 +201,11 @@ class RunData:
     def provinces(self) -> list[str]:
         return sorted(self.list_files)
 
+    @property
+    def failed(self) -> dict[str, dict[str, str | None]]:
+        """Provinces whose task failed in this run: nothing of theirs was published."""
+        return failed_provinces(self.manifest)
+
     def funnel(self) -> list[dict[str, Any]]:
         counts = self.manifest.get("counts")
         rows = counts.get("funnel") if isinstance(counts, dict) else None
@@ -549,6 +554,26 @@ def read_listing(runs_dir: Path, stamp: tuple[int, int, str | None]) -> Listing:
         if (not target.is_absolute() and len(target.parts) == 1) or target.parent == root:
             latest = target.name if target.name in ids else None
     return Listing(stamp, root, tuple(ids), frozenset(ids), latest)
+
+
+def failed_provinces(manifest: dict[str, Any]) -> dict[str, dict[str, str | None]]:
+    """The manifest's `failed_provinces` (outputs.md) by province code: task, error and the
+    run that holds the province's previous list (`previous_run`, or None). Runs published
+    before the key existed, and malformed entries, name none."""
+    entries = manifest.get("failed_provinces")
+    failed: dict[str, dict[str, str | None]] = {}
+    for entry in entries if isinstance(entries, list) else []:
+        province = entry.get("province") if isinstance(entry, dict) else None
+        if not isinstance(province, str) or not _PROVINCE_FILE.fullmatch(province):
+            continue
+        previous = entry.get("previous_run")
+        failed[province] = {
+            "province": province,
+            "task": str(entry.get("task") or ""),
+            "error": str(entry.get("error") or ""),
+            "previous_run": previous if isinstance(previous, str) and previous else None,
+        }
+    return failed
 
 
 def read_run(path: Path) -> RunData:

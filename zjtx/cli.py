@@ -2,22 +2,30 @@
 call the pure functions in features/ and models/ (or the flows), and report.
 
 Bad input ends with a one-line reason and a non-zero exit, never a traceback
-(set ZJTX_DEBUG=1 to see the traceback of an unexpected failure).
+(set ZJTX_DEBUG=1 to see the traceback of an unexpected failure). Exit codes: 2 bad input,
+1 an unexpected failure, 3 `discover` published a run without the provinces whose task failed.
 """
 
 from __future__ import annotations
 
 import enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from zjtx.console import AsOfOption, DataOption, reported_errors, stdout
+from zjtx.console import AsOfOption, DataOption, console, fail, reported_errors, stdout
 from zjtx.settings import apply_offline_env
 
+if TYPE_CHECKING:
+    from flows.discovery import ProvincesFailed
+
 apply_offline_env()
+
+# `zjtx discover`: the run is published, but without the provinces whose task failed (issue 23).
+EXIT_PROVINCES_FAILED = 3
 
 app = typer.Typer(
     name="zjtx",
@@ -110,7 +118,11 @@ def discover(
     runner: RunnerOption = Runner.default,
     dask_address: DaskAddressOption = None,
 ) -> None:
-    """Run the weekly discovery flow once and publish a complete run directory."""
+    """Run the weekly discovery flow once and publish a complete run directory.
+
+    A province whose task fails is left out and named (manifest `failed_provinces`, report);
+    the others are published and the command exits 3.
+    """
     from features.sources import preflight
     from zjtx.cli_criteria import evaluation_date
 
@@ -125,13 +137,44 @@ def discover(
                 "no champion model yet (run `zjtx train`): the lists are ordered by the rule "
                 "baseline (estimated evaluation score) and say so in the manifest and 说明 sheet"
             )
-        from flows.discovery import discovery_with_runner
+        from flows.discovery import ProvincesFailed, discovery_with_runner
 
-        final: Path = discovery_with_runner(runner.value, dask_address)(
-            data_dir=data, as_of=day, runs_dir=out
-        )
+        try:
+            final: Path = discovery_with_runner(runner.value, dask_address)(
+                data_dir=data, as_of=day, runs_dir=out
+            )
+        except ProvincesFailed as failure:
+            raise provinces_failed(failure) from None
         stdout.print(f"published {final}")
         stdout.print(f"invitation lists: {final / 'invitations'}")
+
+
+def provinces_failed(failure: ProvincesFailed) -> typer.Exit:
+    """Where the run was published, one line per failed province (its error and its previous
+    list), then a one-line reason; the Exit (code 3) to raise."""
+    if failure.run is not None:
+        for line in (
+            f"published {failure.run}",
+            f"invitation lists: {failure.run / 'invitations'}",
+        ):
+            stdout.print(escape(line), highlight=False, soft_wrap=True)
+    for entry in failure.failed:
+        province, previous = entry["province"], entry.get("previous_run")
+        listed = f"{previous}/invitations/{province}.csv"  # publishing never deletes a run
+        if not previous:
+            where = "no previous list"
+        elif failure.run is None:
+            where = f"previous list: run {listed}"
+        else:
+            where = f"previous list: {failure.run.parent / listed}"
+        line = f"province {province} failed in task {entry['task']}: {entry['error']} ({where})"
+        console.print(escape(line), highlight=False, soft_wrap=True)
+    codes = ", ".join(str(entry["province"]) for entry in failure.failed)
+    if failure.run is None:
+        reason = f"every province failed ({codes}): nothing published, latest unchanged"
+    else:
+        reason = f"provinces {codes} failed: published without them, see the manifest"
+    return fail(reason, code=EXIT_PROVINCES_FAILED)
 
 
 @app.command()

@@ -376,8 +376,8 @@ def write_report_html(
     watchlist: pd.DataFrame | None = None,
     watch_summary: Mapping[str, object] | None = None,
 ) -> None:
-    """A self-contained page for people: funnel per province and tier, with charts, and the
-    watch list per province."""
+    """A self-contained page for people: the provinces that failed (first, where no one can
+    miss them), funnel per province and tier, with charts, and the watch list per province."""
     charts = [_funnel_chart(funnel), _score_chart(lists)]
     funnel_labels = funnel.rename(
         columns={
@@ -410,6 +410,7 @@ td:first-child, td:nth-child(2) {{ text-align: left; }}
 {html.escape(str(manifest.get("model_version", "")))}</p>
 <p class="note">依据《优质中小企业梯度培育管理办法》（工信部企业〔2026〕2号）第九条：
 名单只包含数据显示无任何不达标指标的企业（认定标准不降低）；“待核实”表示部分指标需企业申报时提供材料。模型得分仅用于排序。</p>
+{failed_section(manifest.get("failed_provinces"))}
 <h2>各省筛选漏斗</h2>
 {funnel_labels.to_html(index=False, border=0)}
 {_watchlist_section(watchlist, watch_summary)}
@@ -420,6 +421,49 @@ td:first-child, td:nth-child(2) {{ text-align: left; }}
 </body></html>
 """
     path.write_text(page, encoding="utf-8")
+
+
+FAILED_TASK_LABELS = {"province": "省级指标判定、评分与名单生成"}
+
+
+def failed_section(failed: object) -> str:
+    """The report's notice of provinces whose task failed (manifest `failed_provinces`): which
+    province, which task, the error, and where its previous published list lies (the report
+    sits in the run directory, so `../<run>/…` is the other run's file). Empty when none."""
+    entries = [e for e in failed if isinstance(e, Mapping)] if isinstance(failed, list) else []
+    if not entries:
+        return ""
+    rows = []
+    for entry in entries:
+        province = str(entry.get("province", ""))
+        task = str(entry.get("task", ""))
+        previous = entry.get("previous_run")
+        if previous:
+            relative = html.escape(f"../{previous}/invitations/{province}.csv")
+            where = (
+                f'运行 {html.escape(str(previous))}：<a href="{relative}">{relative}</a>'
+                f"（同一目录下另有 .xlsx）"
+            )
+        else:
+            where = "无：此前没有发布过该省的名单"
+        label = FAILED_TASK_LABELS.get(task, task)
+        rows.append(
+            f"<tr><td>{html.escape(province)}</td>"
+            f"<td>{html.escape(label)}（{html.escape(task)}）</td>"
+            f'<td style="text-align:left">{html.escape(str(entry.get("error", "")))}</td>'
+            f'<td style="text-align:left">{where}</td></tr>'
+        )
+    names = "、".join(html.escape(str(e.get("province", ""))) for e in entries)
+    return f"""<section id="failed-provinces" style="border:3px solid #a00; background:#fff3f3;
+padding:.5em 1.5em; margin:1.5em 0;">
+<h2 style="color:#a00">本次运行有省份处理失败：{names}</h2>
+<p>下列省份的处理任务失败，本次<strong>没有</strong>发布这些省份的邀请名单、培育名单、复核名单和观察名单；
+其他省份的名单已正常发布。失败省份请继续使用上一次发布的名单（下表列出其位置），待运维人员排除故障、重新运行后再使用新名单。</p>
+<table>
+<tr><th>省份</th><th>失败的任务</th><th>错误信息</th><th>上一次发布的名单</th></tr>
+{"".join(rows)}
+</table>
+</section>"""
 
 
 def _watchlist_section(watchlist: pd.DataFrame | None, summary: Mapping[str, object] | None) -> str:
@@ -641,18 +685,90 @@ def clear_abandoned_staging(runs_dir: Path) -> list[Path]:
     return abandoned
 
 
+FAILED_ERROR_CHARS = 500
+
+
+def error_line(error: BaseException | str | None, limit: int = FAILED_ERROR_CHARS) -> str:
+    """`<ExceptionType>: <message>` on one line (runs of whitespace made one space), cut to
+    `limit` characters: how the manifest, the report and the command name a failed task."""
+    if isinstance(error, BaseException):
+        text = f"{type(error).__name__}: {error}"
+    else:
+        text = error or "unknown failure (no error recorded)"
+    text = " ".join(safe_text(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def failed_province(
+    province: str, task: str, error: BaseException | str | None, previous_run: str | None
+) -> dict[str, str | None]:
+    """A manifest `failed_provinces` entry (outputs.md)."""
+    return {
+        "province": province,
+        "task": task,
+        "error": error_line(error),
+        "previous_run": previous_run,
+    }
+
+
+def _published_runs(runs_dir: Path) -> list[Path]:
+    """Complete run directories (a manifest inside; not `latest`, staging or a symlink),
+    newest first: run ids start with the as-of date, then the time the run started."""
+    if not runs_dir.is_dir():
+        return []
+    runs = [
+        p
+        for p in runs_dir.iterdir()
+        if not p.name.startswith(".")
+        and p.name != "latest"
+        and not p.is_symlink()
+        and p.is_dir()
+        and (p / "manifest.json").is_file()
+    ]
+    return sorted(runs, key=lambda p: p.name, reverse=True)
+
+
+def previous_run_with_list(runs_dir: Path, province: str, before: str) -> str | None:
+    """The id of the newest complete run before `before` that published
+    invitations/<province>.csv — where a province whose task failed keeps its last list
+    (publishing never deletes runs); None when no earlier run has one."""
+    for run in _published_runs(runs_dir):
+        if run.name < before and (run / "invitations" / f"{province}.csv").is_file():
+            return run.name
+    return None
+
+
+def failed_provinces_of(run_dir: Path) -> list[dict[str, object]]:
+    """The `failed_provinces` of a published run's manifest; empty when it names none."""
+    try:
+        manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    failed = manifest.get("failed_provinces") if isinstance(manifest, dict) else None
+    return [e for e in failed if isinstance(e, dict)] if isinstance(failed, list) else []
+
+
 def previous_watchlist(runs_dir: Path) -> pd.DataFrame | None:
     """The watch list of the newest published run (`latest`), every province, as text; None
-    when there is no published run or it has no watch list."""
-    folder = runs_dir / "latest" / "watchlist"
-    files = sorted(folder.glob("*.csv")) if folder.is_dir() else []
+    when there is no published run or it has no watch list. A province whose task failed in
+    that run is read from the run holding its previous list (manifest `previous_run`), so
+    that its grounds are not all `new` again the week after a failure."""
+    latest = runs_dir / "latest"
+    folder = latest / "watchlist"
+    files = {p.stem: p for p in sorted(folder.glob("*.csv"))} if folder.is_dir() else {}
+    published = {p.name for p in _published_runs(runs_dir)}
+    for entry in failed_provinces_of(latest):
+        province, previous = str(entry.get("province")), entry.get("previous_run")
+        earlier = runs_dir / str(previous) / "watchlist" / f"{province}.csv"
+        if province not in files and previous in published and earlier.is_file():
+            files[province] = earlier
     if not files:
         return None
     frames = [
         pd.read_csv(path, dtype="str", keep_default_na=False, encoding="utf-8-sig").assign(
-            province=path.stem
+            province=province
         )
-        for path in files
+        for province, path in sorted(files.items())
     ]
     return pd.concat(frames, ignore_index=True)
 

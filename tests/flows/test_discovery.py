@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -98,21 +99,19 @@ def test_no_invited_firm_has_a_refused_row_that_could_have_failed_it(
     # Issue 11: a refused row naming an invited firm is among its to-verify items, never absent
     from features.sources import load_sources
     from features.unsettled import refused_by_firm
-    from models.criteria.doubts import WORSEN
+    from models.criteria.doubts import could_fail
+    from models.criteria_config import load_criteria_config
 
     run, data = refused_run
     refused = refused_by_firm(load_sources(data))
     assert len(refused) >= 5  # the check below is not vacuous
-    could_fail = pd.DataFrame(
-        [(c, t) for c, tables in WORSEN.items() for t in tables], columns=["criterion", "table"]
-    )
+    at_stake = could_fail(refused, AS_OF, load_criteria_config())
     lists = read_lists(run)
     criteria = pd.read_parquet(run / "candidates.parquet").astype("str")
     criteria = criteria[criteria["mode"] == "discovery"]
     at_risk = (
         lists[["credit_code", "tier", "outcome"]]
-        .merge(refused, on="credit_code")
-        .merge(could_fail, on="table")
+        .merge(at_stake, on="credit_code")
         .merge(criteria, on=["credit_code", "tier", "criterion"])
     )
     assert len(at_risk) > 0  # firms with a refused listing are still invited, as to_verify
@@ -243,3 +242,153 @@ def test_killed_run_leaves_latest_on_the_previous_complete_run(
     assert visible == visible_before | ({run_id} if published else set())
     for name in visible - {"latest"}:
         assert (world.runs / name / "manifest.json").is_file(), f"{name} is incomplete"
+
+
+# ---------------------------------------------------------------- one province fails (issue 23)
+
+
+def fail_province(monkeypatch: pytest.MonkeyPatch, failing: str) -> None:
+    """The province task of `failing` raises: invitation_lists, which the task imports when it
+    runs, breaks for that province's firms only (the default runner's threads see the patch)."""
+    from models import invitations
+
+    real = invitations.invitation_lists
+
+    def broken(
+        criteria: pd.DataFrame, scores: pd.DataFrame, firms: pd.DataFrame, *args: Any, **kwargs: Any
+    ) -> pd.DataFrame:
+        if (invitations.province_of(firms["region_code"]) == failing).mean() > 0.5:
+            raise ValueError(f"lists of {failing} broke\non purpose")
+        return real(criteria, scores, firms, *args, **kwargs)
+
+    monkeypatch.setattr("models.invitations.invitation_lists", broken)
+
+
+def test_a_failed_province_is_named_and_the_others_are_published(
+    first_run: Path, world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+    import shutil
+
+    from flows.discovery import ProvincesFailed, discovery
+
+    # given: a runs directory whose last complete run has every province's list (first_run's)
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    shutil.copytree(first_run, runs / first_run.name)
+    (runs / "latest").symlink_to(first_run.name)
+    provinces = sorted(p.stem for p in (first_run / "invitations").glob("*.csv"))
+    assert len(provinces) >= 2
+    failing, others = provinces[0], provinces[1:]
+    fail_province(monkeypatch, failing)
+    # when the weekly run meets a failing province
+    state = discovery(data_dir=world.data, as_of=AS_OF, runs_dir=runs, return_state=True)
+    # then the flow run ends Failed, raising ProvincesFailed ...
+    assert state.is_failed()
+    with pytest.raises(ProvincesFailed) as raised:
+        state.result()
+    run = raised.value.run
+    # ... after publishing the other provinces, identical to a full run's, with latest on them
+    assert run is not None and run.parent == runs and run.name != first_run.name
+    assert (runs / "latest").resolve() == run.resolve()
+    assert {p.stem for p in (run / "invitations").glob("*.csv")} == set(others)
+    assert {p.stem for p in (run / "invitations").glob("*.xlsx")} == set(others)
+    assert {p.stem for p in (run / "index" / "invitations").glob("*.parquet")} == set(others)
+    for code in others:
+        for suffix in (".csv", ".xlsx"):
+            name = f"{code}{suffix}"
+            assert (run / "invitations" / name).read_bytes() == (
+                first_run / "invitations" / name
+            ).read_bytes(), name
+    assert not (run / "watchlist" / f"{failing}.csv").exists()
+    # the manifest names the province, the task, the error and the run with its previous list
+    manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["failed_provinces"] == [
+        {
+            "province": failing,
+            "task": "province",
+            "error": f"ValueError: lists of {failing} broke on purpose",
+            "previous_run": first_run.name,
+        }
+    ]
+    assert raised.value.failed == manifest["failed_provinces"]
+    assert manifest["counts"]["provinces"] == len(others)
+    assert {row["province"] for row in manifest["counts"]["funnel"]} == set(others)
+    previous = runs / first_run.name / "invitations" / f"{failing}.csv"
+    assert previous.is_file()  # the previous list stays where the manifest points
+    # and the report says it where officials look
+    report = (run / "report.html").read_text(encoding="utf-8")
+    assert f"本次运行有省份处理失败：{failing}" in report
+    assert f"lists of {failing} broke on purpose" in report
+    assert f'href="../{first_run.name}/invitations/{failing}.csv"' in report
+
+
+def test_when_every_province_fails_nothing_is_published_and_latest_stays(
+    first_run: Path, world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from flows.discovery import ProvincesFailed, discovery
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    shutil.copytree(first_run, runs / first_run.name)
+    (runs / "latest").symlink_to(first_run.name)
+
+    def broken(*_: Any, **__: Any) -> pd.DataFrame:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("models.invitations.invitation_lists", broken)
+    with pytest.raises(ProvincesFailed) as raised:
+        discovery(data_dir=world.data, as_of=AS_OF, runs_dir=runs)
+    assert raised.value.run is None
+    assert {f["error"] for f in raised.value.failed} == {"OSError: disk full"}
+    assert {f["previous_run"] for f in raised.value.failed} == {first_run.name}
+    assert sorted(p.name for p in runs.iterdir()) == sorted([first_run.name, "latest"])
+    assert (runs / "latest").resolve() == (runs / first_run.name).resolve()
+
+
+def test_a_full_run_names_no_failed_province(first_run: Path) -> None:
+    import json
+
+    manifest = json.loads((first_run / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["failed_provinces"] == []
+    assert "failed-provinces" not in (first_run / "report.html").read_text(encoding="utf-8")
+
+
+def test_discover_exits_3_naming_the_run_and_each_failed_province(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    import flows.discovery
+    from flows.discovery import ProvincesFailed
+    from zjtx.cli import EXIT_PROVINCES_FAILED, app
+
+    runs = tmp_path / "runs"
+    failed = [
+        {"province": "44", "task": "province", "error": "ValueError: broke",
+         "previous_run": "20260623-x"},
+        {"province": "11", "task": "province", "error": "OSError: [disk] full",
+         "previous_run": None},
+    ]  # fmt: skip
+
+    def flow(**_: object) -> Path:
+        raise ProvincesFailed(runs / "20260630-y", failed)
+
+    monkeypatch.setattr(flows.discovery, "discovery_with_runner", lambda *_: flow)
+    monkeypatch.setattr("models.registry.has_champion", lambda: True)
+    result = CliRunner().invoke(
+        app, ["discover", "--data", str(data_dir), "--as-of", AS_OF.isoformat()]
+    )
+    assert result.exit_code == EXIT_PROVINCES_FAILED == 3
+    lines = result.output.splitlines()
+    assert f"published {runs / '20260630-y'}" in lines
+    previous = runs / "20260623-x" / "invitations" / "44.csv"
+    assert (
+        f"province 44 failed in task province: ValueError: broke (previous list: {previous})"
+        in lines
+    )
+    assert "province 11 failed in task province: OSError: [disk] full (no previous list)" in lines
+    assert any(line.startswith("error: provinces 44, 11 failed") for line in lines)
+    assert "Traceback" not in result.output

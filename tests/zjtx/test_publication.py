@@ -312,3 +312,101 @@ def test_row_indexes_are_written_beside_every_paged_list(tmp_path: Path) -> None
         assert stored.num_rows == 2
         assert stored.schema.metadata[b"csv_bytes"] == str(csv_path.stat().st_size).encode()
     assert not row_index_path(tmp_path, tmp_path / "renewals.csv").exists()  # no such list
+
+
+# ---------------------------------------------------------------- a failed province (issue 23)
+
+
+def published_run(runs: Path, run_id: str, provinces: list[str], failed: list[dict]) -> Path:
+    """A complete run directory with the given provinces' lists and watch lists."""
+    import json
+
+    from zjtx.publication import write_manifest, write_watchlist
+
+    run = runs / run_id
+    (run / "invitations").mkdir(parents=True)
+    for province in provinces:
+        write_list_csv(sample_list(), run / "invitations" / f"{province}.csv")
+        write_watchlist(sample_watchlist().assign(province=province), run / "watchlist", province)
+    write_manifest(run / "manifest.json", {"run_id": run_id, "failed_provinces": failed})
+    assert json.loads((run / "manifest.json").read_text())["run_id"] == run_id
+    return run
+
+
+def test_error_line_is_the_exception_type_and_message_on_one_cut_line() -> None:
+    from zjtx.publication import error_line, failed_province
+
+    assert error_line(ValueError("bad\n  value\tin 44")) == "ValueError: bad value in 44"
+    long = error_line(RuntimeError("x" * 2000))
+    assert len(long) == 500 and long.startswith("RuntimeError: xxx") and long.endswith("…")
+    assert error_line(None).startswith("unknown failure")
+    assert failed_province("44", "province", KeyError("a"), None) == {
+        "province": "44",
+        "task": "province",
+        "error": "KeyError: 'a'",
+        "previous_run": None,
+    }
+
+
+def test_previous_run_is_the_newest_earlier_complete_run_with_that_provinces_list(
+    tmp_path: Path,
+) -> None:
+    from zjtx.publication import previous_run_with_list
+
+    runs = tmp_path / "runs"
+    published_run(runs, "20260616-a", ["11", "44"], [])
+    published_run(runs, "20260623-a", ["11", "44"], [])
+    failed = {"province": "44", "task": "province", "error": "E", "previous_run": "20260623-a"}
+    published_run(runs, "20260630-a", ["11"], [failed])  # 44 failed here: no list of it
+    published_run(runs, "20260707-a", ["11", "44"], [])  # after the run asking
+    (runs / ".staging-20260701-x" / "invitations").mkdir(parents=True)  # never complete
+    (runs / ".staging-20260701-x" / "invitations" / "44.csv").write_text("rank\n")
+    (runs / "latest").symlink_to("20260630-a")
+
+    assert previous_run_with_list(runs, "44", "20260701-b") == "20260623-a"
+    assert previous_run_with_list(runs, "11", "20260701-b") == "20260630-a"
+    assert previous_run_with_list(runs, "44", "20260616-a") is None  # nothing earlier
+    assert previous_run_with_list(runs, "31", "20260701-b") is None  # never published
+    assert previous_run_with_list(tmp_path / "none", "44", "20260701-b") is None
+
+
+def test_report_names_the_failed_province_task_error_and_previous_list(tmp_path: Path) -> None:
+    from zjtx.publication import write_report_html
+
+    funnel = pd.DataFrame(
+        {"province": ["11"], "tier": ["specialized"], "candidates": [3], "eligible": [1],
+         "to_verify": [1], "invited": [2]}
+    )  # fmt: skip
+    failed = [
+        {"province": "44", "task": "province", "error": "ValueError: <坏> 数据",
+         "previous_run": "20260623-a"},
+        {"province": "31", "task": "province", "error": "OSError: disk", "previous_run": None},
+    ]  # fmt: skip
+    path = tmp_path / "report.html"
+    manifest = {"run_id": "r", "failed_provinces": failed}
+    write_report_html(path, manifest, funnel, sample_list(), sample_watchlist(), {})
+    page = path.read_text(encoding="utf-8")
+    section = page[page.index('id="failed-provinces"') : page.index("各省筛选漏斗")]
+    assert "本次运行有省份处理失败：44、31" in section
+    assert "ValueError: &lt;坏&gt; 数据" in section  # escaped, never markup
+    assert 'href="../20260623-a/invitations/44.csv"' in section
+    assert "province" in section and "此前没有发布过该省的名单" in section
+    # and none when every province succeeded
+    write_report_html(path, {"run_id": "r", "failed_provinces": []}, funnel, sample_list())
+    assert "failed-provinces" not in path.read_text(encoding="utf-8")
+
+
+def test_previous_watchlist_reads_a_failed_province_from_the_run_with_its_previous_list(
+    tmp_path: Path,
+) -> None:
+    from zjtx.publication import previous_watchlist
+
+    runs = tmp_path / "runs"
+    published_run(runs, "20260623-a", ["11", "44"], [])
+    failed = {"province": "44", "task": "province", "error": "E", "previous_run": "20260623-a"}
+    published_run(runs, "20260630-a", ["11"], [failed])
+    (runs / "latest").symlink_to("20260630-a")
+
+    previous = previous_watchlist(runs)
+    assert previous is not None
+    assert previous.groupby("province").size().to_dict() == {"11": 2, "44": 2}
