@@ -15,10 +15,12 @@ state columns (a title's `status` and `revoke_reason`, an event's `resolved_on`,
 - **Replay** of a past date (`live=False`: training, validation, discovery recall). State is
   restated from dates only, and a state with no date stands as given — never guessed back to
   `operating` or `valid`. Same-year yearly rows are left out (their day within the year is
-  unknown, and at serving then they did not exist yet); this year's applications are known
-  (the province receives them before its round), their outcomes are not read before D.
+  unknown, and at serving then they did not exist yet).
 
 Both readings:
+- applications are known on D when submitted by D (`submitted_on`); without
+  that column, earlier years' are known, and D's year's only from the configured round day
+  on (`round_day`), never before; an outcome is read only once its round is decided;
 - dated rows after D are dropped (and an IP right's holders go with the right);
 - accounts of fiscal years from D's year on are never read by the criteria (windows end with
   Y = D's year - 1); in a replay they are dropped (accounts are filed after the year);
@@ -53,8 +55,6 @@ REPLAY_ROW_YEARS = {
     "talent": ("year", -1),
     "supply_chain": ("year", -1),
     "evaluation_scores": ("year", -1),
-    # The province receives this year's applications before the round is decided on D.
-    "applications": ("year", 0),
 }
 # A live run reads every row the data holds up to D's year: a row of the current year that is
 # in the data was published before the run.
@@ -62,13 +62,20 @@ LIVE_ROW_YEARS = {table: (column, 0) for table, (column, _) in REPLAY_ROW_YEARS.
 
 
 def point_in_time(
-    data: SourceData, as_of: date, *, live: bool, declared_products: bool = True
+    data: SourceData,
+    as_of: date,
+    *,
+    live: bool,
+    declared_products: bool = True,
+    round_day: tuple[int, int] | None = None,
 ) -> SourceData:
     """The data as it stood on `as_of`, read live or as a replay (see the module docstring).
 
     Rows of the as_of day itself are kept (the criteria read "valid on as_of"); features never
     read them (they use strictly earlier data). `declared_products=False` hides the products
-    table (the criteria that need it become `unknown`).
+    table (the criteria that need it become `unknown`). `round_day` (month, day): when each
+    year's round is decided — this year's applications without `submitted_on` are known from
+    it on (None: not before the year is over).
     """
     day = pd.Timestamp(as_of)
     tables = dict(data.tables)
@@ -89,6 +96,8 @@ def point_in_time(
             frame = tables[table]
             year = frame[column].astype("float64")
             tables[table] = frame[~(year > as_of.year + offset).fillna(False).astype(bool)]
+    if "applications" in tables:
+        tables["applications"] = applications_known_on(tables["applications"], as_of, round_day)
     if "certifications" in tables:
         tables["certifications"] = _certifications_on(tables["certifications"], day, live)
     if "credit_events" in tables and "resolved_on" in tables["credit_events"]:
@@ -132,4 +141,30 @@ def _certifications_on(certifications: pd.DataFrame, day: pd.Timestamp, live: bo
         reopened = (status == "expired") & in_force
         status[reopened] = "valid"
     frame["status"] = pd.array(status, dtype=certifications["status"].dtype)
+    return frame
+
+
+def applications_known_on(
+    applications: pd.DataFrame, as_of: date, round_day: tuple[int, int] | None
+) -> pd.DataFrame:
+    """The applications known on `as_of` (sources.md): submitted by then; without a
+    submission date, those of earlier years, and this year's from its round day on (never
+    before; without a round day, not this year's). An outcome is read only once decided."""
+    year = applications["year"].astype("float64").to_numpy()
+    if "submitted_on" in applications:
+        submitted = applications["submitted_on"]
+        dated = submitted.notna().to_numpy(dtype=bool)
+        by_date = (submitted <= pd.Timestamp(as_of)).fillna(False).to_numpy(dtype=bool)
+    else:
+        dated = by_date = np.zeros(len(applications), dtype=bool)
+    decided = round_day is not None and as_of >= date(as_of.year, *round_day)
+    undated_known = (year < as_of.year) | ((year == as_of.year) & decided)
+    known = np.where(dated, by_date & (year <= as_of.year), undated_known)
+    frame = applications[known]
+    if not decided:
+        # this year's round is not decided yet: its outcomes are not known
+        pending = (frame["year"].astype("float64") >= as_of.year).to_numpy(dtype=bool)
+        if pending.any():
+            frame = frame.copy()
+            frame.loc[pending, "outcome"] = pd.NA
     return frame

@@ -450,6 +450,8 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "year": _year(),
             "title": _enum(APPLICATION_TITLES),
             "outcome": _enum(APPLICATION_OUTCOMES),
+            # sources.md: when the application reached the province; known on D only if by D
+            "submitted_on": _date(nullable=True, required=False),
         },
     ),
 }

@@ -10,12 +10,14 @@ import datetime as dt
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import joblib
 import pandas as pd
 from prefect import flow, task
 
 from flows.discovery import IO_RETRY_COUNT, IO_RETRY_DELAY
+from models.ranking.rounds import RoundPlan
 from zjtx.settings import Settings
 
 
@@ -38,17 +40,42 @@ class TrainingPaths:
     def model(self, family: str) -> Path:
         return self.work / f"{family}.joblib"
 
+    @property
+    def rounds(self) -> Path:
+        return self.work / "rounds.json"
+
+
+def run_config(paths: TrainingPaths, config_path: Path | None) -> Any:
+    """The ranking configuration with the rounds this run found in the data."""
+    import json
+
+    from models.ranking_config import load_model_config
+
+    plan = RoundPlan.from_dict(json.loads(paths.rounds.read_text(encoding="utf-8")))
+    return plan.apply(load_model_config(config_path))
+
 
 EXAMPLE_KINDS = ("candidates", "applications", "scores")
 
 
 @task(retries=IO_RETRY_COUNT, retry_delay_seconds=IO_RETRY_DELAY)
-def load_history(data_dir: Path, paths: TrainingPaths) -> None:
-    """Validate the history once and attribute firm mentions (entity matching)."""
+def load_history(
+    data_dir: Path, paths: TrainingPaths, config_path: Path | None, run_date: dt.date
+) -> RoundPlan:
+    """Validate the history once, attribute firm mentions (entity matching) and find the
+    application rounds it holds before the run date (models/ranking/rounds.py)."""
+    import json
+
     from features.matching import attribute_mentions
     from features.sources import load_sources, save_sources
+    from models.ranking.rounds import plan_rounds
+    from models.ranking_config import load_model_config
 
-    save_sources(attribute_mentions(load_sources(data_dir)), paths.attributed)
+    data = attribute_mentions(load_sources(data_dir))
+    save_sources(data, paths.attributed)
+    plan = plan_rounds(data, load_model_config(config_path), run_date)
+    paths.rounds.write_text(json.dumps(plan.to_dict()), encoding="utf-8")
+    return plan
 
 
 @task
@@ -58,9 +85,8 @@ def examples(paths: TrainingPaths, config_path: Path | None) -> dict[str, int]:
     from features.sources import read_saved_sources
     from models.criteria_config import load_criteria_config
     from models.ranking import build_training_set, replay_criteria
-    from models.ranking_config import load_model_config
 
-    config = load_model_config(config_path)
+    config = run_config(paths, config_path)
     data = read_saved_sources(paths.attributed)
     dates = [*config.training_dates, *config.validation_dates]
     criteria = replay_criteria(data, dates, load_criteria_config())
@@ -90,54 +116,53 @@ def score_thresholds() -> dict[str, float]:
 @task
 def shared_models(paths: TrainingPaths, config_path: Path | None) -> Path:
     """Model A (applies within 12 months) and the score model, shared by every family."""
-    from models.ranking import fit_apply_model, fit_score_model, split_by_date
-    from models.ranking_config import load_model_config
+    from models.ranking import (
+        fit_applicant_propensity,
+        fit_apply_model,
+        fit_score_model,
+        split_by_date,
+    )
 
-    config = load_model_config(config_path)
+    config = run_config(paths, config_path)
     candidates, _ = split_by_date(pd.read_parquet(paths.examples("candidates")), config)
     scores, _ = split_by_date(pd.read_parquet(paths.examples("scores")), config)
     apply_model = fit_apply_model(candidates, config)
     score_model = fit_score_model(scores, config.features.evaluation_estimate)
-    joblib.dump((apply_model, score_model), paths.shared)
+    propensity = fit_applicant_propensity(candidates, config)
+    joblib.dump((apply_model, score_model, propensity), paths.shared)
     return paths.shared
 
 
 @task
 def fit(paths: TrainingPaths, family: str, config_path: Path | None, truth: Path | None) -> Path:
     """Fit one family's Q (with the shared A and score model), evaluate it on the later
-    validation dates and run the deletion test on its reasons."""
-    from models.ranking import (
-        deletion_test,
-        evaluate,
-        explain,
-        fit_discovery,
-        rank_within_groups,
-        split_by_date,
-    )
-    from models.ranking_config import load_model_config
+    validation dates (models.ranking.selection.fit_and_evaluate) and run the deletion test on
+    its reasons."""
+    from models.ranking import deletion_test, explain, rank_within_groups, split_by_date
+    from models.ranking.selection import fit_and_evaluate
 
-    config = load_model_config(config_path)
+    config = run_config(paths, config_path)
     candidates = pd.read_parquet(paths.examples("candidates"))
     applications = pd.read_parquet(paths.examples("applications"))
     _, valid = split_by_date(candidates, config)
-    apply_model, score_model = joblib.load(paths.shared)
-    ranker = fit_discovery(
+    ranker, evaluation = fit_and_evaluate(
         family,  # type: ignore[arg-type]
         applications,
         candidates,
+        valid,
         config,
         score_thresholds(),
-        apply_model,
-        score_model,
+        joblib.load(paths.shared),
+        _read_truth(truth),
     )
-    truth_frame = _read_truth(truth)
-    evaluation = evaluate(ranker, valid, config, truth_frame)
-    listed = valid[(rank_within_groups(evaluation.scored) <= config.evaluation.k).to_numpy()]
+    listed = (rank_within_groups(evaluation.scored) <= config.evaluation.k).to_numpy()
     explanations = config.explanations
     assert ranker.q is not None  # fit_discovery always fits Q
-    reasons = explain(ranker.q, listed, explanations.top_reasons, explanations.min_abs_contribution)
+    reasons = explain(
+        ranker.q, valid[listed], explanations.top_reasons, explanations.min_abs_contribution
+    )
     evaluation.metrics["val_reason_deletion_share"] = deletion_test(
-        ranker.q, listed, reasons, config.seed
+        ranker.q, valid, listed, reasons
     )
     joblib.dump((ranker, evaluation), paths.model(family))
     return paths.model(family)
@@ -159,9 +184,8 @@ def discovery_recall(
     from models.criteria import evaluate_criteria
     from models.criteria_config import load_criteria_config
     from models.ranking import discovery_recall_at_k, features_as_published, score_candidates
-    from models.ranking_config import load_model_config
 
-    config = load_model_config(config_path)
+    config = run_config(paths, config_path)
     data = read_saved_sources(paths.attributed)
     day = config.discovery_date
     criteria = evaluate_criteria(point_in_time(data, day, live=False), day, load_criteria_config())
@@ -183,19 +207,26 @@ def log_to_mlflow(
     config_path: Path | None,
     truth: Path | None,
 ) -> list[dict[str, object]]:
-    """One MLflow run per family, then the champion gate, families in order: a challenger is
-    promoted only when the paired-bootstrap lower bound of its gain in novel precision@k over
-    the champion — scored again on the same validation rows — is above 0 (and Brier is not
-    worse beyond the tolerance). A champion whose feature schema differs is retired."""
+    """One MLflow run per family, then the champion gate (models.ranking.selection): a
+    challenger is promoted only when the paired-bootstrap lower bound of its gain in
+    precision@k on the never-applied pool over the champion — or, without one, over the rule
+    ordering — is above 0 (and Q's Brier is not worse beyond the tolerance). A champion whose
+    feature schema differs is retired."""
     from features.sources import read_saved_sources
     from models import registry
     from models.criteria_config import load_criteria_config, standard_tags
-    from models.ranking import calibration_figure, paired_gate, split_by_date
-    from models.ranking_config import load_model_config
+    from models.ranking import (
+        calibration_figure,
+        evaluate,
+        rule_baseline_ranker,
+        split_by_date,
+    )
+    from models.ranking.selection import gate_families, ordered_families
 
-    config = load_model_config(config_path)
+    config = run_config(paths, config_path)
     # 第三十一条: labels replayed on dates before 2026-04-01 apply the 2026 standard to the past.
-    replayed = [*config.training_dates, *config.validation_dates, config.discovery_date]
+    replayed = [*config.training_dates, *config.validation_dates]
+    replayed += [config.discovery_date] if config.discovery_date else []
     tags = standard_tags(replayed, load_criteria_config())
     client = registry.connect()
     fingerprint = registry.data_fingerprint(read_saved_sources(paths.attributed))
@@ -205,6 +236,18 @@ def log_to_mlflow(
     trained = {family: joblib.load(paths.model(family)) for family in families}
     figure = calibration_figure({f: ev.calibration for f, (_, ev) in trained.items()})
     champion_scored = _current_champion_scored(client, valid, config, truth)
+    reference = evaluate(
+        rule_baseline_ranker(config.features.evaluation_estimate, score_thresholds()),
+        valid,
+        config,
+        _read_truth(truth),
+    ).scored
+    steps = {
+        step.family: step
+        for step in gate_families(
+            {f: ev.scored for f, (_, ev) in trained.items()}, config, champion_scored, reference
+        )
+    }
     counts = {
         "train_applications": len(applications),
         "train_approved": int(applications["label"].sum()) if len(applications) else 0,
@@ -212,7 +255,9 @@ def log_to_mlflow(
         "valid_positives": int(valid["label"].sum()),
     }
     logged = []
-    for family, (ranker, evaluation) in trained.items():
+    for family in ordered_families(list(trained)):
+        ranker, evaluation = trained[family]
+        step = steps[family]
         extra = {"discovery_recall_at_k": recall[family]} if family in recall else {}
         item = registry.log_family(
             client,
@@ -228,18 +273,12 @@ def log_to_mlflow(
         )
         retroactive = tags["criteria_retroactive_dates"] or "none"
         client.log_param(item.run_id, "criteria_retroactive_dates", retroactive)
-        decision = (
-            paired_gate(champion_scored, evaluation.scored, config)
-            if champion_scored is not None
-            else None
-        )
-        promoted = decision is None or decision.promote
-        registry.log_gate(item.run_id, decision, promoted)
-        if promoted:
+        registry.log_gate(item.run_id, step.decision, step.promoted)
+        if step.promoted:
             registry.promote(client, item.version)
-            champion_scored = evaluation.scored
-        gate = decision.reason if decision else "no champion yet"
-        print(f"{family}: version {item.version}, {'promoted' if promoted else 'kept'} ({gate})")
+        promoted = step.promoted
+        verdict = "promoted" if promoted else "kept"
+        print(f"{family}: version {item.version}, {verdict} ({step.reason})")
         logged.append(
             {
                 "family": item.family,
@@ -276,15 +315,34 @@ def training(
     config_path: Path | None = None,
     hidden_champions: Path | None = None,
     truth: Path | None = None,
+    as_of: dt.date | None = None,
 ) -> list[dict[str, object]]:
-    """Train every configured family and log it. `hidden_champions` and `truth`
-    (truth/qualification.csv) are the generator's, for evaluation only."""
+    """Train every configured family on the rounds found in the data before `as_of` (default:
+    today) and log it. `hidden_champions` and `truth` (truth/qualification.csv) are the
+    generator's, for evaluation only. With too little history nothing is trained, the champion
+    is retired and the lists use the rule ordering (an empty list is returned)."""
     from models.ranking_config import load_model_config
 
     config = load_model_config(config_path)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
     paths = TrainingPaths(work=Settings.from_env().home / "work" / f"training-{stamp}")
-    load_history(Path(data_dir), paths)
+    run_date = as_of or dt.datetime.now(dt.UTC).date()
+    plan = load_history(Path(data_dir), paths, config_path, run_date)
+    if plan.too_little:
+        # Too little history to learn and to test what was learned: the rule ordering orders
+        # the lists; a champion from other data would not be tested on this one.
+        from models import registry
+
+        reason = f"too little application history: {plan.too_little}"
+        registry.retire_champion(registry.connect(), reason)
+        print(f"no model trained ({reason}); the lists use the rule ordering")
+        shutil.rmtree(paths.work, ignore_errors=True)
+        return []
+    print(
+        f"rounds found ({plan.basis}): {', '.join(map(str, plan.found))}; training on "
+        f"{', '.join(map(str, plan.training))}, validating on "
+        f"{', '.join(map(str, plan.validation))}"
+    )
     counts = examples(paths, config_path)
     print(
         f"training set: {counts['examples']:,} candidate examples, "

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from features.feature_config import FeatureConfig
-from zjtx.config import CONFIG_DIR, FrozenModel, load_config
+from zjtx.config import CONFIG_DIR, ConfigError, FrozenModel, load_config
 
 DEFAULT_MODEL_CONFIG = CONFIG_DIR / "model.yaml"
 
@@ -27,8 +27,9 @@ class LabelConfig(FrozenModel):
     """Label = the tier's title certified within the horizon after the evaluation date."""
 
     horizon_months: PositiveInt
-    # Fallback when there is no certifications table: an approved application counts on this
-    # day of its year (one round a year).
+    # The day each year's round is decided (one round a year): the rounds found in the data,
+    # labels without a certifications table, and the day from which this year's applications
+    # without `submitted_on` are known (features/point_in_time.py).
     application_month: Annotated[int, Field(ge=1, le=12)]
     application_day: Annotated[int, Field(ge=1, le=31)]
     titles: dict[Tier, str]  # tier -> certification title
@@ -93,11 +94,22 @@ class GateConfig(FrozenModel):
     brier_tolerance: NonNegative = 0.005
 
 
+class RoundsConfig(FrozenModel):
+    """How many of the rounds found in the data validate, and the fewest that may train
+    (models/ranking/rounds.py): never calendar dates."""
+
+    validation: PositiveInt
+    min_training: PositiveInt
+
+
 class ModelConfig(FrozenModel):
     seed: int
-    training_dates: tuple[date, ...] = Field(min_length=1)
-    validation_dates: tuple[date, ...] = Field(min_length=1)
-    discovery_date: date  # the date discovery recall@k is measured on (the generator's truth)
+    rounds: RoundsConfig
+    # Filled by a training run from the rounds found in the data (RoundPlan.apply); a
+    # configuration file may not set them (load_model_config refuses it).
+    training_dates: tuple[date, ...] = ()
+    validation_dates: tuple[date, ...] = ()
+    discovery_date: date | None = None  # after the last round's label window (truth's date)
     labels: LabelConfig
     features: FeatureConfig
     models: ModelsConfig
@@ -107,11 +119,26 @@ class ModelConfig(FrozenModel):
 
     @model_validator(mode="after")
     def _temporal(self) -> ModelConfig:
-        if min(self.validation_dates) <= max(self.training_dates):
+        if (
+            self.training_dates
+            and self.validation_dates
+            and min(self.validation_dates) <= max(self.training_dates)
+        ):
             raise ValueError("validation_dates must all be later than every training date")
         return self
 
 
 def load_model_config(path: Path | str | None = None) -> ModelConfig:
     """Load `configs/model.yaml` (or `path`) into the strict, frozen ModelConfig."""
-    return load_config(ModelConfig, path or DEFAULT_MODEL_CONFIG)
+    config = load_config(ModelConfig, path or DEFAULT_MODEL_CONFIG)
+    written = [
+        name
+        for name in ("training_dates", "validation_dates", "discovery_date")
+        if name in config.model_fields_set
+    ]
+    if written:
+        raise ConfigError(
+            f"{path or DEFAULT_MODEL_CONFIG}: {', '.join(written)} may not be configured: the "
+            "rounds come from the data (set rounds.validation and rounds.min_training)"
+        )
+    return config

@@ -1,6 +1,15 @@
-"""Synthetic province data with history and ground truth (issue 4): `synth.generate`."""
+"""Synthetic province data with history and ground truth (issue 4): `synth.generate`;
+world parameters (issue 24): `WorldConfig`, `generate(..., world=...)`."""
 
-from synth.config import SynthConfig, load_synth_config
+from synth.config import SynthConfig, WorldConfig, load_synth_config, with_world
 from synth.generate import Summary, build_world, generate
 
-__all__ = ["Summary", "SynthConfig", "build_world", "generate", "load_synth_config"]
+__all__ = [
+    "Summary",
+    "SynthConfig",
+    "WorldConfig",
+    "build_world",
+    "generate",
+    "load_synth_config",
+    "with_world",
+]

@@ -16,7 +16,7 @@ from features.schemas import NODE_CATEGORIES
 from synth import vocab
 from synth.codes import distinct_integers, patent_numbers
 from synth.config import SynthConfig
-from synth.population import day_number, random_days, sigmoid, year_start
+from synth.population import day_number, random_days, shifted_probability, sigmoid, year_start
 from synth.regions import Regions, short_name
 
 CLASS1_BY_INDUSTRY = {
@@ -575,7 +575,7 @@ def build_tech_titles(
     propensity = firms["propensity"].to_numpy()
     shift = cfg.title_per_propensity * propensity
     holder = firms.index[
-        (rng.random(len(firms)) < _shifted(probability.to_numpy(), shift))
+        (rng.random(len(firms)) < shifted_probability(probability.to_numpy(), shift))
         & firms["files_financials"].to_numpy()
     ].to_numpy()
     shift = shift[holder]
@@ -601,7 +601,7 @@ def build_tech_titles(
         active = (
             (first <= year)
             & (end_year >= year)
-            & (rng.random(holder.size) < _shifted(cfg.tech_sme_yearly, shift))
+            & (rng.random(holder.size) < shifted_probability(cfg.tech_sme_yearly, shift))
         )
         firm = holder[active]
         certified = np.full(firm.size, day_number(dt.date(year, 4, 30)))
@@ -625,7 +625,7 @@ def build_tech_titles(
             & (end_year >= year)
             & (
                 rng.random(holder.size)
-                < (1.0 if start_offset == 0 else _shifted(cfg.innovative_renewal, shift))
+                < (1.0 if start_offset == 0 else shifted_probability(cfg.innovative_renewal, shift))
             )
         )
         innovative &= active | (year > last_year)
@@ -648,11 +648,3 @@ def build_tech_titles(
     return titles[titles["certified_on"] < day_number(config.evaluation_date)].reset_index(
         drop=True
     )
-
-
-def _shifted(probability: np.ndarray | float, shift: np.ndarray) -> np.ndarray:
-    """`probability` moved by `shift` on the logit scale (0 and 1 stay as they are)."""
-    p = np.broadcast_to(np.asarray(probability, dtype=float), np.shape(shift))
-    inner = np.clip(p, 1e-12, 1 - 1e-12)
-    moved = sigmoid(np.log(inner / (1 - inner)) + shift)
-    return np.where((p <= 0) | (p >= 1), p, moved)

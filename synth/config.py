@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-from zjtx.config import FrozenModel, load_config
+from zjtx.config import ConfigError, FrozenModel, load_config
 
 DEFAULT_CONFIG = "synth.yaml"
 
@@ -182,6 +184,9 @@ class ApplicationConfig(FrozenModel):
     self_check_rd_min: dict[str, float]
     self_check_rd_intensity_min: float
     withdrawn: Probability = Field(ge=0, le=1)
+    # applications.submitted_on: applications reach the province over the weeks before the
+    # round date (uniform, at least one day before it).
+    submission_weeks: int = Field(ge=1, le=26)
     reviewer_logit: float
     reviewer_per_quality: float
     specialized_rank_max: int  # hidden market test, 附件1（五）“较为靠前”
@@ -194,6 +199,30 @@ class ApplicationConfig(FrozenModel):
     ban_lifted: Probability = Field(ge=0, le=1)  # credit repair after an Article 20 revocation
 
 
+class WorldConfig(FrozenModel):
+    """The shape of the generated world (issue 24): each default is the world the ranking model
+    was developed on, so a world with every default writes the same bytes. None of them makes
+    the world easier to win: no parameter lowers a standard or ties outcomes to the data."""
+
+    # Yearly application rounds before the evaluation date; the programme starts with the
+    # first (no 专精特新/小巨人 title before it). 0 = no round: an applications table without rows.
+    application_rounds: int = Field(default=6, ge=0)
+    # Odds multiplier on every firm's own probability of applying in a round (0 = none apply).
+    apply_propensity: float = Field(default=1.0, ge=0, le=10)
+    # Logit units taken off the reviewers' pass (new applications and 复核): 0 = today's.
+    approval_strictness: float = Field(default=0.0, ge=0, le=5)
+    # Share of firms whose product declarations are withheld on top of the self-declaration
+    # rates of `innovation.products_declared*` (1 = a products table without rows).
+    no_products_share: float = Field(default=0.0, ge=0, le=1)
+    # How strongly the Article 9 signals (chain-leader customers, qualified equity, awards,
+    # talent programmes) follow the firm's own hidden quality, growth and market position:
+    # 1 = today's; below 1, the signals of a share 1 - s of firms follow the hidden factors of
+    # another firm of the same segment (0 = unrelated to what decides approval).
+    signal_strength: float = Field(default=1.0, ge=0, le=1)
+    # Write applications.submitted_on (the day the application reached the province).
+    submitted_on: bool = True
+
+
 class CreditEventConfig(FrozenModel):
     yearly_rate: dict[str, float]  # per event type, per firm and year (filing firms)
     micro_abnormal_rate: float  # abnormal_operation per tiny firm and year
@@ -204,7 +233,6 @@ class SynthConfig(FrozenModel):
     evaluation_date: dt.date
     first_fiscal_year: int
     last_fiscal_year: int
-    first_application_year: int
     application_month: int = Field(ge=1, le=12)
     application_day: int = Field(ge=1, le=31)
     title_validity_years: int = Field(ge=1)  # Article 16
@@ -221,16 +249,27 @@ class SynthConfig(FrozenModel):
     applications: ApplicationConfig
     credit_events: CreditEventConfig
     missing_tables_by_province: dict[str, list[str]]  # province code -> tables it never shares
+    world: WorldConfig = WorldConfig()
 
     @model_validator(mode="after")
     def _consistent(self) -> SynthConfig:
         if set(self.segments) != {"micro", "sme", "tech", "large"}:
             raise ValueError("segments must be exactly micro, sme, tech, large")
-        if not self.first_fiscal_year < self.first_application_year <= self.last_fiscal_year + 1:
-            raise ValueError("first_application_year must follow first_fiscal_year")
         if self.evaluation_date.year != self.last_fiscal_year + 1:
             raise ValueError("evaluation_date must fall in the year after last_fiscal_year")
+        most = self.evaluation_date.year - self.first_fiscal_year - 1
+        if self.world.application_rounds > most:
+            # A round reads the accounts of the year before: the first needs one fiscal year.
+            raise ValueError(
+                f"world.application_rounds: at most {most} rounds fit between the first fiscal "
+                f"year {self.first_fiscal_year} and the evaluation date {self.evaluation_date}"
+            )
         return self
+
+    @property
+    def first_application_year(self) -> int:
+        """The year of the first round (the evaluation year itself when there is none)."""
+        return self.evaluation_date.year - self.world.application_rounds
 
     @property
     def fiscal_years(self) -> list[int]:
@@ -247,3 +286,25 @@ class SynthConfig(FrozenModel):
 def load_synth_config(path: Path | str = DEFAULT_CONFIG) -> SynthConfig:
     """Read `configs/synth.yaml` (or `path`) into a frozen SynthConfig."""
     return load_config(SynthConfig, path)
+
+
+def with_world(
+    config: SynthConfig, world: WorldConfig | Mapping[str, Any] | None = None
+) -> SynthConfig:
+    """`config` with other world parameters: a whole WorldConfig, or a mapping of the ones to
+    change (`{"application_rounds": 2}`). Refused with a one-line ConfigError naming the field."""
+    if world is None:
+        return config
+    values = world.model_dump() if isinstance(world, WorldConfig) else dict(world)
+    try:
+        return SynthConfig.model_validate(
+            {**config.model_dump(), "world": {**config.world.model_dump(), **values}}
+        )
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+            if err["loc"]
+            else str(err["msg"]).removeprefix("Value error, ")
+            for err in exc.errors()
+        )
+        raise ConfigError(f"world parameters refused: {problems}") from None

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from synth import activity, chains, observe, scores, titles, write
 from synth.accounts import build_financials
-from synth.config import SynthConfig, load_synth_config
-from synth.population import build_population
+from synth.config import SynthConfig, WorldConfig, load_synth_config, with_world
+from synth.population import build_population, signal_view
 from synth.regions import load_regions
 from synth.watch_events import add_watch_events
-from synth.world import World
+from synth.world import World, to_dates
 
 Progress = Callable[[str], None]
 STAGES = (
@@ -42,6 +44,7 @@ class Summary:
     truth_rows: dict[str, int]
     seconds: float
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    world: WorldConfig = field(default_factory=WorldConfig)
 
 
 def _rng(seed: int, stage: int) -> np.random.Generator:
@@ -81,16 +84,19 @@ def build_world(
     done("population")
     world.tables["financials"] = build_financials(firms, config, _rng(seed, 2))
     done("accounts")
+    # Chain position, awards, talent and equity rounds follow the signal view of the firms
+    # (world.signal_strength; below 1, truth's `non_substitutable` follows that view too).
+    signals = signal_view(firms, config.world.signal_strength, _rng(seed, 18))
     world.chain_nodes = chains.chain_nodes_table(config)
-    world.firm_nodes = chains.assign_chain_nodes(firms, config, _rng(seed, 3))
+    world.firm_nodes = chains.assign_chain_nodes(signals, config, _rng(seed, 3))
     rights, holders = activity.build_ip(firms, config, _rng(seed, 4))
     world.tables["ip_rights"], world.tables["ip_holders"] = rights, holders
-    world.tables["awards"] = activity.build_awards(firms, config, regions, _rng(seed, 5))
+    world.tables["awards"] = activity.build_awards(signals, config, regions, _rng(seed, 5))
     world.tables["rd_institutions"] = activity.build_institutions(
         firms, config, regions, population.parts, _rng(seed, 6)
     )
-    world.tables["talent"] = activity.build_talent(firms, config, regions, _rng(seed, 7))
-    world.tables["investments"] = activity.build_investments(firms, config, _rng(seed, 8))
+    world.tables["talent"] = activity.build_talent(signals, config, regions, _rng(seed, 7))
+    world.tables["investments"] = activity.build_investments(signals, config, _rng(seed, 8))
     world.tables["products"] = activity.build_products(
         firms, world.firm_nodes, config, _rng(seed, 9)
     )
@@ -108,6 +114,9 @@ def build_world(
     )
     done("supply chain")
     history = titles.run_history(world, config, _rng(seed, 14), evaluate)
+    history.applications["submitted_on"] = titles.submission_days(
+        history.applications, config, _rng(seed, 17)
+    )
     done("history")
     champions = titles.hidden_champions(world, history, config, evaluate)
     done("champions")
@@ -121,24 +130,33 @@ def generate(
     config: SynthConfig | None = None,
     evaluate: titles.Evaluator | None = None,
     progress: Progress | None = None,
+    world: WorldConfig | Mapping[str, Any] | None = None,
 ) -> Summary:
     """Write a synthetic data set (every source table) and its ground truth under `out_dir`.
 
-    Same `n_firms`, `seed` and config → byte-identical files. `evaluate` is the criteria engine
-    (default: models.criteria with the operative configuration).
+    Same `n_firms`, `seed`, config and world → byte-identical files. `world` replaces the
+    config's world parameters (a WorldConfig) or some of them (a mapping, e.g.
+    `{"application_rounds": 2, "signal_strength": 0.5}`); refused with a ConfigError.
+    `evaluate` is the criteria engine (default: models.criteria with the operative configuration).
     """
     if n_firms < 100:
         raise ValueError("n_firms must be at least 100")
     start = time.perf_counter()
-    config = config or load_synth_config()
+    config = with_world(config or load_synth_config(), world)
     evaluate = evaluate or titles.criteria_engine()
     timings: dict[str, float] = {}
-    world, history, champions = build_world(n_firms, seed, config, evaluate, progress, timings)
+    truth_world, history, champions = build_world(
+        n_firms, seed, config, evaluate, progress, timings
+    )
 
     clock = time.perf_counter()
-    assert world.regions is not None
-    tables, withheld = observe.publish(world, history, world.regions, config, _rng(seed, 15))
-    watch_truth = add_watch_events(tables, config.evaluation_date, world.regions, _rng(seed, 16))
+    assert truth_world.regions is not None
+    tables, withheld = observe.publish(
+        truth_world, history, truth_world.regions, config, _rng(seed, 15)
+    )
+    watch_truth = add_watch_events(
+        tables, config.evaluation_date, truth_world.regions, _rng(seed, 16)
+    )
     timings["publish"] = time.perf_counter() - clock
     if progress:
         progress("publish")
@@ -155,9 +173,9 @@ def generate(
         rows[name] = len(frame)
         if name in observe.MENTION_TABLES:
             mentions.append(write.mention_truth(name, frame))
-    truth = _truth_tables(world, history, champions, withheld)
+    truth = _truth_tables(truth_world, history, champions, withheld)
     truth["qualification"] = titles.qualification(
-        world, history, config, evaluate, _rng(seed, 16)
+        truth_world, history, config, evaluate, _rng(seed, 16)
     ).reset_index(drop=True)
     truth["mentions"] = pd.concat(mentions, ignore_index=True)
     truth["watchlist"] = watch_truth
@@ -165,6 +183,7 @@ def generate(
     for name, frame in sorted(truth.items()):
         write.write_plain(frame, truth_dir / f"{name}.csv")
         truth_rows[name] = len(frame)
+    _write_world(truth_dir / "world.json", n_firms, seed, config)
     timings["write"] = time.perf_counter() - clock
     if progress:
         progress("write")
@@ -176,7 +195,20 @@ def generate(
         truth_rows=truth_rows,
         seconds=time.perf_counter() - start,
         stage_seconds=timings,
+        world=config.world,
     )
+
+
+def _write_world(path: Path, n_firms: int, seed: int, config: SynthConfig) -> None:
+    """truth/world.json: the world parameters of this data set, for a bench to print."""
+    record = {
+        "n_firms": n_firms,
+        "seed": seed,
+        "evaluation_date": config.evaluation_date.isoformat(),
+        "world": config.world.model_dump(),
+        "round_dates": [config.application_date(y).isoformat() for y in config.application_years],
+    }
+    path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def _truth_tables(
@@ -211,6 +243,7 @@ def _truth_tables(
             "reviewer_pass": apps["reviewer_pass"].to_numpy(),
             "outcome": apps["outcome"].to_numpy(),
             "reason": apps["reason"].to_numpy(),
+            "submitted_on": to_dates(apps["submitted_on"].to_numpy()),
         }
     ).sort_values(["credit_code", "year", "tier"], kind="stable")
     ren = history.renewals

@@ -253,7 +253,7 @@ def publish(
     applied[history.applications["firm"].to_numpy()] = True
     p_declared = np.where(
         applied[pr["firm"].to_numpy()], icfg.products_declared_applicant, icfg.products_declared
-    )
+    ) * (1.0 - config.world.no_products_share)  # world: declarations withheld on top
     pr = pr[rng.random(len(pr)) < p_declared]
     k = len(pr)
     year_only = rng.random(k) < icfg.niche_year_only
@@ -315,15 +315,15 @@ def publish(
         },
     )
     apps = history.applications
-    out["applications"] = typed(
-        "applications",
-        {
-            "credit_code": codes[apps["firm"].to_numpy()],
-            "year": apps["year"].to_numpy(),
-            "title": apps["tier"]
-            .map({"specialized": "specialized_sme", "little_giant": "little_giant"})
-            .to_numpy(),
-            "outcome": apps["outcome"].to_numpy(),
-        },
-    )
+    columns = {
+        "credit_code": codes[apps["firm"].to_numpy(dtype=np.int64)],
+        "year": apps["year"].to_numpy(dtype=np.int64),
+        "title": apps["tier"]
+        .map({"specialized": "specialized_sme", "little_giant": "little_giant"})
+        .to_numpy(dtype=object),
+        "outcome": apps["outcome"].to_numpy(dtype=object),
+    }
+    if config.world.submitted_on:
+        columns["submitted_on"] = apps["submitted_on"].to_numpy(dtype=np.int64)
+    out["applications"] = typed("applications", columns)
     return out, withheld_frame

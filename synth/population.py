@@ -43,6 +43,41 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
+def shifted_probability(probability: np.ndarray | float, shift: np.ndarray | float) -> np.ndarray:
+    """`probability` moved by `shift` on the logit scale (0 and 1 stay as they are)."""
+    p = np.broadcast_to(np.asarray(probability, dtype=float), np.shape(shift))
+    inner = np.clip(p, 1e-12, 1 - 1e-12)
+    moved = sigmoid(np.log(inner / (1 - inner)) + shift)
+    return np.where((p <= 0) | (p >= 1), p, moved)
+
+
+# The hidden factors that decide approval (directly or through the records they drive).
+SIGNAL_LATENTS = ("quality", "growth", "market_strength", "true_rank", "true_share")
+
+
+def signal_view(firms: pd.DataFrame, strength: float, rng: np.random.Generator) -> pd.DataFrame:
+    """The firms as the Article 9 signals see them (world.signal_strength).
+
+    At strength 1 the firms themselves. Below, a share 1 - strength of firms carries the hidden
+    factors of another firm of the same segment (a permutation within the segment), so every
+    signal keeps its volume and its spread while its tie to the firm's own hidden quality
+    weakens; at 0 the signals are unrelated to what decides approval.
+    """
+    if strength >= 1.0:
+        return firms
+    segment = firms["segment"].to_numpy()
+    donor = np.arange(len(firms))
+    for name in SEGMENTS:
+        members = np.flatnonzero(segment == name)
+        donor[members] = rng.permutation(members)
+    keep_own = rng.random(len(firms)) < strength
+    donor = np.where(keep_own, np.arange(len(firms)), donor)
+    view = firms.copy()
+    for column in SIGNAL_LATENTS:
+        view[column] = firms[column].to_numpy()[donor]
+    return view
+
+
 @dataclass
 class Population:
     """Every registry firm: observable registry fields plus the latent world (truth only)."""

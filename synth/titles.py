@@ -9,7 +9,7 @@ latent quality with noise. So no title in the history was ever granted against a
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,12 +17,30 @@ import pandas as pd
 
 from features.sources import SourceData
 from synth.config import SynthConfig
-from synth.population import day_number, sigmoid
+from synth.population import day_number, shifted_probability, sigmoid
 from synth.world import World, certifications_on, snapshot
 
 Evaluator = Callable[[SourceData, dt.date], pd.DataFrame]
 TIER_OF_TITLE = {"specialized_sme": "specialized", "little_giant": "little_giant"}
 TITLE_OF_TIER = {v: k for k, v in TIER_OF_TITLE.items()}
+# History frames and their dtypes (for a world without any round).
+APPLICATION_COLUMNS: dict[str, type] = {
+    "firm": np.int64,
+    "tier": object,
+    "engine_outcome": object,
+    "market_pass": bool,
+    "reviewer_pass": bool,
+    "outcome": object,
+    "reason": object,
+    "year": np.int64,
+}
+RENEWAL_COLUMNS: dict[str, type] = {
+    "firm": np.int64,
+    "tier": object,
+    "year": np.int64,
+    "engine_outcome": object,
+    "renewed": bool,
+}
 # Article 20 grounds, as credit events → the revoke reason recorded on the title.
 ARTICLE20_REASON = {
     "major_safety_accident": "incident",
@@ -80,6 +98,35 @@ def hidden_market_pass(
     return np.where(tier == "little_giant", little_giant, specialized)
 
 
+def reviewer_pass_probability(quality: np.ndarray, config: SynthConfig) -> np.ndarray:
+    """Article 10: the reviewers' judgement, logistic in hidden quality; world
+    approval_strictness lowers it for every firm alike."""
+    cfg = config.applications
+    return sigmoid(
+        cfg.reviewer_logit - config.world.approval_strictness + cfg.reviewer_per_quality * quality
+    )
+
+
+def renewal_pass_probability(config: SynthConfig) -> float:
+    """复核 (Article 16): the reviewers' pass of a renewal, as strict as for new applications."""
+    strictness = config.world.approval_strictness
+    p = config.applications.renewal_reviewer_pass
+    return p if strictness == 0 else float(shifted_probability(p, -strictness))
+
+
+def submission_days(
+    applications: pd.DataFrame, config: SynthConfig, rng: np.random.Generator
+) -> np.ndarray:
+    """The day each application reached the province: over the configured weeks before its
+    round's decision date, never on or after it."""
+    round_day = np.array(
+        [day_number(config.application_date(int(y))) for y in applications["year"].to_numpy()],
+        dtype=np.int64,
+    )
+    window = 7 * config.applications.submission_weeks
+    return round_day - 1 - rng.integers(0, window, len(applications))
+
+
 def decide(
     applicants: pd.DataFrame,
     engine_outcomes: pd.DataFrame,
@@ -101,9 +148,7 @@ def decide(
     firm = applicants["firm"].to_numpy()
     market = hidden_market_pass(world, firm, tiers, config)
     quality = world.firms["quality"].to_numpy()[firm]
-    reviewer = rng.random(firm.size) < sigmoid(
-        cfg.reviewer_logit + cfg.reviewer_per_quality * quality
-    )
+    reviewer = rng.random(firm.size) < reviewer_pass_probability(quality, config)
     withdrawn = rng.random(firm.size) < cfg.withdrawn
     not_ineligible = np.isin(engine, ["eligible", "to_verify"])
     approved = not_ineligible & market & reviewer & ~withdrawn
@@ -221,7 +266,10 @@ def _self_check(world: World, config: SynthConfig) -> dict[str, dict[int, np.nda
     fin = world.tables["financials"]
     n = len(world.firms)
     result: dict[str, dict[int, np.ndarray]] = {tier: {} for tier in TIER_OF_TITLE.values()}
-    for year in config.application_years:
+    # The round after the evaluation date reads the last round's check (the evaluation year's
+    # own one when there was no round).
+    years = sorted({*config.application_years, config.evaluation_date.year - 1})
+    for year in years:
         last = fin[fin["fiscal_year"] == year - 1]
         firm = last["firm"].to_numpy()
         revenue = last["revenue"].to_numpy()
@@ -264,14 +312,25 @@ def apply_probabilities(
     check_year = min(year, max(self_check["specialized"]))
     spec_p = np.where(self_check["specialized"][check_year], spec_p, spec_p * cfg.self_check_factor)
     lg_p = np.where(self_check["little_giant"][check_year], lg_p, lg_p * cfg.self_check_factor)
+    odds = config.world.apply_propensity
+    if odds != 1.0:
+        spec_p, lg_p = _scaled_odds(spec_p, odds), _scaled_odds(lg_p, odds)
     return spec_p, lg_p
+
+
+def _scaled_odds(probability: np.ndarray, factor: float) -> np.ndarray:
+    """`probability` with its odds multiplied by `factor` (world apply_propensity)."""
+    return factor * probability / (1.0 - probability + factor * probability)
+
+
+def _empty(columns: Mapping[str, type]) -> pd.DataFrame:
+    return pd.DataFrame({name: np.array([], dtype=dtype) for name, dtype in columns.items()})
 
 
 def run_history(
     world: World, config: SynthConfig, rng: np.random.Generator, evaluate: Evaluator
 ) -> History:
     """One application and renewal round per year; adds specialized/LG certifications to world."""
-    cfg = config.applications
     f = world.firms
     pool = f["files_financials"].to_numpy() & f["segment"].isin(["tech", "sme"]).to_numpy()
     applications, renewals, published = [], [], []
@@ -342,7 +401,7 @@ def run_history(
         ).to_numpy(dtype=object)
         engine = np.where(pd.isna(engine), "not_evaluated", engine)
         renewed = np.isin(engine, ["eligible", "to_verify"]) & (
-            rng.random(len(due_frame)) < cfg.renewal_reviewer_pass
+            rng.random(len(due_frame)) < renewal_pass_probability(config)
         )
         renewals.append(due_frame.assign(year=year, engine_outcome=engine, renewed=renewed))
 
@@ -370,6 +429,10 @@ def run_history(
             np.flatnonzero(held["specialized_sme"] | held["little_giant"]),
         )
         published.append(pd.DataFrame({"firm": scored, "year": year}))
+    if not config.application_years:  # no round: nothing applied, renewed or scored
+        applications = [_empty(APPLICATION_COLUMNS)]
+        renewals = [_empty(RENEWAL_COLUMNS)]
+        published = [_empty({"firm": np.int64, "year": np.int64})]
     return History(
         applications=pd.concat(applications, ignore_index=True),
         renewals=pd.concat(renewals, ignore_index=True),
@@ -442,7 +505,6 @@ def qualification(
     reviewers' decision (the recorded one for that round's applicants, a fresh draw otherwise) —
     with the history's own probability that it applies in the next round, and whether it had
     applied for the tier by the date. Firms without a row are not candidates (never qualify)."""
-    cfg = config.applications
     f = world.firms
     q = f["quality"].to_numpy()
     pool = f["files_financials"].to_numpy() & f["segment"].isin(["tech", "sme"]).to_numpy()
@@ -471,9 +533,7 @@ def qualification(
         firm = pd.Index(world.codes).get_indexer(result["credit_code"])
         tier = result["tier"].to_numpy()
         market = hidden_market_pass(world, firm, tier, config)
-        reviewer = rng.random(firm.size) < sigmoid(
-            cfg.reviewer_logit + cfg.reviewer_per_quality * q[firm]
-        )
+        reviewer = rng.random(firm.size) < reviewer_pass_probability(q[firm], config)
         this_round = apps[apps["year"] == year].set_index(["firm", "tier"])["reviewer_pass"]
         recorded = this_round.reindex(pd.MultiIndex.from_arrays([firm, tier])).to_numpy()
         reviewer = np.where(pd.isna(recorded), reviewer, recorded.astype(bool))

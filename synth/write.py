@@ -32,6 +32,8 @@ TRUTH_PREFIX = "_truth_"
 def fixed_decimals(values: np.ndarray, decimals: int) -> np.ndarray:
     """Floats as fixed-point text with `decimals` places (vectorised), empty when NaN."""
     values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:  # an empty table (e.g. no application round, no score published)
+        return np.array([], dtype=object)
     missing = np.isnan(values)
     scale = 10**decimals
     scaled = np.rint(np.where(missing, 0.0, values) * scale).astype(np.int64)

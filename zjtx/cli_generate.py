@@ -33,9 +33,63 @@ def generate(
             help="Directory to write the tables and truth/ into (default: $ZJTX_HOME/data/demo).",
         ),
     ] = None,
+    rounds: Annotated[
+        int | None,
+        typer.Option(
+            "--rounds",
+            help="World: yearly application rounds before the evaluation date, 0 to 7 "
+            "(default 6: 2020-2025). The programme starts with the first round; 0 = no "
+            "applications and no 专精特新/小巨人 titles.",
+        ),
+    ] = None,
+    apply_propensity: Annotated[
+        float | None,
+        typer.Option(
+            "--apply-propensity",
+            help="World: odds multiplier on each firm's own chance of applying in a round, "
+            "0 to 10 (default 1; 0 = no firm applies).",
+        ),
+    ] = None,
+    approval_strictness: Annotated[
+        float | None,
+        typer.Option(
+            "--approval-strictness",
+            help="World: logit units taken off the reviewers' pass of applications and "
+            "renewals, 0 to 5 (default 0 = today's; 1 approves fewer qualifying applicants).",
+        ),
+    ] = None,
+    no_products_share: Annotated[
+        float | None,
+        typer.Option(
+            "--no-products-share",
+            help="World: share of firms whose product declarations are withheld on top of "
+            "the usual self-declaration, 0 to 1 (default 0; 1 = products.csv without rows).",
+        ),
+    ] = None,
+    signal_strength: Annotated[
+        float | None,
+        typer.Option(
+            "--signal-strength",
+            help="World: how strongly the Article 9 signals (chain-leader customers, qualified "
+            "equity, awards, talent) follow the hidden quality that decides approval, 0 to 1 "
+            "(default 1 = today's; 0 = unrelated).",
+        ),
+    ] = None,
+    no_submitted_on: Annotated[
+        bool,
+        typer.Option(
+            "--no-submitted-on",
+            help="World: leave the optional applications.submitted_on column out "
+            "(default: written).",
+        ),
+    ] = False,
 ) -> None:
-    """Write a synthetic province data set in the source contract, plus DIR/truth/."""
+    """Write a synthetic province data set in the source contract, plus DIR/truth/.
+
+    World parameters default to configs/synth.yaml (`world:`); truth/world.json records them.
+    """
     from synth import generate as run_generate
+    from synth import load_synth_config, with_world
     from synth.generate import STAGES
     from zjtx.config import ConfigError
     from zjtx.settings import Settings
@@ -43,6 +97,18 @@ def generate(
     out = out if out is not None else Settings.from_env().demo_data
     if out.exists() and not out.is_dir():
         raise fail(f"--out {out} is a file, not a directory")
+    chosen = {
+        "application_rounds": rounds,
+        "apply_propensity": apply_propensity,
+        "approval_strictness": approval_strictness,
+        "no_products_share": no_products_share,
+        "signal_strength": signal_strength,
+        "submitted_on": False if no_submitted_on else None,
+    }
+    try:
+        config = with_world(load_synth_config(), {k: v for k, v in chosen.items() if v is not None})
+    except ConfigError as exc:
+        raise fail(_option_names(str(exc))) from None
     with Progress(
         TextColumn("[bold]generate[/] {task.description}"),
         BarColumn(),
@@ -58,7 +124,7 @@ def generate(
             bar.update(task, completed=position, description=STAGES[min(position, len(STAGES) - 1)])
 
         try:
-            summary = run_generate(firms, seed, out, progress=step)
+            summary = run_generate(firms, seed, out, config=config, progress=step)
         except (ConfigError, ValueError, OSError) as exc:
             raise fail(str(exc)) from exc
     table = Table(title=f"{summary.n_firms:,} firms, seed {summary.seed} → {summary.out_dir}")
@@ -69,4 +135,22 @@ def generate(
     for name, rows in summary.truth_rows.items():
         table.add_row(f"truth/{name}", f"{rows:,}")
     stdout.print(table)
+    world = ", ".join(f"{k} {v}" for k, v in summary.world.model_dump().items())
+    console.print(f"world: {world}")
     console.print(f"done in {summary.seconds:.1f} s")
+
+
+OPTION_OF = {
+    "world.application_rounds": "--rounds",
+    "world.apply_propensity": "--apply-propensity",
+    "world.approval_strictness": "--approval-strictness",
+    "world.no_products_share": "--no-products-share",
+    "world.signal_strength": "--signal-strength",
+}
+
+
+def _option_names(message: str) -> str:
+    """A refused world parameter named by its option."""
+    for field, option in OPTION_OF.items():
+        message = message.replace(field, option)
+    return message

@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 
 from models.ranking_config import ModelConfig
-from zjtx.console import reported_errors, stdout
+from zjtx.console import parse_as_of, reported_errors, stdout
 
 HIDDEN_CHAMPIONS = Path("truth") / "hidden_champions.csv"
 QUALIFICATION = Path("truth") / "qualification.csv"
@@ -43,6 +43,14 @@ def train(
         Path | None,
         typer.Option("--config", help="Ranking configuration (default: configs/model.yaml)."),
     ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Run date YYYY-MM-DD (default: today): the rounds decided by it train and "
+            "validate.",
+        ),
+    ] = None,
 ) -> None:
     """Train the rule baseline, logistic regression and gradient boosting (model Q, with model A
     and the score model) on past evaluation dates, log them to MLflow (experiment zjtx-ranking)
@@ -62,8 +70,24 @@ def train(
             config_path=config_path,
             hidden_champions=truth if truth.is_file() else None,
             truth=qualification if qualification.is_file() else None,
+            as_of=parse_as_of(as_of) if as_of else None,
         )
-        _print_summary(logged, config, truth.is_file(), qualification.is_file())
+        if logged:
+            _print_summary(logged, config, truth.is_file(), qualification.is_file())
+        stdout.print(what_orders_the_lists(logged), highlight=False, soft_wrap=True)
+
+
+def what_orders_the_lists(logged: list[dict[str, object]]) -> str:
+    """One line: what this run trained and which ordering the lists use now."""
+    from models.registry import has_champion, load_champion
+
+    if not logged:
+        return "trained: nothing (too little history); the lists use the rule ordering"
+    trained = ", ".join(f"{item['family']} v{item['version']}" for item in logged)
+    if not has_champion():
+        return f"trained: {trained}; no champion: the lists use the rule ordering"
+    ranker, version = load_champion()
+    return f"trained: {trained}; the lists use the champion, {ranker.family} v{version}"
 
 
 def _print_summary(
@@ -72,8 +96,7 @@ def _print_summary(
     from models.registry import tracking_uri
     from zjtx.settings import Settings
 
-    dates = ", ".join(map(str, config.validation_dates))
-    table = Table(title=f"Validation {dates}, k = {config.evaluation.k} per province and tier")
+    table = Table(title=f"Validation rounds, k = {config.evaluation.k} per province and tier")
     table.add_column("family")
     table.add_column("version", justify="right")
     table.add_column("champion")

@@ -23,21 +23,36 @@ import numpy as np
 import pandas as pd
 
 from features.firm_features import build_features
-from features.point_in_time import point_in_time
+from features.point_in_time import applications_known_on, point_in_time
 from features.sources import SourceData
 from models.ranking_config import LabelConfig, ModelConfig
 
 TIERS = ("specialized", "little_giant")
 CANDIDATE_OUTCOMES = ("eligible", "to_verify")
 # Identify an example; everything else in an examples frame is a model input.
-META_COLUMNS = ("as_of", "credit_code", "tier", "province", "outcome", "label", "applied")
+META_COLUMNS = (
+    "as_of",
+    "credit_code",
+    "tier",
+    "province",
+    "outcome",
+    "label",
+    "applied",
+    "applied_before",
+)
 GROUP_COLUMNS = ("as_of", "tier", "province")
 TIER_FLAG = "tier_little_giant"
 
 
 def features_as_published(data: SourceData, as_of: date, config: ModelConfig) -> pd.DataFrame:
     """Features of every firm from the data as published on as_of (both flows call this)."""
-    return build_features(point_in_time(data, as_of, live=False), as_of, config.features)
+    seen = point_in_time(data, as_of, live=False, round_day=round_of(config))
+    return build_features(seen, as_of, config.features)
+
+
+def round_of(config: ModelConfig) -> tuple[int, int]:
+    """(month, day) each year's round is decided on (configs/model.yaml labels)."""
+    return config.labels.application_month, config.labels.application_day
 
 
 def candidate_rows(criteria: pd.DataFrame) -> pd.DataFrame:
@@ -127,6 +142,18 @@ def applied_within(
     return _pairs_in(rows, tiers, codes, labels)
 
 
+def applied_by(
+    data: SourceData, as_of: date, tiers: pd.Series, codes: pd.Series, config: ModelConfig
+) -> np.ndarray:
+    """1 where an application of the firm for the tier was known on as_of (this round's
+    included): the province knows the firm, so it is no discovery (the never-applied pool)."""
+    applications = data.get("applications")
+    if applications is None or applications.empty:
+        return np.zeros(len(codes), dtype="int64")
+    known = applications_known_on(applications, as_of, round_of(config))
+    return _pairs_in(known, tiers, codes, config.labels)
+
+
 def model_inputs(features: pd.DataFrame, candidates: pd.DataFrame) -> pd.DataFrame:
     """Per candidate row: the firm's features plus the tier flag (which model Q never reads:
     it only sets Q's calibration per tier; model A reads it)."""
@@ -171,6 +198,7 @@ def examples_for_date(
             "outcome": candidates["outcome"].to_numpy(),
             "label": certified_within(data, as_of, tiers, codes, config.labels),
             "applied": applied_within(data, as_of, tiers, codes, config.labels),
+            "applied_before": applied_by(data, as_of, tiers, codes, config),
         }
     )
     inputs = model_inputs(features, candidates)
@@ -206,6 +234,7 @@ def application_examples(
             "outcome": "applied",
             "label": (rows["outcome"] == "approved").astype("int64").to_numpy(),
             "applied": 1,
+            "applied_before": 1,
         }
     )
     return pd.concat([examples, model_inputs(features, candidates)], axis=1)

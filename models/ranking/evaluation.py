@@ -11,6 +11,12 @@ Discovery metrics (names in the outputs contract), per province × tier top k, p
   would_qualify among candidates that had not applied.
 Intervals: a bootstrap over firms (every row of a drawn firm comes along; a firm drawn twice
 counts twice), the top k recomputed in each draw.
+
+On the never-applied pool (candidates with no application for the tier known on the date:
+what an invitation can discover), every ordering is scored the same way — the rule ordering,
+rule × (1 − A), Q and Q × (1 − A): `val_pool_precision_at_k` and `val_pool_recall_at_k` (hits:
+would qualify with the truth, else the observed label), intervals from a bootstrap over
+province rounds. The champion gate compares on this pool.
 """
 
 from __future__ import annotations
@@ -41,8 +47,14 @@ DISCOVERY_METRICS = (
     "val_discovery_recall_ceiling",
     "val_expected_added_at_k",
 )
-GATE_METRIC = "val_novel_precision_at_k"
+# The gate and the bench compare orderings on the never-applied pool (issue 24): candidates
+# with no application for the tier known on the date, the firms an invitation can discover.
+GATE_METRIC = "val_pool_precision_at_k"
 TRUTH_COLUMNS = ("would_qualify", "applied_by_date", "p_apply_true")
+# The four orderings every evaluation scores on the same pool: the rule ordering (estimated
+# evaluation score) and Q, each alone and times (1 − A).
+ORDERINGS = ("rule", "rule_x_not_apply", "q", "q_x_not_apply")
+CLUSTERS = ("province", "as_of")  # bootstrap unit: a province's round
 
 
 def rank_within_groups(scored: pd.DataFrame, groups: Sequence[str] = GROUP_COLUMNS) -> pd.Series:
@@ -76,6 +88,17 @@ def _metrics(scored: pd.DataFrame, k: int) -> dict[str, float]:
     precision, recall = precision_recall_at_k(scored, k)
     labels, scores = scored["label"].to_numpy(), scored["score"].to_numpy()
     two_classes = len(np.unique(labels)) == 2
+    # Brier scores a probability: Q's, never the priority (NaN where Q is not estimated)
+    q = (
+        scored["p_qualify"].to_numpy(dtype="float64", na_value=np.nan)
+        if "p_qualify" in scored
+        else np.full(len(scored), np.nan)
+    )
+    brier = (
+        float(brier_score_loss(labels, np.clip(q, 0, 1)))
+        if len(labels) and not np.isnan(q).any()
+        else float("nan")
+    )
     return {
         "val_precision_at_k": precision,
         "val_recall_at_k": recall,
@@ -83,7 +106,7 @@ def _metrics(scored: pd.DataFrame, k: int) -> dict[str, float]:
             float(average_precision_score(labels, scores)) if two_classes else float("nan")
         ),
         "val_roc_auc": float(roc_auc_score(labels, scores)) if two_classes else float("nan"),
-        "val_brier": float(brier_score_loss(labels, scores)) if len(labels) else float("nan"),
+        "val_brier": brier,
     }
 
 
@@ -118,6 +141,7 @@ def evaluate(
     if truth is not None:
         scored = with_truth(scored, truth)
         metrics |= discovery_metrics(scored, config)
+    metrics |= pool_metrics(scored, config)
     rows = []
     for province, part in scored.groupby("province", sort=True):
         rows.append(
@@ -269,6 +293,105 @@ def _calibration_unapplied(part: pd.DataFrame) -> dict[str, float]:
     }
 
 
+# --- the never-applied pool, four orderings, a bootstrap over province rounds ---------------
+
+
+def pool_of(scored: pd.DataFrame) -> pd.DataFrame:
+    """The candidates no application of which for the tier was known on the date."""
+    if "applied_before" not in scored:
+        return scored
+    return scored[scored["applied_before"].to_numpy(dtype="float64") == 0]
+
+
+def hit_column(scored: pd.DataFrame) -> str:
+    """What counts as a hit: would qualify on review (the generator's truth), else the
+    observed label (the tier's title within the horizon)."""
+    return "would_qualify" if "would_qualify" in scored else "label"
+
+
+def ordering_scores(scored: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The orderings a scored frame allows: the rule ordering always, Q when it estimates
+    p_qualify; × (1 − A) with A where A is fitted (else the same as alone)."""
+    rule = scored["est_score_low"].to_numpy(dtype="float64", na_value=np.nan) / 100.0
+    apply = scored["p_apply"].to_numpy(dtype="float64", na_value=np.nan)
+    not_apply = 1.0 - np.nan_to_num(apply, nan=0.0)
+    orders = {"rule": rule, "rule_x_not_apply": rule * not_apply}
+    q = scored["p_qualify"].to_numpy(dtype="float64", na_value=np.nan)
+    if not np.isnan(q).all():
+        orders |= {"q": q, "q_x_not_apply": q * not_apply}
+    return orders
+
+
+@dataclass(frozen=True)
+class ClusterHits:
+    """Per bootstrap draw (row 0: the sample) and province round (cluster): hits in the top k
+    of its groups, invitations sent, and hits in its whole pool (recall's denominator)."""
+
+    hits: np.ndarray
+    invited: np.ndarray
+    positives: np.ndarray
+
+
+def cluster_hits(
+    pool: pd.DataFrame, score: np.ndarray, k: int, label: str, weights: np.ndarray
+) -> ClusterHits:
+    """Top k per group (date × tier × province) by `score` under each draw's firm weights
+    (`firm_draws`), summed per province round."""
+    frame = pool[[*GROUP_COLUMNS, "credit_code"]].assign(score=np.nan_to_num(score, nan=-np.inf))
+    order, group_id = _order(frame, GROUP_COLUMNS)
+    top = _top_k_counts(weights, order, group_id, k)
+    y = pool[label].to_numpy(dtype="float64")
+    cluster = pool.groupby(list(CLUSTERS), sort=True).ngroup().to_numpy()
+    one_hot = np.zeros((len(pool), cluster.max() + 1 if len(pool) else 0))
+    one_hot[np.arange(len(pool)), cluster] = 1.0
+    return ClusterHits((top * y) @ one_hot, top @ one_hot, (weights * y) @ one_hot)
+
+
+def cluster_draws(n_clusters: int, n_boot: int, seed: int) -> np.ndarray:
+    """(n_boot + 1) × clusters multiplicities; row 0 is the sample itself."""
+    rng = np.random.default_rng(seed + 1)
+    counts = rng.multinomial(n_clusters, np.full(n_clusters, 1 / n_clusters), n_boot)
+    return np.vstack([np.ones(n_clusters, dtype="int64"), counts]).astype("float64")
+
+
+def _draws(pool: pd.DataFrame, config: ModelConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(firm weights per row, cluster multiplicities) of a two-stage bootstrap: province
+    rounds drawn with replacement, and firms within them — few provinces alone would hide
+    the noise of which firms a round happened to hold."""
+    gate = config.gate
+    weights = firm_draws(pool["credit_code"], gate.bootstrap, config.seed)
+    n_clusters = pool.groupby(list(CLUSTERS)).ngroups
+    return weights, cluster_draws(n_clusters, gate.bootstrap, config.seed)
+
+
+def pool_metrics(scored: pd.DataFrame, config: ModelConfig) -> dict[str, float]:
+    """Precision@k and recall@k on the never-applied pool for the model's own ordering
+    (`val_pool_…`) and each of the four orderings (`val_pool_…__<ordering>`), with intervals
+    from a bootstrap over province rounds and the firms in them (`_ci_low`, `_ci_high`)."""
+    pool = pool_of(scored).reset_index(drop=True)
+    if pool.empty:
+        return {}
+    k, gate = config.evaluation.k, config.gate
+    label = hit_column(pool)
+    orders = {"": pool["score"].to_numpy(dtype="float64")}
+    orders |= {f"__{name}": values for name, values in ordering_scores(pool).items()}
+    result: dict[str, float] = {"val_pool_examples": float(len(pool))}
+    weights, clusters = _draws(pool, config)
+    for suffix, values in orders.items():
+        hits = cluster_hits(pool, values, k, label, weights)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            found = (clusters * hits.hits).sum(axis=1)
+            precision = found / (clusters * hits.invited).sum(axis=1)
+            recall = found / (clusters * hits.positives).sum(axis=1)
+        for name, series in (("precision", precision), ("recall", recall)):
+            low, high = _interval(series, gate.confidence)
+            result[f"val_pool_{name}_at_k{suffix}"] = float(series[0])
+            result[f"val_pool_{name}_at_k{suffix}_ci_low"] = low
+            result[f"val_pool_{name}_at_k{suffix}_ci_high"] = high
+    result["val_pool_positives"] = float(pool[label].sum())
+    return result
+
+
 # --- the champion gate --------------------------------------------------------------------
 
 
@@ -281,38 +404,31 @@ class GateDecision:
     reason: str
 
 
-def gate_label(scored: pd.DataFrame) -> str:
-    """What the gate counts as a hit: novel qualifiers with the generator's truth, else the
-    observed label (a title within the horizon)."""
-    return "novel" if "novel" in scored else "label"
-
-
 def paired_gate(
     champion: pd.DataFrame, challenger: pd.DataFrame, config: ModelConfig
 ) -> GateDecision:
-    """Promote the challenger only when the paired-bootstrap lower bound of its gain in
-    precision@k on the gate label (novel qualifiers) is above 0 and its Brier is not worse
-    than the champion's beyond the configured tolerance. Both frames score the same
-    validation rows (same order)."""
+    """Promote the challenger only when the paired-bootstrap lower bound (over province
+    rounds) of its gain in precision@k on the never-applied pool is above 0, and its Brier
+    (of Q against the hits, where both estimate Q) is not worse beyond the tolerance. Both
+    frames score the same validation rows (same order)."""
     gate = config.gate
     k = config.evaluation.k
-    label = gate_label(challenger)
     if (
         len(champion) != len(challenger)
         or not (champion["credit_code"].to_numpy() == challenger["credit_code"].to_numpy()).all()
     ):
         raise ValueError("champion and challenger must be scored on the same validation rows")
-    weights = firm_draws(challenger["credit_code"], gate.bootstrap, config.seed)
-    hits = []
-    for frame in (champion, challenger):
-        order, group_id = _order(frame, GROUP_COLUMNS)
-        top = _top_k_counts(weights, order, group_id, k)
-        y = frame[label].to_numpy(dtype="float64")
-        with np.errstate(invalid="ignore", divide="ignore"):
-            hits.append((top * y).sum(axis=1) / top.sum(axis=1))
-    gain = hits[1] - hits[0]
-    gain_low = float(np.quantile(gain[1:], 1 - gate.confidence)) if len(gain) > 1 else np.nan
-    brier_change = _brier(challenger, label) - _brier(champion, label)
+    pools = [pool_of(frame).reset_index(drop=True) for frame in (champion, challenger)]
+    label = hit_column(pools[1])
+    weights, clusters = _draws(pools[1], config)
+    hits = [cluster_hits(p, p["score"].to_numpy(dtype="float64"), k, label, weights) for p in pools]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gain = (clusters * (hits[1].hits - hits[0].hits)).sum(axis=1) / (
+            clusters * hits[1].invited
+        ).sum(axis=1)
+    finite = gain[1:][np.isfinite(gain[1:])]
+    gain_low = float(np.quantile(finite, 1 - gate.confidence)) if len(finite) else np.nan
+    brier_change = _brier(pools[1], label) - _brier(pools[0], label)
     if not gain_low > 0:
         reason = f"gain {gain[0]:+.3f}, lower bound {gain_low:+.3f} ≤ 0: not shown to be better"
         return GateDecision(False, float(gain[0]), gain_low, brier_change, reason)
@@ -323,18 +439,13 @@ def paired_gate(
     return GateDecision(True, float(gain[0]), gain_low, brier_change, reason)
 
 
-def _brier(frame: pd.DataFrame, label: str) -> float:
-    """Brier of p_qualify against would_qualify among the unapplied (truth), else of the
-    ordering score against the observed label."""
-    if label == "novel":
-        rows = frame[~frame["applied_by_date"]]
-        p = rows["p_qualify"].to_numpy(dtype="float64")
-        if np.isnan(p).all():
-            p = rows["score"].clip(0, 1).to_numpy(dtype="float64")
-        return (
-            float(brier_score_loss(rows["would_qualify"], np.nan_to_num(p))) if len(rows) else 0.0
-        )
-    return float(brier_score_loss(frame["label"], frame["score"].clip(0, 1)))
+def _brier(pool: pd.DataFrame, label: str) -> float:
+    """Brier of Q (p_qualify) against the hits on the pool; NaN where Q is not estimated (a
+    priority is not a probability, and is never scored as one)."""
+    p = pool["p_qualify"].to_numpy(dtype="float64", na_value=np.nan)
+    if not len(pool) or np.isnan(p).all():
+        return float("nan")
+    return float(brier_score_loss(pool[label], np.clip(np.nan_to_num(p), 0, 1)))
 
 
 # --- reporting ----------------------------------------------------------------------------
@@ -432,12 +543,19 @@ def model_card(
         "fit stands for the candidates, not for who chose to apply. It corrects selection on "
         "what data shows only: firms also apply on what they know of themselves.",
         "",
-        "## Validation metrics (k per province and tier; 95 % bootstrap interval over firms)",
+        "## Validation metrics (k per province and tier; 95 % bootstrap interval)",
         *(
             f"- `{name}`: {metric(name)}"
             for name in (*METRIC_NAMES, *DISCOVERY_METRICS, "val_qualify_brier_unapplied")
         ),
-        *(f"- `{GATE_METRIC}__{t}`: {metric(f'{GATE_METRIC}__{t}')}" for t in TIERS),
+        "",
+        "## On the never-applied pool (the gate's metric; interval over province rounds)",
+        f"- `{GATE_METRIC}` (this model's ordering): {metric(GATE_METRIC)}",
+        *(
+            f"- `{name}__{o}`: {metric(f'{name}__{o}')}"
+            for o in ORDERINGS
+            for name in (GATE_METRIC, "val_pool_recall_at_k")
+        ),
         "",
         "## Known limits",
         "- Discovery metrics are measured against the generator's truth; a real province has "

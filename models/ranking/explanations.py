@@ -108,31 +108,30 @@ def explain(
 def deletion_test(
     model: RankingModel,
     frame: pd.DataFrame,
+    listed: np.ndarray,
     reasons: Sequence[Sequence[Reason]],
-    seed: int = 0,
+    groups: Sequence[str] = ("as_of", "tier", "province"),
 ) -> float:
-    """Share of rows (with at least one reason) where setting the stated reasons' features to
-    their reference moves the log-odds more than setting as many random other features."""
-    rng = np.random.default_rng(seed)
+    """Share of the listed rows (`listed`: mask over `frame`; `reasons` by listed row, in
+    order) whose rank by Q within their group falls when the features of their stated reasons
+    that raise the score are set to the reference: do the reasons an official reads carry the
+    rank? Rows without such a reason are not counted."""
     matrix = model._matrix(frame)
     base = model.raw_logit_matrix(matrix)
     names = list(model.used_features)
     reference = np.array([model.reference_input(n) for n in names])
-    stated_moves: list[float] = []
-    random_moves: list[float] = []
-    for row, row_reasons in enumerate(reasons):
-        stated = [names.index(r.feature) for r in row_reasons]
+    group = frame.groupby(list(groups), sort=False).ngroup().to_numpy()
+    lowered: list[bool] = []
+    for row, row_reasons in zip(np.flatnonzero(listed), reasons, strict=True):
+        stated = [names.index(r.feature) for r in row_reasons if r.direction > 0]
         if not stated:
             continue
-        others = [i for i in range(len(names)) if i not in stated]
-        chosen = rng.choice(others, size=min(len(stated), len(others)), replace=False)
-        for positions, moves in ((stated, stated_moves), (list(chosen), random_moves)):
-            changed = matrix[row : row + 1].copy()
-            changed[0, positions] = reference[positions]
-            moves.append(abs(base[row] - model.raw_logit_matrix(changed)[0]))
-    if not stated_moves:
-        return float("nan")
-    return float(np.mean(np.array(stated_moves) > np.array(random_moves)))
+        changed = matrix[row : row + 1].copy()
+        changed[0, stated] = reference[stated]
+        after = model.raw_logit_matrix(changed)[0]
+        others = base[(group == group[row]) & (np.arange(len(base)) != row)]
+        lowered.append(bool((others > after).sum() > (others > base[row]).sum()))
+    return float(np.mean(lowered)) if lowered else float("nan")
 
 
 def score_candidates(

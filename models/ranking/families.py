@@ -419,13 +419,26 @@ def fit_apply_model(train: pd.DataFrame, config: ModelConfig) -> RankingModel | 
     return fit_family("logistic", train, config, feature_columns(train), label="applied")
 
 
-def selection_weights(
-    applications: pd.DataFrame, apply_model: RankingModel | None, config: ModelConfig
-) -> np.ndarray | None:
-    """Inverse probability of applying, clipped below and normalised to mean 1 (or None)."""
-    if apply_model is None or config.models.selection_correction == "none":
+def fit_applicant_propensity(train: pd.DataFrame, config: ModelConfig) -> RankingModel | None:
+    """P(the candidate applies for the tier within 12 months | x) from the features Q reads
+    (no application history: not the probability of *re-applying*), for the selection
+    correction; None without any application or with the correction off."""
+    if config.models.selection_correction == "none":
         return None
-    p = np.clip(apply_model.score_rows(applications), config.models.apply_weight_floor, 1.0)
+    if "applied" not in train or train["applied"].nunique() < 2:
+        return None
+    features = _available(config.models.qualify_features, train)
+    return fit_family("logistic", train, config, features, label="applied")
+
+
+def selection_weights(
+    applications: pd.DataFrame, propensity: RankingModel | None, config: ModelConfig
+) -> np.ndarray | None:
+    """Inverse propensity of being an applicant, clipped below and normalised to mean 1 (or
+    None)."""
+    if propensity is None or config.models.selection_correction == "none":
+        return None
+    p = np.clip(propensity.score_rows(applications), config.models.apply_weight_floor, 1.0)
     weights = 1.0 / p
     return np.asarray(weights / weights.mean())
 
@@ -438,8 +451,11 @@ def fit_discovery(
     thresholds: Mapping[str, float],
     apply_model: RankingModel | None,
     score_model: ScoreModel | None,
+    propensity: RankingModel | None = None,
 ) -> DiscoveryRanker:
     """Q of one family, calibrated on the last training date, with A and the score model.
+    `propensity` (fit_applicant_propensity): weight the applications by it (the selection
+    correction), else unweighted.
 
     With applications: Q learns approved | applied on the rounds before the last training
     date (weighted by the selection correction) and is calibrated on the last one. Without:
@@ -453,7 +469,7 @@ def fit_discovery(
     features = _available(config.models.qualify_features, rows)
     fit_rows = rows[rows["as_of"].isin(fit_dates)].reset_index(drop=True)
     a = apply_model if has_applications else None
-    weights = selection_weights(fit_rows, a, config) if has_applications else None
+    weights = selection_weights(fit_rows, propensity, config) if has_applications else None
     q = fit_family(family, fit_rows, config, features, weights=weights)
     if holdout_date is not None:
         q = calibrate(

@@ -141,7 +141,34 @@ def test_same_year_rows_count_in_a_live_run_and_not_in_a_replay() -> None:
     for table in ("awards", "talent", "evaluation_scores"):
         assert replay.tables[table]["year"].tolist() == [year - 1], table
         assert live.tables[table]["year"].tolist() == [year - 1, year], table
-    assert sorted(replay.tables["applications"]["year"]) == [year - 1, year]
+    # this year's applications without a submission date: known from the round day on
+    assert replay.tables["applications"]["year"].tolist() == [year - 1]
+    on_round = point_in_time(data, AS_OF, live=False, round_day=(AS_OF.month, AS_OF.day))
+    assert sorted(on_round.tables["applications"]["year"]) == [year - 1, year]
+    before_round = point_in_time(data, AS_OF, live=True, round_day=(12, 31))
+    assert before_round.tables["applications"]["year"].tolist() == [year - 1]
+
+
+def test_an_application_is_known_once_submitted_and_its_outcome_once_decided() -> None:
+    # issue 24: applications.submitted_on; the round of AS_OF's year is decided on 30 June
+    rows = [
+        {
+            "credit_code": CODE_A,
+            "year": AS_OF.year,
+            "title": "specialized_sme",
+            "outcome": "approved",
+            "submitted_on": ts(day),
+        }
+        for day in ("2024-03-01", "2024-07-01")
+    ]
+    data = make_source(applications=rows)
+    march = point_in_time(data, dt.date(2024, 5, 1), live=True, round_day=(6, 30))
+    known = march.tables["applications"]
+    assert known["submitted_on"].tolist() == [ts("2024-03-01")]
+    assert known["outcome"].isna().all()  # submitted, not decided yet
+    july = point_in_time(data, dt.date(2024, 7, 2), live=True, round_day=(6, 30))
+    assert len(july.tables["applications"]) == 2
+    assert july.tables["applications"]["outcome"].tolist() == ["approved", "approved"]
 
 
 def test_holders_of_a_right_granted_after_as_of_held_nothing_then() -> None:

@@ -4,7 +4,7 @@ discovery metrics with bootstrap intervals, the paired-bootstrap champion gate, 
 
 from __future__ import annotations
 
-import re
+import datetime as dt
 from datetime import date
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from models.ranking import (
     PRIORITY_COLUMNS,
     TIER_FLAG,
     DiscoveryRanker,
+    Reason,
     application_examples,
     applied_within,
     candidate_rows,
@@ -48,11 +49,12 @@ from tests.features.ranking_frames import (
     CODE_C,
     LEADER,
     base_source,
+    firm,
     make_source,
     ts,
     with_rows,
 )
-from zjtx.config import ConfigError, load_config
+from zjtx.config import ConfigError
 
 FAMILIES = ("rule_baseline", "logistic", "hist_gbdt")
 TRAIN_DATES = (date(2020, 6, 30), date(2021, 6, 30), date(2022, 6, 30))
@@ -306,14 +308,59 @@ def test_label_falls_back_to_approved_applications(config: ModelConfig) -> None:
     assert labels.tolist() == [1, 0, 0]
 
 
-def test_validation_dates_must_come_after_training_dates(tmp_path: Path) -> None:
+def test_a_configuration_may_not_write_calendar_dates(tmp_path: Path) -> None:
+    # issue 24: rounds come from the data, never from dates in configuration
     text = Path("configs/model.yaml").read_text(encoding="utf-8")
-    bad = re.sub(r"(?m)^validation_dates: .*$", "validation_dates: [2021-06-30]", text)
-    assert bad != text
     path = tmp_path / "model.yaml"
-    path.write_text(bad, encoding="utf-8")
-    with pytest.raises(ConfigError, match="later than every training date"):
-        load_config(ModelConfig, path)
+    path.write_text(text + "training_dates: [2020-06-30]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="rounds come from the data"):
+        load_model_config(path)
+
+
+def _history(years: list[int], outcome: str = "approved") -> SourceData:
+    applications = [
+        {"credit_code": CODE_A, "year": y, "title": "specialized_sme", "outcome": outcome}
+        for y in years
+    ]
+    return make_source(firms=[firm(CODE_A, "甲")], applications=applications)
+
+
+@pytest.mark.parametrize(
+    ("years", "training", "validation"),
+    [
+        ([2020, 2021, 2022, 2023, 2024, 2025], [2020, 2021, 2022], [2023, 2024]),
+        ([2023, 2024, 2025, 2026, 2027], [2023, 2024], [2025, 2026]),  # rolls forward
+        ([2021, 2022, 2023, 2024], [], []),  # 3 example rounds: 2 validate, 1 < 2 to train
+        ([2024, 2025], [], []),
+        ([2025], [], []),
+        ([], [], []),
+    ],
+)
+def test_rounds_come_from_the_data(
+    years: list[int], training: list[int], validation: list[int]
+) -> None:
+    from models.ranking.rounds import plan_rounds
+
+    config = load_model_config()
+    plan = plan_rounds(_history(years), config, dt.date(2028, 1, 1))
+    assert [d.year for d in plan.training] == training
+    assert [d.year for d in plan.validation] == validation
+    assert (plan.too_little is None) == bool(training)
+    if plan.too_little:
+        assert f"{len(years)} round(s) of history" in plan.too_little
+    applied = plan.apply(config)
+    assert applied.training_dates == plan.training
+
+
+def test_rounds_after_the_run_date_and_empty_rounds_do_not_count() -> None:
+    from models.ranking.rounds import plan_rounds
+
+    config = load_model_config()
+    years = [2020, 2021, 2022, 2023, 2024, 2025]
+    before = plan_rounds(_history(years), config, dt.date(2025, 6, 29))
+    assert [d.year for d in before.found] == years[:-1]
+    withdrawn = plan_rounds(_history(years, outcome="withdrawn"), config, dt.date(2028, 1, 1))
+    assert withdrawn.found == () and withdrawn.too_little is not None
 
 
 # --- metrics ---------------------------------------------------------------------------------
@@ -557,7 +604,7 @@ def test_reasons_are_faithful_and_never_history_tier_or_missingness(
 
 
 @pytest.mark.parametrize("family", ["logistic", "hist_gbdt"])
-def test_deletion_test_stated_reasons_matter_more_than_random_features(
+def test_deletion_test_removing_the_stated_reasons_lowers_the_rank(
     family: str, rankers: dict[str, DiscoveryRanker], valid: pd.DataFrame, config: ModelConfig
 ) -> None:
     q = rankers[family].q
@@ -565,11 +612,59 @@ def test_deletion_test_stated_reasons_matter_more_than_random_features(
     scored = valid.assign(score=rankers[family].score_rows(valid))
     from models.ranking import rank_within_groups
 
-    listed = valid[(rank_within_groups(scored) <= 20).to_numpy()].reset_index(drop=True)
+    listed = (rank_within_groups(scored) <= 20).to_numpy()
     reasons = explain(
-        q, listed, top_n=3, min_abs_contribution=config.explanations.min_abs_contribution
+        q, valid[listed], top_n=3, min_abs_contribution=config.explanations.min_abs_contribution
     )
-    assert deletion_test(q, listed, reasons, seed=1) >= 0.9
+    stated = deletion_test(q, valid, listed, reasons)
+    assert stated >= 0.5
+    # the firm's weakest raising features instead of its stated reasons carry the rank less
+    table = contributions(q, valid[listed])
+    weakest = [
+        [
+            Reason(feature=name, value=0.0, direction=1, contribution=float(value))
+            for name, value in row[row > 0].nsmallest(len(reasons[i])).items()
+        ]
+        for i, (_, row) in enumerate(table.iterrows())
+    ]
+    assert deletion_test(q, valid, listed, weakest) < stated
+
+
+def test_every_ordering_is_scored_on_the_never_applied_pool(
+    rankers: dict[str, DiscoveryRanker],
+    valid: pd.DataFrame,
+    synthetic: dict[str, pd.DataFrame],
+    config: ModelConfig,
+) -> None:
+    from models.ranking.evaluation import ORDERINGS, pool_metrics, pool_of
+
+    scored = _scored(rankers, "logistic", valid, synthetic["truth"], config)
+    applied = scored.assign(applied_before=(np.arange(len(scored)) % 3 == 0).astype(int))
+    metrics = pool_metrics(applied, config)
+    assert metrics["val_pool_examples"] == len(pool_of(applied)) < len(applied)
+    for ordering in ORDERINGS:
+        value = metrics[f"val_pool_precision_at_k__{ordering}"]
+        low = metrics[f"val_pool_precision_at_k__{ordering}_ci_low"]
+        high = metrics[f"val_pool_precision_at_k__{ordering}_ci_high"]
+        assert low <= value <= high, ordering
+    # the model's own ordering is Q × (1 − A)
+    assert metrics["val_pool_precision_at_k"] == metrics["val_pool_precision_at_k__q_x_not_apply"]
+    # a firm that already applied is never counted: marking every hit as applied empties it
+    hits = applied.assign(applied_before=applied["would_qualify"])
+    assert pool_metrics(hits, config)["val_pool_positives"] == 0
+
+
+def test_the_gate_without_a_champion_compares_with_the_rule_ordering(
+    rankers: dict[str, DiscoveryRanker],
+    valid: pd.DataFrame,
+    synthetic: dict[str, pd.DataFrame],
+    config: ModelConfig,
+) -> None:
+    rule = rule_baseline_ranker(config.features.evaluation_estimate, THRESHOLDS)
+    reference = evaluate(rule, valid, config, synthetic["truth"]).scored
+    decision = paired_gate(reference, reference, config)
+    assert not decision.promote and decision.gain == 0
+    assert np.isnan(decision.brier_change)  # the rule ordering estimates no probability
 
 
 def test_score_candidates_gives_the_list_columns_with_chinese_reasons(
