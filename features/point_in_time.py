@@ -15,7 +15,8 @@ state columns (a title's `status` and `revoke_reason`, an event's `resolved_on`,
 - **Replay** of a past date (`live=False`: training, validation, discovery recall). State is
   restated from dates only, and a state with no date stands as given — never guessed back to
   `operating` or `valid`. Same-year yearly rows are left out (their day within the year is
-  unknown, and at serving then they did not exist yet).
+  unknown, and at serving then they did not exist yet). Titles certified on D itself are left
+  out: on a round's date they are that round's own decisions, which it did not see.
 
 Both readings:
 - applications are known on D when submitted by D (`submitted_on`); without
@@ -99,7 +100,13 @@ def point_in_time(
     if "applications" in tables:
         tables["applications"] = applications_known_on(tables["applications"], as_of, round_day)
     if "certifications" in tables:
-        tables["certifications"] = _certifications_on(tables["certifications"], day, live)
+        certifications = tables["certifications"]
+        if not live:
+            # A replay of a round's date sees what that round's decision saw: the titles the
+            # decision itself granted that day are not part of it (as the generator's truth).
+            granted = certifications["certified_on"] < day
+            certifications = certifications[granted.fillna(True).to_numpy(dtype=bool)]
+        tables["certifications"] = _certifications_on(certifications, day, live)
     if "credit_events" in tables and "resolved_on" in tables["credit_events"]:
         events = tables["credit_events"].copy()
         events.loc[events["resolved_on"] > day, "resolved_on"] = pd.NaT

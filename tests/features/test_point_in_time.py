@@ -260,3 +260,11 @@ def test_replay_equals_a_snapshot_cut_to_what_was_published_by_the_date(world, d
     mismatch = ~np.isclose(left, right, equal_nan=True)
     columns = left.columns[mismatch.any(axis=0)].tolist()
     assert not columns, columns
+
+
+def test_a_replay_of_a_round_date_does_not_see_the_titles_that_round_granted() -> None:
+    # issue 24: truth and pipeline agree on titles granted on D
+    data = make_source(certifications=[_title(CODE_A, certified_on=ts(AS_OF.isoformat()))])
+    assert point_in_time(data, AS_OF, live=False).tables["certifications"].empty
+    live = point_in_time(data, AS_OF, live=True).tables["certifications"]
+    assert live["status"].tolist() == ["valid"]
