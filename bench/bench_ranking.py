@@ -62,7 +62,7 @@ WORLDS: dict[str, tuple[int, WorldConfig]] = {
     "long history, no submission dates": (
         303,
         WorldConfig(
-            application_rounds=8, apply_propensity=1.0, approval_strictness=0.0,
+            application_rounds=7, apply_propensity=1.0, approval_strictness=0.0,
             no_products_share=0.5, signal_strength=0.6, submitted_on=False,
         ),
     ),

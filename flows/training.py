@@ -79,12 +79,12 @@ def load_history(
 
 
 @task
-def examples(paths: TrainingPaths, config_path: Path | None) -> dict[str, int]:
+def examples(paths: TrainingPaths, config_path: Path | None) -> dict[str, Any]:
     """Criteria on every training and validation date (data as published then), features and
     labels: candidates, each round's applications, published scores."""
     from features.sources import read_saved_sources
     from models.criteria_config import load_criteria_config
-    from models.ranking import build_training_set, replay_criteria
+    from models.ranking import build_training_set, replay_criteria, too_little_to_learn
 
     config = run_config(paths, config_path)
     data = read_saved_sources(paths.attributed)
@@ -99,6 +99,7 @@ def examples(paths: TrainingPaths, config_path: Path | None) -> dict[str, int]:
         "applications": len(table.applications),
         "approved": int(table.applications["label"].sum()) if len(table.applications) else 0,
         "published_scores": len(table.scores),
+        "too_little": too_little_to_learn(table.applications, table.candidates, config) or "",
     }
 
 
@@ -309,6 +310,17 @@ def _current_champion_scored(
     return evaluate(champion, valid, config, _read_truth(truth)).scored  # type: ignore[arg-type]
 
 
+def _too_little(paths: TrainingPaths, reason: str) -> list[dict[str, object]]:
+    """No model: the rule ordering orders the lists. A champion from other data would not be
+    tested on this one, so it is retired."""
+    from models import registry
+
+    registry.retire_champion(registry.connect(), reason)
+    print(f"no model trained ({reason}); the lists use the rule ordering")
+    shutil.rmtree(paths.work, ignore_errors=True)
+    return []
+
+
 @flow(name="training", log_prints=True)
 def training(
     data_dir: Path,
@@ -329,15 +341,7 @@ def training(
     run_date = as_of or dt.datetime.now(dt.UTC).date()
     plan = load_history(Path(data_dir), paths, config_path, run_date)
     if plan.too_little:
-        # Too little history to learn and to test what was learned: the rule ordering orders
-        # the lists; a champion from other data would not be tested on this one.
-        from models import registry
-
-        reason = f"too little application history: {plan.too_little}"
-        registry.retire_champion(registry.connect(), reason)
-        print(f"no model trained ({reason}); the lists use the rule ordering")
-        shutil.rmtree(paths.work, ignore_errors=True)
-        return []
+        return _too_little(paths, f"too little application history: {plan.too_little}")
     print(
         f"rounds found ({plan.basis}): {', '.join(map(str, plan.found))}; training on "
         f"{', '.join(map(str, plan.training))}, validating on "
@@ -349,6 +353,8 @@ def training(
         f"{counts['applications']:,} applications ({counts['approved']} approved), "
         f"{counts['published_scores']:,} published scores"
     )
+    if counts["too_little"]:
+        return _too_little(paths, f"too little to learn from: {counts['too_little']}")
     if not counts["applications"]:
         print("no applications: Q learns from title transitions, A is not fitted (priority = Q)")
     shared_models(paths, config_path)

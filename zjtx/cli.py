@@ -147,6 +147,20 @@ def discover(
             raise provinces_failed(failure) from None
         stdout.print(f"published {final}")
         stdout.print(f"invitation lists: {final / 'invitations'}")
+        stdout.print(ordering_line(final), highlight=False)
+
+
+def ordering_line(run: Path) -> str:
+    """One line: which ordering this run's lists use (the manifest's `ranking`)."""
+    import json
+
+    ranking = json.loads((run / "manifest.json").read_text(encoding="utf-8"))["ranking"]
+    if ranking["ordered_by"] == "rule_baseline":
+        return "lists ordered by: the rule ordering (no champion model)"
+    return (
+        f"lists ordered by: the champion, {ranking['model_family']} "
+        f"v{ranking['model_version']} (priority {ranking['priority']})"
+    )
 
 
 def provinces_failed(failure: ProvincesFailed) -> typer.Exit:

@@ -71,6 +71,7 @@ from models.ranking.families import (
     fit_score_model,
     rule_baseline_ranker,
     selection_weights,
+    too_little_to_learn,
 )
 
 __all__ = [
@@ -125,5 +126,6 @@ __all__ = [
     "scored_frame",
     "selection_weights",
     "split_by_date",
+    "too_little_to_learn",
     "with_truth",
 ]

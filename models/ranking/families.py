@@ -443,6 +443,36 @@ def selection_weights(
     return np.asarray(weights / weights.mean())
 
 
+def _q_rows(
+    applications: pd.DataFrame, candidates: pd.DataFrame, config: ModelConfig
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp | None, bool]:
+    """(Q's rows on the training dates, the rows it is fitted on, the calibration date, whether
+    it learns from applications): what fit_discovery reads."""
+    dates = [pd.Timestamp(d) for d in config.training_dates]
+    fit_dates, holdout_date = (dates[:-1], dates[-1]) if len(dates) > 1 else (dates, None)
+    has_applications = len(applications) > 0 and applications["label"].nunique() == 2
+    rows = applications if has_applications else candidates
+    rows = rows[rows["as_of"].isin(dates)]
+    fit_rows = rows[rows["as_of"].isin(fit_dates)].reset_index(drop=True)
+    return rows, fit_rows, holdout_date, has_applications
+
+
+def too_little_to_learn(
+    applications: pd.DataFrame, candidates: pd.DataFrame, config: ModelConfig
+) -> str | None:
+    """Why Q cannot be learned from these examples (None: it can): its fitting rounds must hold
+    both an approval (or a title gained) and a refusal (or none gained)."""
+    _, fit_rows, _, has_applications = _q_rows(applications, candidates, config)
+    what = "applications" if has_applications else "candidates (title transitions)"
+    if fit_rows.empty or fit_rows["label"].nunique() < 2:
+        positives = int(fit_rows["label"].sum()) if len(fit_rows) else 0
+        return (
+            f"the rounds Q is fitted on hold {len(fit_rows)} {what} with {positives} "
+            "positive(s): both outcomes are needed to learn"
+        )
+    return None
+
+
 def fit_discovery(
     family: Family,
     applications: pd.DataFrame,
@@ -461,13 +491,8 @@ def fit_discovery(
     date (weighted by the selection correction) and is calibrated on the last one. Without:
     Q learns the title transitions of the candidates (a title within the horizon), A is not
     fitted and priority = Q. The rule baseline always orders by Q alone."""
-    dates = [pd.Timestamp(d) for d in config.training_dates]
-    fit_dates, holdout_date = (dates[:-1], dates[-1]) if len(dates) > 1 else (dates, None)
-    has_applications = len(applications) > 0 and applications["label"].nunique() == 2
-    rows = applications if has_applications else candidates
-    rows = rows[rows["as_of"].isin(dates)]
+    rows, fit_rows, holdout_date, has_applications = _q_rows(applications, candidates, config)
     features = _available(config.models.qualify_features, rows)
-    fit_rows = rows[rows["as_of"].isin(fit_dates)].reset_index(drop=True)
     a = apply_model if has_applications else None
     weights = selection_weights(fit_rows, propensity, config) if has_applications else None
     q = fit_family(family, fit_rows, config, features, weights=weights)

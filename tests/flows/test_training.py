@@ -55,6 +55,7 @@ def test_train_then_discover_on_any_length_of_history(
         ["discover", "--data", str(data), "--as-of", "2026-06-30", "--out", str(tmp_path / "runs")],
     )
     assert discovered.exit_code == 0, discovered.output
+    assert "lists ordered by: " in discovered.output
     manifest = json.loads((tmp_path / "runs" / "latest" / "manifest.json").read_text("utf-8"))
     ordered_by = manifest["ranking"]["ordered_by"]
     assert ordered_by == ("rule_baseline" if "rule ordering" in lines[0] else "champion")

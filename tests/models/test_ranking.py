@@ -831,3 +831,16 @@ def test_mlflow_run_has_signature_model_card_and_champion_loads(
     assert reason is not None and "no longer has" in reason
     registry.retire_champion(client, reason)
     assert not registry.has_champion()
+
+
+def test_rounds_that_hold_one_outcome_only_are_too_little_to_learn(
+    config: ModelConfig, synthetic: dict[str, pd.DataFrame]
+) -> None:
+    # issue 24: a history whose fitting rounds rejected everyone teaches nothing; no traceback
+    from models.ranking import too_little_to_learn
+
+    applications = synthetic["applications"]
+    assert too_little_to_learn(applications, synthetic["candidates"], config) is None
+    rejected = applications.assign(label=0)
+    reason = too_little_to_learn(rejected, synthetic["candidates"].assign(label=0), config)
+    assert reason is not None and "both outcomes" in reason
