@@ -195,7 +195,7 @@ def main() -> None:
         low = float(str(rule["P@k 95% CI"]).strip("[]").split(",")[0])
         verdict = "holds" if champion["pool P@k"] >= low else "FAILS"
         print(
-            f"{name}: champion {champion['ordering']} pool P@k {champion['pool P@k']:.3f} vs the "
+            f"{name}: {champion['ordering']} pool P@k {champion['pool P@k']:.3f} vs the "
             f"rule ordering's lower bound {low:.3f}: {verdict}; gate: {champion['gate']}; "
             f"selection correction kept: {champion['kept correction']}"
         )

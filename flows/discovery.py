@@ -197,17 +197,21 @@ def province(
         funnel,
         home_province,
         invitation_lists,
+        reapply_lists,
         renewal_rows,
         with_registry_columns,
     )
-    from models.ranking import score_candidates
+    from models.ranking import round_of, score_candidates
     from models.ranking_config import load_model_config
     from models.watchlist import watchlist_rows
     from models.watchlist_config import load_watchlist_config
-    from zjtx.publication import write_list_csv, write_list_xlsx
+    from zjtx.publication import write_list_csv, write_list_xlsx, write_reapply
 
     # The data as it stood on as_of, read live: what the data says stands (sources.md).
-    sources = point_in_time(read_saved_sources(paths.attributed), as_of, live=True)
+    round_day = round_of(load_model_config())  # this year's applications known from it on
+    sources = point_in_time(
+        read_saved_sources(paths.attributed), as_of, live=True, round_day=round_day
+    )
     firms = sources.tables["firms"]
     codes = pd.Index(firms.loc[home_province(firms) == province_code, "credit_code"])
     queue = pd.read_parquet(paths.work / "match_review.parquet")
@@ -229,13 +233,33 @@ def province(
         explanations.top_reasons,
         explanations.min_abs_contribution,
     )
+    # Issue 24: the lists split by what the province already knows — the applications of its
+    # firms known on as_of (point_in_time above); none known: every invitable firm is new.
+    applications = subset.tables.get("applications")
+    titles = load_model_config().labels.titles
+    doubts = could_fail(refused, as_of, criteria_config)
+    cap = FLOWS_CONFIG.publication.max_invitations_per_list
     lists = invitation_lists(
         criteria,
         scores,
         subset.tables["firms"],
-        FLOWS_CONFIG.publication.max_invitations_per_list,
+        cap,
         watched=watch["credit_code"],
-        could_fail=could_fail(refused, as_of, criteria_config),
+        could_fail=doubts,
+        applications=applications,
+        as_of=as_of,
+        titles=titles,
+    )
+    reapply = reapply_lists(
+        criteria,
+        scores,
+        subset.tables["firms"],
+        applications,
+        as_of,
+        cap,
+        watched=watch["credit_code"],
+        could_fail=doubts,
+        titles=titles,
     )
     folder = paths.staging / "invitations"
     folder.mkdir(exist_ok=True)
@@ -243,6 +267,9 @@ def province(
     write_list_csv(own, folder / f"{province_code}.csv")
     write_list_xlsx(own, folder / f"{province_code}.xlsx", notes=ranking_notes(ranking))
     lists.to_parquet(paths.work / f"lists-{province_code}.parquet")
+    # its own files, for every province with a list (empty or not): never mixed into the above
+    write_reapply(reapply, paths.staging / "reapply", province_code, ranking["ordered_by"])
+    reapply.to_parquet(paths.work / f"reapply-{province_code}.parquet")
     province_firms = subset.tables["firms"]
     cultivation = cultivation_list(criteria, criteria_config)
     with_registry_columns(cultivation, province_firms).to_parquet(
@@ -251,10 +278,10 @@ def province(
     renewal_rows(criteria, province_firms).to_parquet(
         paths.work / f"renewals-{province_code}.parquet"
     )
-    funnel(criteria, province_firms, lists).to_parquet(
+    funnel(criteria, province_firms, lists, reapply).to_parquet(
         paths.work / f"funnel-{province_code}.parquet"
     )
-    return {"province": province_code, "invited": len(lists)}
+    return {"province": province_code, "invited": len(lists), "reapply": len(reapply)}
 
 
 @task
@@ -286,12 +313,16 @@ def assemble(
 
     failed_codes = [str(f["province"]) for f in failed]
     drop_partial_lists(paths.staging, failed_codes)
+    for code in failed_codes:  # nor its re-application list, half-written or not
+        for suffix in (".csv", ".xlsx"):
+            (paths.staging / "reapply" / f"{code}{suffix}").unlink(missing_ok=True)
     # The criteria of every firm are large: streamed file to file, never held whole.
     concatenate_parquet(
         [paths.work / f"criteria-{p}.parquet" for p in provinces],
         paths.staging / "candidates.parquet",
     )
     lists = joined("lists")
+    reapply = joined("reapply")
     write_list_csv(joined("cultivation"), paths.staging / "cultivation.csv")
     write_list_csv(joined("renewals"), paths.staging / "renewals.csv")
     write_row_indexes(paths.staging)  # the service pages through the lists by these
@@ -310,6 +341,7 @@ def assemble(
             **counts,
             "provinces": len(provinces),
             "invited": len(lists),
+            "reapply": len(reapply),  # re-application lists (reapply/), never among the invited
             "funnel": stage_funnel.to_dict(orient="records"),
             "watchlist": watch_summary,
         },

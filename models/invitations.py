@@ -2,9 +2,19 @@
 
 An invitation list holds only firms whose discovery outcome is `eligible` or `to_verify`
 (Article 9: 认定标准不降低 — a firm with any `fail` is never invited); the model only orders them.
+
+The lists are split by what the province already knows (issue 24): the invitation list holds
+discoveries only — firms with no application for the tier known on the evaluation date — and
+the re-application list the invitable firms whose last application for the tier was not
+approved (or was approved, but no valid title of the tier stands). A firm applying in the
+current round is on neither. The two are never mixed (`split_by_history`).
 """
 
 from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Literal
 
 import pandas as pd
 
@@ -33,6 +43,19 @@ LIST_COLUMNS = [
     "declarations",
     "evidence",
 ]
+# A re-application list row (outputs.md): an invitation row and the firm's last application.
+HISTORY_COLUMNS = ["last_round", "last_outcome"]
+REAPPLY_COLUMNS = [*LIST_COLUMNS[: LIST_COLUMNS.index("outcome") + 1], *HISTORY_COLUMNS]
+REAPPLY_COLUMNS += LIST_COLUMNS[LIST_COLUMNS.index("outcome") + 1 :]
+# Tier → the `applications.title` of an application for it (configs/model.yaml labels.titles;
+# the flow passes the configured mapping).
+Tier = Literal["specialized", "little_giant"]
+APPLICATION_TITLES: Mapping[Tier, str] = {
+    "specialized": "specialized_sme",
+    "little_giant": "little_giant",
+}
+# Between applications of one firm, tier and round, the one that counts last.
+_OUTCOME_ORDER = {"withdrawn": 0, "rejected": 1, "approved": 2}
 DECLARATION_MARK = "需申报说明"
 NO_PROVINCE = "00"  # firms without a usable region code; reported, never published to a province
 
@@ -72,6 +95,10 @@ def invitation_lists(
     max_per_list: int | None = None,
     watched: pd.Series | None = None,
     could_fail: pd.DataFrame | None = None,
+    *,
+    applications: pd.DataFrame | None = None,
+    as_of: dt.date | None = None,
+    titles: Mapping[Tier, str] = APPLICATION_TITLES,
 ) -> pd.DataFrame:
     """Ranked invitation rows for every province and tier.
 
@@ -81,11 +108,154 @@ def invitation_lists(
     list, 第十四条) are not invited to a higher title while their risk stands. `could_fail`: the
     refused rows attributed to firms and the criteria each could have failed
     (models.criteria.doubts.could_fail), checked by `check_invitations`.
+
+    With `as_of`, the list holds discoveries only: a firm with an application for the tier
+    known on `as_of` (`applications`, as point_in_time leaves it; None or empty = none known)
+    is left out before ranking and `max_per_list` (`split_by_history`; the re-applicants are
+    `reapply_lists`).
     """
+    invited = _invitable(criteria, watched)
+    if as_of is not None:
+        invited, _ = split_by_history(invited, applications, as_of, titles)
+    lists = _listed(invited, criteria, scores, firms, "score")
+    if max_per_list is not None:
+        lists = lists[lists["rank"] <= max_per_list]
+    check_invitations(lists, criteria, could_fail)
+    return lists[["province", *LIST_COLUMNS]].reset_index(drop=True)
+
+
+def reapply_lists(
+    criteria: pd.DataFrame,
+    scores: pd.DataFrame,
+    firms: pd.DataFrame,
+    applications: pd.DataFrame | None,
+    as_of: dt.date,
+    max_per_list: int | None = None,
+    watched: pd.Series | None = None,
+    could_fail: pd.DataFrame | None = None,
+    titles: Mapping[Tier, str] = APPLICATION_TITLES,
+) -> pd.DataFrame:
+    """Ranked re-application rows for every province and tier (`split_by_history`): invitable
+    firms — the same outcomes, watch-list exclusion and `check_invitations` as the invitation
+    list — whose last application for the tier before the current round was not approved (or
+    was approved but no valid title of the tier stands), with `last_round` and `last_outcome`.
+
+    Ordered by `p_qualify` (descending; ties by credit code): who applied before and was
+    turned down is ranked by the chance of being certified now, not by whether they would
+    apply unprompted. Without probabilities (a rule-baseline ordering) by `score`.
+    """
+    invitable = _invitable(criteria, watched)
+    _, again = split_by_history(invitable, applications, as_of, titles)
+    by = "p_qualify" if _has_probabilities(scores, again) else "score"
+    lists = _listed(again, criteria, scores, firms, by)
+    if max_per_list is not None:
+        lists = lists[lists["rank"] <= max_per_list]
+    check_invitations(lists, criteria, could_fail)
+    return lists[["province", *REAPPLY_COLUMNS]].reset_index(drop=True)
+
+
+def split_by_history(
+    rows: pd.DataFrame,
+    applications: pd.DataFrame | None,
+    as_of: dt.date,
+    titles: Mapping[Tier, str] = APPLICATION_TITLES,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(discoveries, reapply): the rows (credit_code, tier, …: outcomes or list rows) split by
+    the applications for the tier known on `as_of`.
+
+    - discoveries: no application for the tier up to `as_of`;
+    - reapply: the last application for the tier was in an earlier round, with `last_round`
+      (its year) and `last_outcome`. Its outcome is `rejected` or `withdrawn` — or `approved`:
+      a firm certified before that is invitable again holds no valid title of the tier (expired,
+      revoked without a ban, or a certifications table that does not show it). The province
+      knows it — not a discovery — and it may apply again, so it is listed for re-application
+      with `last_outcome = approved`, for the official to check;
+    - on neither: an application for the tier in the current round (year = `as_of`'s year).
+
+    `applications` is taken as given (features.point_in_time keeps those known on `as_of`); rows
+    dated after `as_of` (a later year, or `submitted_on` after it) are ignored all the same.
+    Absent or empty: every row is a discovery and reapply is empty. Row order is kept.
+    """
+    history = last_applications(applications, as_of, titles)
+    merged = rows.merge(history, on=["credit_code", "tier"], how="left", validate="many_to_one")
+    merged.index = rows.index
+    known = merged["last_round"].notna().to_numpy(dtype=bool)
+    current = (merged["last_round"] == as_of.year).fillna(False).to_numpy(dtype=bool)
+    discoveries = rows[~known]
+    again = merged[known & ~current].copy()
+    again["last_round"] = again["last_round"].astype("Int64")
+    return discoveries, again
+
+
+def last_applications(
+    applications: pd.DataFrame | None,
+    as_of: dt.date,
+    titles: Mapping[Tier, str] = APPLICATION_TITLES,
+) -> pd.DataFrame:
+    """Per firm and tier with an application known on `as_of`: the year (`last_round`) and
+    outcome (`last_outcome`) of the last one. Within a year the later `submitted_on` counts,
+    then an approval over a rejection over a withdrawal."""
+    columns = ["credit_code", "tier", *HISTORY_COLUMNS]
+    needed = {"credit_code", "year", "title", "outcome"}
+    if applications is None or applications.empty or not needed <= set(applications.columns):
+        empty = pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+        return empty.astype({"last_round": "Int64"})
+    tier_of = {title: tier for tier, title in titles.items()}
+    apps = pd.DataFrame(
+        {
+            "credit_code": applications["credit_code"].astype("str").to_numpy(),
+            "tier": applications["title"].astype("str").map(tier_of).to_numpy(),
+            "last_round": pd.to_numeric(applications["year"], errors="coerce")
+            .astype("float64")
+            .to_numpy(),
+            "last_outcome": applications["outcome"].astype("string").to_numpy(),
+            "submitted_on": pd.to_datetime(
+                applications["submitted_on"]
+                if "submitted_on" in applications
+                else pd.Series(pd.NaT, index=applications.index),
+                errors="coerce",
+            ).to_numpy(),
+        }
+    )
+    later = (apps["last_round"] > as_of.year) | (apps["submitted_on"] > pd.Timestamp(as_of))
+    apps = apps[apps["tier"].notna() & apps["last_round"].notna() & ~later.to_numpy()]
+    apps = apps.assign(order=apps["last_outcome"].map(_OUTCOME_ORDER).fillna(-1))
+    apps = apps.sort_values(
+        ["credit_code", "tier", "last_round", "submitted_on", "order"],
+        na_position="first",
+        kind="stable",
+    )
+    last = apps.drop_duplicates(["credit_code", "tier"], keep="last")
+    return last[columns].astype({"last_round": "Int64"}).reset_index(drop=True)
+
+
+def _invitable(criteria: pd.DataFrame, watched: pd.Series | None) -> pd.DataFrame:
+    """Firm and tier whose discovery outcome is invitable, less the watched firms."""
     outcomes = discovery_outcomes(criteria)
     invited = outcomes[outcomes["outcome"].isin(INVITABLE)]
     if watched is not None:
         invited = invited[~invited["credit_code"].isin(watched)]
+    return invited
+
+
+def _has_probabilities(scores: pd.DataFrame, rows: pd.DataFrame) -> bool:
+    """Whether the model estimated p_qualify for any of these rows (not a rule baseline)."""
+    if "p_qualify" not in scores or rows.empty:
+        return False
+    keys = rows[["credit_code", "tier"]].astype("str")
+    known = scores.loc[scores["p_qualify"].notna(), ["credit_code", "tier"]].astype("str")
+    return bool(len(keys.merge(known, on=["credit_code", "tier"])))
+
+
+def _listed(
+    invited: pd.DataFrame,
+    criteria: pd.DataFrame,
+    scores: pd.DataFrame,
+    firms: pd.DataFrame,
+    by: str,
+) -> pd.DataFrame:
+    """The rows of these firms and tiers with registry, model and criterion columns, ranked
+    1..n per province and tier by `by` (descending; empty last), ties by credit code."""
     discovery = criteria[criteria["mode"] == "discovery"]
     details = _criterion_details(discovery, invited)
     registry = firms.reset_index(drop=True)
@@ -105,13 +275,12 @@ def invitation_lists(
         missing = lists.loc[lists["score"].isna(), "credit_code"].iloc[0]
         raise InvitationError(f"no model score for invitable firm {missing}")
     lists = lists.sort_values(
-        ["province", "tier", "score", "credit_code"], ascending=[True, True, False, True]
+        ["province", "tier", by, "credit_code"],
+        ascending=[True, True, False, True],
+        na_position="last",
     )
     lists["rank"] = lists.groupby(["province", "tier"]).cumcount() + 1
-    if max_per_list is not None:
-        lists = lists[lists["rank"] <= max_per_list]
-    check_invitations(lists, criteria, could_fail)
-    return lists[["province", *LIST_COLUMNS]].reset_index(drop=True)
+    return lists
 
 
 def check_invitations(
@@ -211,8 +380,14 @@ def _join(texts: pd.Series) -> str:
     return "；".join(dict.fromkeys(texts.dropna()))  # each text once, first-seen order
 
 
-def funnel(criteria: pd.DataFrame, firms: pd.DataFrame, lists: pd.DataFrame) -> pd.DataFrame:
-    """Per province and tier: registry → candidates → eligible / to_verify → invited."""
+def funnel(
+    criteria: pd.DataFrame,
+    firms: pd.DataFrame,
+    lists: pd.DataFrame,
+    reapply: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Per province and tier: registry → candidates → eligible / to_verify → invited (the
+    invitation list: discoveries); with `reapply`, the re-application list's rows too."""
     registry = firms.reset_index(drop=True)
     registry = registry[["credit_code", "status"]].assign(province=home_province(registry))
     outcomes = discovery_outcomes(criteria).merge(registry, on="credit_code")
@@ -230,8 +405,11 @@ def funnel(criteria: pd.DataFrame, firms: pd.DataFrame, lists: pd.DataFrame) -> 
         }
     )
     invited = lists.groupby(["province", "tier"]).size().rename("invited")
-    table = table.join(invited).fillna({"invited": 0}).astype("int64")
-    return table.reset_index()
+    table = table.join(invited).fillna({"invited": 0})
+    if reapply is not None:
+        again = reapply.groupby(["province", "tier"]).size().rename("reapply")
+        table = table.join(again).fillna({"reapply": 0})
+    return table.astype("int64").reset_index()
 
 
 def renewal_rows(criteria: pd.DataFrame, firms: pd.DataFrame) -> pd.DataFrame:

@@ -140,6 +140,32 @@ class InvitationPage(BaseModel):
     items: list[InvitationRow]
 
 
+class ReapplyRow(InvitationRow):
+    """A re-application list row: an invitation row and the firm's last application for the
+    tier (issue 24)."""
+
+    last_round: int | None = Field(None, description="最近一次申报本层级的年度（申报轮次）")
+    last_outcome: str | None = Field(
+        None,
+        description="最近一次申报的结果：rejected 未通过、withdrawn 撤回；approved 曾获认定，"
+        "但数据未显示有效期内的本层级称号（请核实）",
+    )
+
+    @field_validator("last_round", "last_outcome", mode="before")
+    @classmethod
+    def _blank_is_missing(cls, value: object) -> object:
+        return _blank_is_none(value)
+
+
+class ReapplyPage(BaseModel):
+    run_id: str
+    province: str
+    total: int
+    page: int
+    page_size: int
+    items: list[ReapplyRow]
+
+
 class TablePage(BaseModel):
     run_id: str
     province: str
@@ -164,6 +190,7 @@ class TierEvidence(BaseModel):
     data_gaps: list[str] = Field(description="数据不足以判断（unknown）的指标")
     failing: list[str] = Field(description="数据显示不达标（fail）的指标")
     invitation: InvitationRow | None = Field(description="在邀请名单中的条目（如有）")
+    reapply: ReapplyRow | None = Field(None, description="在再申报名单中的条目（如有）")
     renewal: dict[str, Any] | None = Field(description="复核名单条目（如有）")
     cultivation: dict[str, Any] | None = Field(description="培育名单条目（如有）")
 

@@ -72,6 +72,7 @@ from service.deps import (
     render,
     session_principal,
 )
+from service.reapply import reapply_router
 from service.runs import (
     MEDIA_TYPES,
     ByteCache,
@@ -207,7 +208,7 @@ def create_app(
     app = FastAPI(
         lifespan=lifespan,
         title="优质中小企业主动发现 · 名单服务",
-        description="已发布运行结果的只读服务：邀请名单、企业指标依据、培育与复核名单。"
+        description="已发布运行结果的只读服务：邀请名单、再申报名单、企业指标依据、培育与复核名单。"
         "省级令牌只能读取本省数据（第七、八条属地原则；第二十八条保护商业秘密）。",
         version="1.0",
         docs_url=None,
@@ -221,6 +222,7 @@ def create_app(
     for router in routers:  # first, so that their paths win over the core's path patterns
         app.include_router(router)
     app.include_router(watchlist_router(api_principal, page_principal, templates))
+    app.include_router(reapply_router(api_principal, page_principal, templates))
 
     def firm_page(run: RunData, code: str) -> tuple[Rendered, int]:
         """A firm's page, rendered once per run (a published run never changes)."""

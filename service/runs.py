@@ -1,14 +1,14 @@
 """Reading published runs (outputs.md): one immutable directory per run, read in parts.
 
 A run's summary comes from its `manifest.json` and the names of its files only. A list
-(a province's invitation list, the cultivation and renewal lists) is held as its row index:
-the columns pages filter, sort and find firms by, and where each row lies in the CSV — the
-index written beside the list at publication (`index/…parquet`), or made from the file once
-for runs published before. A page reads only its own rows' bytes from the CSV. The candidates
-table (every firm × tier × criterion, about 34M rows at national scale) is never read whole:
-a firm page reads the row group whose statistics can hold its credit code, through an Arrow
-filter. What is held is cached, bounded by bytes (configs/service.yaml), each part loaded
-once under concurrent requests.
+(a province's invitation and re-application lists, the cultivation and renewal lists) is held
+as its row index: the columns pages filter, sort and find firms by, and where each row lies in
+the CSV — the index written beside the list at publication (`index/…parquet`), or made from
+the file once for runs published before. A page reads only its own rows' bytes from the CSV.
+The candidates table (every firm × tier × criterion, about 34M rows at national scale) is never
+read whole: a firm page reads the row group whose statistics can hold its credit code, through
+an Arrow filter. What is held is cached, bounded by bytes (configs/service.yaml), each part
+loaded once under concurrent requests.
 
 Only regular files inside the run directory are served or read: a symlink is never followed
 (except `latest`, which names a run directory beside it).
@@ -31,7 +31,7 @@ import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -46,7 +46,7 @@ from fastapi.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from models.criteria.engine import TIERS
-from models.invitations import LIST_COLUMNS, NO_PROVINCE
+from models.invitations import LIST_COLUMNS, NO_PROVINCE, REAPPLY_COLUMNS
 from zjtx.publication import (
     ROW_INDEX_COLUMNS,
     ROW_INDEX_NUMBERS,
@@ -196,6 +196,8 @@ class RunData:
     path: Path
     manifest: dict[str, Any]
     list_files: dict[str, dict[str, Path]]  # province → {"csv": …, "xlsx": …}
+    # reapply/: the re-application lists (issue 24); none in runs published before them
+    reapply_files: dict[str, dict[str, Path]] = field(default_factory=dict)
 
     @property
     def provinces(self) -> list[str]:
@@ -306,6 +308,17 @@ class RunStore:
             ("list", run.path, province), lambda: _sized(_invitation_list(run.path, path, province))
         )
 
+    def reapply(self, run: RunData, province: str) -> PagedList | None:
+        """One province's re-application list, in list order; None when the run published
+        none for it (a run published before the lists were split)."""
+        path = run.reapply_files.get(province, {}).get("csv")
+        if path is None:
+            return None
+        return self.cache.get(
+            ("reapply", run.path, province),
+            lambda: _sized(_invitation_list(run.path, path, province, REAPPLY_COLUMNS)),
+        )
+
     def table(self, run: RunData, which: TableKind) -> PagedList:
         """The cultivation or renewal list of the whole run, each row with its name, region
         code (from the other lists where the file has none) and province."""
@@ -383,6 +396,8 @@ class RunStore:
         region = name = None
         listed = [self.invitations(run, p) for p in run.provinces]
         listed += [self.table(run, "renewals"), self.table(run, "cultivation")]
+        again = (self.reapply(run, p) for p in sorted(run.reapply_files))
+        listed += [paged for paged in again if paged is not None]
         for paged in listed:
             found = paged.positions_of(credit_code)
             if not len(found):
@@ -580,8 +595,18 @@ def read_run(path: Path) -> RunData:
     """A run's manifest and the names of its list files; no table is read."""
     text = (path / "manifest.json").read_text(encoding="utf-8")
     manifest = json.loads(text)
+    return RunData(
+        run_id=path.name,
+        path=path,
+        manifest=manifest if isinstance(manifest, dict) else {},
+        list_files=_province_files(path / "invitations"),
+        reapply_files=_province_files(path / "reapply"),
+    )
+
+
+def _province_files(folder: Path) -> dict[str, dict[str, Path]]:
+    """province → {"csv": …, "xlsx": …}: the regular files of a run's per-province folder."""
     files: dict[str, dict[str, Path]] = {}
-    folder = path / "invitations"
     if is_directory(folder):
         for item in sorted(folder.iterdir()):
             if (
@@ -590,12 +615,7 @@ def read_run(path: Path) -> RunData:
                 and regular_file(item, folder) is not None
             ):
                 files.setdefault(item.stem, {})[item.suffix[1:]] = item
-    return RunData(
-        run_id=path.name,
-        path=path,
-        manifest=manifest if isinstance(manifest, dict) else {},
-        list_files=files,
-    )
+    return files
 
 
 def _sized(value: Any) -> tuple[Any, int]:
@@ -681,8 +701,10 @@ def _text(value: object) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-def _invitation_list(run_dir: Path, path: Path, province: str) -> PagedList:
-    header, index = _row_index_table(run_dir, path, LIST_COLUMNS)
+def _invitation_list(
+    run_dir: Path, path: Path, province: str, required: list[str] = LIST_COLUMNS
+) -> PagedList:
+    header, index = _row_index_table(run_dir, path, required)
     index = index.append_column("province", pa.array([province] * index.num_rows, pa.string()))
     order = [(c, "ascending", "at_end") for c in ("rank", "tier", "credit_code")]
     index = index.take(pc.sort_indices(index, sort_keys=order))  # stable
@@ -832,8 +854,11 @@ def _plain(value: object) -> object:
     return value
 
 
-def invitation_page(listed: PagedList, query: InvitationQuery) -> tuple[int, list[dict[str, Any]]]:
-    """The matching rows of one province's list (total before paging, and the page)."""
+def invitation_page(
+    listed: PagedList, query: InvitationQuery, columns: list[str] = LIST_COLUMNS
+) -> tuple[int, list[dict[str, Any]]]:
+    """The matching rows of one province's list (total before paging, and the page): the
+    invitation list, or with REAPPLY_COLUMNS the re-application list."""
     index = listed.index
     keep = np.ones(index.num_rows, dtype=bool)
     if query.tier:
@@ -856,7 +881,7 @@ def invitation_page(listed: PagedList, query: InvitationQuery) -> tuple[int, lis
         ordered = pc.sort_indices(subset, sort_keys=keys)
         chosen = chosen[ordered.to_numpy()]
     shown = listed.rows(_page(chosen, query.page, query.page_size))
-    return len(chosen), [{column: row.get(column) for column in LIST_COLUMNS} for row in shown]
+    return len(chosen), [{column: row.get(column) for column in columns} for row in shown]
 
 
 def table_page(
@@ -901,6 +926,8 @@ def firm_detail(
     if not may_read(province):
         return None
     listed = store.rows_of(run, province, credit_code) if province else []
+    again = store.reapply(run, province) if province else None
+    reapplied = again.rows(again.positions_of(credit_code)) if again is not None else []
     if not rows and not listed and region is None and name is None:
         return None
     renewals = store.rows_of(run, "renewals", credit_code)
@@ -921,6 +948,7 @@ def firm_detail(
         invitation = [r for r in listed if r["tier"] == tier] if mode == "discovery" else []
         renewal = [r for r in renewals if r["tier"] == tier] if mode == "renewal" else []
         cultivated = [r for r in cultivation if r["tier"] == tier] if mode == "discovery" else []
+        reapply = [r for r in reapplied if r["tier"] == tier] if mode == "discovery" else []
         tiers.append(
             {
                 "tier": tier,
@@ -932,6 +960,7 @@ def firm_detail(
                 "invitation": {k: invitation[0].get(k) for k in LIST_COLUMNS}
                 if invitation
                 else None,
+                "reapply": {k: reapply[0].get(k) for k in REAPPLY_COLUMNS} if reapply else None,
                 "renewal": renewal[0] if renewal else None,
                 "cultivation": cultivated[0] if cultivated else None,
             }

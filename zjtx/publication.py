@@ -31,7 +31,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from models.invitations import LIST_COLUMNS, SCORE_COLUMNS
+from models.invitations import LIST_COLUMNS, REAPPLY_COLUMNS, SCORE_COLUMNS
 from models.tiers import TIER_LABELS, TIER_SHEETS
 
 COLUMN_LABELS = {
@@ -75,7 +75,35 @@ COLUMN_LABELS = {
 }
 INVITATION_NOTE = (
     "名单仅列出数据显示无任何不达标指标的企业（认定标准不降低，第九条）；是否认定以审核为准。"
+    "本名单只列主动发现的企业：截至评估日没有该层级申报记录的企业。曾申报该层级而未获认定、"
+    "现数据显示达标或待核实的企业另列于再申报名单（同一运行的 reapply/<省份代码>.csv 与 .xlsx），"
+    "不混入本名单；本轮已申报该层级的企业两份名单均不列。"
 )
+# The re-application list (issue 24): the invitation list's columns and the last application.
+_REAPPLY_OWN_LABELS = {
+    "rank": ("排名", 6, "本名单内按认定概率由高到低的名次（无排序模型时按排序得分；1 为最高）"),
+    "last_round": ("上次申报年度", 10, "该企业最近一次申报本层级的年度（申报轮次）"),
+    "last_outcome": (
+        "上次申报结果",
+        12,
+        "rejected = 未通过；withdrawn = 撤回；approved = 曾获认定，但数据未显示有效期内的"
+        "本层级称号（已到期、被撤销或认定记录缺失），请核实",
+    ),
+}
+REAPPLY_LABELS = {c: _REAPPLY_OWN_LABELS.get(c) or COLUMN_LABELS[c] for c in REAPPLY_COLUMNS}
+REAPPLY_NOTE = (
+    "再申报名单列出曾申报本层级而未获认定（最近一次申报未通过或撤回）、现在数据显示无任何不达标"
+    "指标（初筛结论为达标或待核实）的企业，以及曾获认定、但数据未显示有效期内本层级称号的企业"
+    "（上次申报结果为 approved，请核实）。这些企业省级主管部门已经掌握，不是主动发现的企业：本名单"
+    "单独发布，从不混入邀请名单；本轮已申报该层级的企业不列入。与邀请名单相同，认定标准不降低"
+    "（第九条），观察名单上的企业不列入；是否认定以审核为准。"
+)
+REAPPLY_ORDER = {
+    "champion": "排序：按认定概率（若现在申报被认定的概率）由高到低；概率相同按统一社会信用代码。"
+    "这些企业曾自行申报过，因此不按邀请优先度（考虑自主申报概率）排序。",
+    "rule_baseline": "排序：本次尚无训练好的排序模型，认定概率未估计，按规则基线的排序得分"
+    "由高到低；得分相同按统一社会信用代码。",
+}
 FIXED_ZIP_TIME = (2026, 1, 1, 0, 0, 0)
 CANDIDATES_ROW_GROUP = 16_384  # a firm page reads one such group of candidates.parquet
 # Spreadsheet safety: a text cell that starts like a formula is shown as text, never run, and
@@ -215,10 +243,11 @@ def row_index_path(run_dir: Path, csv_path: Path) -> Path:
 
 
 def paged_lists(run_dir: Path) -> list[Path]:
-    """The published CSVs the service pages through: every province's invitation list, the
-    cultivation list and the renewal list."""
-    invitations = run_dir / "invitations"
-    lists = sorted(invitations.glob("*.csv")) if invitations.is_dir() else []
+    """The published CSVs the service pages through: every province's invitation list and
+    re-application list, the cultivation list and the renewal list."""
+    lists = []
+    for folder in (run_dir / "invitations", run_dir / "reapply"):
+        lists += sorted(folder.glob("*.csv")) if folder.is_dir() else []
     return [*lists, run_dir / "cultivation.csv", run_dir / "renewals.csv"]
 
 
@@ -341,6 +370,22 @@ def write_watchlist(rows: pd.DataFrame, folder: Path, province: str) -> None:
     )
 
 
+def write_reapply(rows: pd.DataFrame, folder: Path, province: str, ordered_by: str) -> None:
+    """reapply/<province>.csv and .xlsx (outputs.md), through the list writers: one sheet per
+    tier and a 说明 sheet saying what the list is. Written for every province with a list,
+    empty or not (a header only). `ordered_by`: the run's ranking (champion / rule_baseline)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    own = rows.drop(columns=["province"], errors="ignore").reindex(columns=REAPPLY_COLUMNS)
+    write_list_csv(own, folder / f"{province}.csv")
+    write_list_xlsx(
+        own,
+        folder / f"{province}.xlsx",
+        labels=REAPPLY_LABELS,
+        note=REAPPLY_NOTE,
+        notes=[REAPPLY_ORDER.get(ordered_by, REAPPLY_ORDER["champion"])],
+    )
+
+
 def _excel_value(value: object) -> object:
     if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA:
         return None
@@ -390,6 +435,7 @@ def write_report_html(
             "eligible": "达标",
             "to_verify": "待核实",
             "invited": "邀请",
+            "reapply": "再申报",
         }
     )
     counts = manifest.get("counts", {})
@@ -413,6 +459,7 @@ td:first-child, td:nth-child(2) {{ text-align: left; }}
 {failed_section(manifest.get("failed_provinces"))}
 <h2>各省筛选漏斗</h2>
 {funnel_labels.to_html(index=False, border=0)}
+{_reapply_section(funnel)}
 {_watchlist_section(watchlist, watch_summary)}
 <h2>图表</h2>
 {"".join(_IMG.format(chart) for chart in charts)}
@@ -457,13 +504,33 @@ def failed_section(failed: object) -> str:
     return f"""<section id="failed-provinces" style="border:3px solid #a00; background:#fff3f3;
 padding:.5em 1.5em; margin:1.5em 0;">
 <h2 style="color:#a00">本次运行有省份处理失败：{names}</h2>
-<p>下列省份的处理任务失败，本次<strong>没有</strong>发布这些省份的邀请名单、培育名单、复核名单和观察名单；
+<p>下列省份的处理任务失败，本次<strong>没有</strong>发布这些省份的邀请名单、再申报名单、培育名单、复核名单和观察名单；
 其他省份的名单已正常发布。失败省份请继续使用上一次发布的名单（下表列出其位置），待运维人员排除故障、重新运行后再使用新名单。</p>
 <table>
 <tr><th>省份</th><th>失败的任务</th><th>错误信息</th><th>上一次发布的名单</th></tr>
 {"".join(rows)}
 </table>
 </section>"""
+
+
+def _reapply_section(funnel: pd.DataFrame) -> str:
+    """A line per province and tier with the size of its re-application list (the funnel's
+    `reapply` column); empty for a funnel without one."""
+    if "reapply" not in funnel.columns:
+        return ""
+    lines = "".join(
+        f"<li>省份 {html.escape(str(row.province))} · "
+        f"{html.escape(TIER_LABELS.get(str(row.tier), str(row.tier)))}：再申报名单 "
+        f"{int(row.reapply)} 家（邀请名单 {int(getattr(row, 'invited', 0))} 家）</li>"
+        for row in funnel.sort_values(["province", "tier"]).itertuples(index=False)
+    )
+    return (
+        "<h2>再申报名单</h2>\n"
+        '<p class="note">邀请名单只列主动发现的企业（截至评估日没有该层级申报记录）。曾申报该层级而'
+        "未获认定、现在数据显示达标或待核实的企业另列于再申报名单 reapply/&lt;省份代码&gt;.csv 与 "
+        ".xlsx，按认定概率排序，从不混入邀请名单；本轮已申报的企业两份名单均不列。</p>\n"
+        f'<ul id="reapply-counts">{lines}</ul>'
+    )
 
 
 def _watchlist_section(watchlist: pd.DataFrame | None, summary: Mapping[str, object] | None) -> str:

@@ -392,3 +392,210 @@ def test_discover_exits_3_naming_the_run_and_each_failed_province(
     assert "province 11 failed in task province: OSError: [disk] full (no previous list)" in lines
     assert any(line.startswith("error: provinces 44, 11 failed") for line in lines)
     assert "Traceback" not in result.output
+
+
+# ---------------------------------------------------------------- discoveries only (issue 24)
+
+
+def read_reapply(run: Path) -> pd.DataFrame:
+    files = sorted((run / "reapply").glob("*.csv"))
+    return pd.concat(
+        [
+            pd.read_csv(f, dtype={"credit_code": "str", "region_code": "str"}).assign(
+                province=f.stem
+            )
+            for f in files
+        ],
+        ignore_index=True,
+    )
+
+
+def known_applications(world: World) -> pd.DataFrame:
+    """(credit_code, tier, year, outcome) of the applications the data holds that are known
+    on AS_OF (sources.md): submitted by then; without `submitted_on`, earlier years' and this
+    year's from the configured round day on."""
+    from models.ranking_config import load_model_config
+
+    labels = load_model_config().labels
+    apps = pd.read_csv(world.data / "applications.csv", dtype={"credit_code": "str"})
+    round_day = pd.Timestamp(AS_OF.year, labels.application_month, labels.application_day)
+    undated = (apps["year"] < AS_OF.year) | (
+        (apps["year"] == AS_OF.year) & (pd.Timestamp(AS_OF) >= round_day)
+    )
+    if "submitted_on" in apps:
+        submitted = pd.to_datetime(apps["submitted_on"])
+        known = submitted.le(pd.Timestamp(AS_OF)).where(submitted.notna(), undated)
+    else:
+        known = undated
+    tiers = {title: tier for tier, title in labels.titles.items()}
+    return apps[known.astype(bool)].assign(tier=apps["title"].map(tiers))
+
+
+def test_the_invitation_lists_hold_discoveries_only(first_run: Path, world: World) -> None:
+    lists = read_lists(first_run)
+    known = known_applications(world)
+    keys = ["credit_code", "tier"]
+    assert (known["year"] < AS_OF.year).any()  # the check below is not vacuous
+    applied = lists[keys].merge(known[keys].drop_duplicates())
+    assert applied.empty, applied.head()
+    # the applicants the province knows went somewhere: to the re-application lists
+    assert len(read_reapply(first_run)) > 0
+
+
+def test_a_reapply_list_is_published_for_every_province_with_a_list(first_run: Path) -> None:
+    provinces = {p.stem for p in (first_run / "invitations").glob("*.csv")}
+    assert {p.stem for p in (first_run / "reapply").glob("*.csv")} == provinces
+    assert {p.stem for p in (first_run / "reapply").glob("*.xlsx")} == provinces
+    indexed = {p.stem for p in (first_run / "index" / "reapply").glob("*.parquet")}
+    assert indexed == provinces  # paged by the service through its row index
+
+
+def test_every_reapply_row_has_its_last_application_and_passes_the_criteria(
+    first_run: Path, world: World
+) -> None:
+    from models.invitations import REAPPLY_COLUMNS
+
+    reapply = read_reapply(first_run)
+    assert list(reapply.columns) == [*REAPPLY_COLUMNS, "province"]
+    assert reapply["last_round"].notna().all() and (reapply["last_round"] < AS_OF.year).all()
+    assert set(reapply["last_outcome"]) <= {"rejected", "withdrawn", "approved"}
+    assert set(reapply["outcome"]) <= {"eligible", "to_verify"}
+    # the last known application for the tier, as the data has it
+    known = known_applications(world).sort_values(["credit_code", "tier", "year"])
+    last = known.drop_duplicates(["credit_code", "tier"], keep="last")
+    joined = reapply.merge(last, on=["credit_code", "tier"], suffixes=("", "_data"))
+    assert len(joined) == len(reapply)
+    assert (joined["last_round"] == joined["year"]).all()
+    assert (joined["last_outcome"] == joined["outcome_data"]).all()
+    # the criteria: no fail, and no firm on its province's watch list
+    criteria = pd.read_parquet(first_run / "candidates.parquet")
+    fails = criteria[
+        (criteria["mode"] == "discovery")
+        & (criteria["criterion"] != "outcome")
+        & (criteria["verdict"] == "fail")
+    ][["credit_code", "tier"]].astype("str")
+    assert reapply[["credit_code", "tier"]].merge(fails).empty
+    watched = pd.concat(
+        [pd.read_csv(f, dtype="str") for f in (first_run / "watchlist").glob("*.csv")]
+    )
+    assert not reapply["credit_code"].isin(watched["credit_code"]).any()
+    # ranks 1..n per tier, by p_qualify (descending), ties by credit code
+    for _, rows in reapply.groupby(["province", "tier"]):
+        assert list(rows["rank"]) == list(range(1, len(rows) + 1))
+        ordered = rows.sort_values(["p_qualify", "credit_code"], ascending=[False, True])
+        assert list(ordered["credit_code"]) == list(rows["credit_code"])
+
+
+def test_no_firm_is_on_both_lists_for_the_same_tier(first_run: Path) -> None:
+    keys = ["credit_code", "tier"]
+    lists, reapply = read_lists(first_run), read_reapply(first_run)
+    assert len(lists) > 0 and len(reapply) > 0
+    assert lists[keys].merge(reapply[keys]).empty
+
+
+@pytest.fixture(scope="module")
+def current_round_run(
+    first_run: Path, world: World, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, dict[str, pd.DataFrame]]:
+    """(run, firms): the world where firms of first_run's lists apply in the current round —
+    `submitted` (submitted before AS_OF), `undated` (no submission date: known from the round
+    day on) — and `later` ones whose application reaches the province after AS_OF."""
+    import shutil
+
+    from flows.discovery import discovery
+    from models.ranking_config import load_model_config
+
+    data = tmp_path_factory.mktemp("current-round") / "data"
+    shutil.copytree(world.data, data, ignore=shutil.ignore_patterns("truth"))
+    keys = ["credit_code", "tier"]
+    invited = read_lists(first_run)[keys].drop_duplicates()
+    firms = {
+        "submitted": invited.iloc[0:3],
+        "later": invited.iloc[3:5],
+        "undated": read_reapply(first_run)[keys].drop_duplicates().iloc[0:2],
+    }
+    submitted_on = {"submitted": "2026-05-08", "later": "2026-07-15", "undated": ""}
+    titles = load_model_config().labels.titles
+    path = data / "applications.csv"
+    applications = pd.read_csv(path, dtype="str", keep_default_na=False, encoding="utf-8-sig")
+    added = [
+        frame.assign(
+            year=str(AS_OF.year),
+            title=frame["tier"].map(titles),
+            outcome="rejected",
+            submitted_on=submitted_on[kind],
+        ).drop(columns=["tier"])
+        for kind, frame in firms.items()
+    ]
+    applications = pd.concat([applications.assign(submitted_on=""), *added], ignore_index=True)
+    applications.to_csv(path, index=False, encoding="utf-8")
+    return discovery(data_dir=data, as_of=AS_OF, runs_dir=data.parent / "runs"), firms
+
+
+def test_this_rounds_applicants_are_on_neither_list(
+    current_round_run: tuple[Path, dict[str, pd.DataFrame]],
+) -> None:
+    run, firms = current_round_run
+    keys = ["credit_code", "tier"]
+    lists, reapply = read_lists(run), read_reapply(run)
+    for kind in ("submitted", "undated"):
+        assert len(firms[kind]) > 0, kind
+        assert lists[keys].merge(firms[kind]).empty, kind
+        assert reapply[keys].merge(firms[kind]).empty, kind
+    # an application that reaches the province after AS_OF is not known on AS_OF
+    assert len(lists[keys].merge(firms["later"])) == len(firms["later"]) > 0
+
+
+def test_manifest_funnel_and_report_count_the_reapply_lists(first_run: Path) -> None:
+    import json
+    import re
+
+    from openpyxl import load_workbook
+
+    reapply = read_reapply(first_run)
+    manifest = json.loads((first_run / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["counts"]["reapply"] == len(reapply)
+    assert manifest["counts"]["invited"] == len(read_lists(first_run))
+    funnel = pd.DataFrame(manifest["counts"]["funnel"])
+    assert funnel["reapply"].sum() == len(reapply)
+    assert sum(entry["reapply"] for entry in manifest["counts"]["lists"]) == len(reapply)
+    report = (first_run / "report.html").read_text(encoding="utf-8")
+    lines = re.findall(r"<li>省份 (\d{2}) · [^：]+：再申报名单 (\d+) 家", report)
+    assert 'id="reapply-counts"' in report and len(lines) == len(funnel)
+    assert sum(int(count) for _, count in lines) == len(reapply)
+    guide = load_workbook(next((first_run / "reapply").glob("*.xlsx")))["说明"]
+    text = " ".join(str(c.value) for row in guide.iter_rows() for c in row if c.value)
+    assert "从不混入邀请名单" in text
+    guide = load_workbook(next((first_run / "invitations").glob("*.xlsx")))["说明"]
+    text = " ".join(str(c.value) for row in guide.iter_rows() for c in row if c.value)
+    assert "只列主动发现的企业" in text and "reapply/" in text
+
+
+def test_reapply_lists_are_byte_identical_on_a_rerun_and_a_failed_provinces_is_dropped(
+    first_run: Path, world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.discovery import ProvincesFailed, discovery
+    from models import invitations
+
+    again = discovery(data_dir=world.data, as_of=AS_OF, runs_dir=tmp_path / "again")
+    for path in sorted((first_run / "reapply").iterdir()):
+        assert path.read_bytes() == (again / "reapply" / path.name).read_bytes(), path.name
+    # given a province task that fails after it wrote its lists (in the renewal list)
+    provinces = sorted(p.stem for p in (first_run / "reapply").glob("*.csv"))
+    failing = provinces[0]
+    real = invitations.renewal_rows
+
+    def broken(criteria: pd.DataFrame, firms: pd.DataFrame) -> pd.DataFrame:
+        if (invitations.province_of(firms["region_code"]) == failing).mean() > 0.5:
+            raise ValueError(f"renewals of {failing} broke")
+        return real(criteria, firms)
+
+    monkeypatch.setattr("models.invitations.renewal_rows", broken)
+    with pytest.raises(ProvincesFailed) as raised:
+        discovery(data_dir=world.data, as_of=AS_OF, runs_dir=tmp_path / "failed")
+    run = raised.value.run
+    assert run is not None
+    # then neither of its half-published lists is in the run; the others' are
+    assert {p.stem for p in (run / "reapply").glob("*.*")} == set(provinces[1:])
+    assert {p.stem for p in (run / "invitations").glob("*.*")} == set(provinces[1:])
+    assert {p.stem for p in (run / "index" / "reapply").glob("*.parquet")} == set(provinces[1:])

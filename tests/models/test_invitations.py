@@ -6,12 +6,16 @@ import pandas as pd
 import pytest
 
 from models.invitations import (
+    LIST_COLUMNS,
+    REAPPLY_COLUMNS,
     InvitationError,
     check_invitations,
     funnel,
     invitation_lists,
     province_of,
+    reapply_lists,
     renewal_rows,
+    split_by_history,
 )
 
 
@@ -218,3 +222,190 @@ def test_engine_output_keeps_the_invariant() -> None:
     )
     assert lists["outcome"].tolist() == ["to_verify"]
     assert "credit_events（信用与合规）第4行被拒收" in lists["to_verify"].iloc[0]
+
+
+# Issue 24: the lists split by what the province already knows. The invitation list holds
+# discoveries only; firms whose last application for the tier was not approved are listed for
+# re-application; a firm applying in the current round is on neither.
+
+AS_OF_24 = pd.Timestamp("2026-06-30").date()
+
+
+def applications(*rows: tuple[str, int, str, str]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["credit_code", "year", "title", "outcome"])
+
+
+@pytest.fixture
+def applied(world) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The world, its scores with a p_qualify per firm (A 0.3, B 0.8, C 0.9, D 0.6, E 0.2)."""
+    criteria, firms, scores = world
+    scores = scores.assign(p_qualify=[0.3, 0.8, 0.9, 0.6, 0.2])
+    return criteria, firms, scores
+
+
+# A rejected for specialized in 2024, then withdrawn in 2025; B applies in the current round;
+# D rejected for the little giant tier only; C (a fail) and E (certified) rejected before.
+HISTORY = applications(
+    ("A", 2024, "specialized_sme", "rejected"),
+    ("A", 2025, "specialized_sme", "withdrawn"),
+    ("B", 2023, "specialized_sme", "rejected"),
+    ("B", 2026, "specialized_sme", "rejected"),
+    ("C", 2025, "specialized_sme", "rejected"),
+    ("D", 2025, "little_giant", "rejected"),
+    ("E", 2022, "specialized_sme", "rejected"),
+)
+
+
+def test_split_by_history_keeps_discoveries_lists_reapplicants_and_drops_this_round() -> None:
+    rows = pd.DataFrame(
+        {"credit_code": list("ABDF"), "tier": ["specialized"] * 4, "outcome": ["eligible"] * 4}
+    )
+    discoveries, reapply = split_by_history(rows, HISTORY, AS_OF_24)
+    # D applied for the other tier only, F never: discoveries; B applies this round: neither
+    assert list(discoveries["credit_code"]) == ["D", "F"]
+    assert list(reapply["credit_code"]) == ["A"]
+    a = reapply.iloc[0]
+    assert (a["last_round"], a["last_outcome"]) == (2025, "withdrawn")
+    assert "last_round" not in discoveries.columns
+
+
+def test_without_applications_every_invitable_firm_is_a_discovery() -> None:
+    rows = pd.DataFrame({"credit_code": ["A", "B"], "tier": ["specialized", "little_giant"]})
+    for missing in (None, HISTORY.iloc[0:0], pd.DataFrame()):
+        discoveries, reapply = split_by_history(rows, missing, AS_OF_24)
+        pd.testing.assert_frame_equal(discoveries, rows)
+        assert reapply.empty and {"last_round", "last_outcome"} <= set(reapply.columns)
+
+
+def test_applications_after_the_date_are_not_known() -> None:
+    rows = pd.DataFrame({"credit_code": ["A", "B"], "tier": ["specialized", "specialized"]})
+    later = applications(("A", 2027, "specialized_sme", "rejected"))
+    later = pd.concat(
+        [
+            later.assign(submitted_on=pd.NaT),
+            applications(("B", 2026, "specialized_sme", "rejected")).assign(
+                submitted_on=pd.Timestamp("2026-07-15")
+            ),
+        ],
+        ignore_index=True,
+    )
+    discoveries, reapply = split_by_history(rows, later, AS_OF_24)
+    assert list(discoveries["credit_code"]) == ["A", "B"] and reapply.empty
+
+
+def test_the_last_application_counts_and_an_approval_is_listed_for_reapplication() -> None:
+    # given: F approved in 2022 (its title no longer valid, since it is invitable again), and
+    # G rejected then approved in one round (submission dates tell the order)
+    history = pd.concat(
+        [
+            applications(("F", 2020, "specialized_sme", "rejected")),
+            applications(("F", 2022, "specialized_sme", "approved")),
+            applications(("G", 2024, "specialized_sme", "approved")).assign(
+                submitted_on=pd.Timestamp("2024-03-01")
+            ),
+            applications(("G", 2024, "specialized_sme", "rejected")).assign(
+                submitted_on=pd.Timestamp("2024-05-01")
+            ),
+        ],
+        ignore_index=True,
+    )
+    rows = pd.DataFrame({"credit_code": ["F", "G"], "tier": ["specialized", "specialized"]})
+    discoveries, reapply = split_by_history(rows, history, AS_OF_24)
+    assert discoveries.empty
+    assert reapply.set_index("credit_code")["last_outcome"].to_dict() == {
+        "F": "approved",
+        "G": "rejected",
+    }
+    assert reapply.set_index("credit_code")["last_round"].to_dict() == {"F": 2022, "G": 2024}
+
+
+def test_invitation_list_holds_discoveries_only(applied) -> None:
+    criteria, firms, scores = applied
+    # when the lists are built knowing the applications
+    lists = invitation_lists(criteria, scores, firms, applications=HISTORY, as_of=AS_OF_24)
+    # then A (rejected before) and B (applying now) are not invited; D (other tier) is
+    assert list(lists["credit_code"]) == ["D"]
+    assert list(lists["rank"]) == [1] and list(lists.columns) == ["province", *LIST_COLUMNS]
+    # and the same call without applications invites every invitable firm
+    everyone = invitation_lists(criteria, scores, firms, applications=None, as_of=AS_OF_24)
+    assert set(everyone["credit_code"]) == {"A", "B", "D"}
+
+
+def test_discoveries_are_capped_after_the_split(applied) -> None:
+    criteria, firms, scores = applied
+    lists = invitation_lists(
+        criteria, scores, firms, max_per_list=1, applications=HISTORY, as_of=AS_OF_24
+    )
+    assert list(lists["credit_code"]) == ["D"]  # not emptied by a capped re-applicant
+
+
+def test_reapply_list_holds_invitable_firms_turned_down_before(applied) -> None:
+    criteria, firms, scores = applied
+    history = pd.concat(
+        [HISTORY, applications(("D", 2024, "specialized_sme", "rejected"))], ignore_index=True
+    )
+    # when
+    reapply = reapply_lists(criteria, scores, firms, history, AS_OF_24)
+    # then A and D: invitable, turned down in an earlier round; never C (a fail), E (certified)
+    # or B (applying in this round)
+    assert list(reapply.columns) == ["province", *REAPPLY_COLUMNS]
+    assert set(reapply["credit_code"]) == {"A", "D"}
+    assert set(reapply["outcome"]) <= {"eligible", "to_verify"}
+    a = reapply.set_index("credit_code").loc["A"]
+    assert (a["last_round"], a["last_outcome"], a["rank"]) == (2025, "withdrawn", 1)
+    assert "a1_2_scale" in a["evidence"]
+    # and no firm is on both lists for the same tier
+    lists = invitation_lists(criteria, scores, firms, applications=history, as_of=AS_OF_24)
+    keys = ["credit_code", "tier"]
+    assert lists[keys].merge(reapply[keys]).empty
+
+
+def test_reapply_list_is_ordered_by_p_qualify_then_by_score_without_a_model(applied) -> None:
+    criteria, firms, scores = applied
+    firms.loc[firms["credit_code"] == "D", "region_code"] = "440300"  # all in one province
+    history = applications(
+        ("A", 2024, "specialized_sme", "rejected"),
+        ("B", 2024, "specialized_sme", "rejected"),
+        ("D", 2024, "specialized_sme", "rejected"),
+    )
+    # given: B has the highest p_qualify (0.8) and score (0.9); A p 0.3 / score 0.4; D 0.6 / 0.5
+    scores.loc[scores["credit_code"] == "A", "score"] = 0.7  # a high score, a low p_qualify
+    ordered = reapply_lists(criteria, scores, firms, history, AS_OF_24)
+    assert list(ordered["credit_code"]) == ["B", "D", "A"]
+    assert list(ordered["rank"]) == [1, 2, 3]
+    # ties in p_qualify: by credit code
+    tied = reapply_lists(criteria, scores.assign(p_qualify=0.5), firms, history, AS_OF_24)
+    assert list(tied["credit_code"]) == ["A", "B", "D"]
+    # a rule-baseline ordering (no probabilities): by score
+    baseline = reapply_lists(criteria, scores.assign(p_qualify=None), firms, history, AS_OF_24)
+    assert list(baseline["credit_code"]) == ["B", "A", "D"]
+
+
+def test_reapply_list_keeps_the_safeguards(applied) -> None:
+    criteria, firms, scores = applied
+    history = applications(
+        ("A", 2024, "specialized_sme", "rejected"), ("B", 2024, "specialized_sme", "rejected")
+    )
+    # a watched firm is not listed for re-application either
+    reapply = reapply_lists(criteria, scores, firms, history, AS_OF_24, watched=pd.Series(["B"]))
+    assert list(reapply["credit_code"]) == ["A"] and list(reapply["rank"]) == [1]
+    # the refused-row check applies (A passes a1_2_scale, which a refused row could fail)
+    with pytest.raises(InvitationError, match=r"A \(specialized\)"):
+        reapply_lists(
+            criteria, scores, firms, history, AS_OF_24, could_fail=_could_fail("A", "financials")
+        )
+    # without applications the list is empty, with its columns
+    empty = reapply_lists(criteria, scores, firms, None, AS_OF_24)
+    assert empty.empty and list(empty.columns) == ["province", *REAPPLY_COLUMNS]
+
+
+def test_funnel_counts_reapplicants_beside_the_invited(applied) -> None:
+    criteria, firms, scores = applied
+    lists = invitation_lists(criteria, scores, firms, applications=HISTORY, as_of=AS_OF_24)
+    reapply = reapply_lists(criteria, scores, firms, HISTORY, AS_OF_24)
+    row = (
+        funnel(criteria, firms, lists, reapply)
+        .set_index(["province", "tier"])
+        .loc[("44", "specialized")]
+    )
+    assert (row["invited"], row["reapply"]) == (0, 1)

@@ -17,7 +17,7 @@ from features.schemas import with_check_character
 from models.invitations import LIST_COLUMNS
 from service.app import create_app
 from service.tokens import issue_token, revoke_token
-from zjtx.publication import write_list_csv, write_list_xlsx, write_watchlist
+from zjtx.publication import write_list_csv, write_list_xlsx, write_reapply, write_watchlist
 
 RUN_OLD = "20260623-20260624T010000000000"
 RUN_NEW = "20260630-20260701T010000000000"
@@ -29,7 +29,9 @@ def credit_code(first17: str) -> str:
 
 
 # Guangdong (44): A, B invited (specialized), C invited (little giant), E due for renewal and
-# a cultivation case. Beijing (11): D invited, G due for renewal. F: no region code anywhere.
+# a cultivation case; H on the re-application list (rejected for specialized in 2024).
+# Beijing (11): D invited, G due for renewal, an empty re-application list. F: no region code
+# anywhere.
 A = credit_code("91440300MA5F00001")
 B = credit_code("91440300MA5F00002")
 C = credit_code("91440101MA5F00003")
@@ -37,6 +39,7 @@ D = credit_code("91110108MA0100004")
 E = credit_code("91440300MA5F00005")
 F = credit_code("91000000MA0000006")
 G = credit_code("91110105MA0100007")
+H = credit_code("91440304MA5F00008")
 NAMES = {
     A: "深圳市华芯微电子有限公司",
     B: "深圳市蓝海精密机械有限公司",
@@ -44,6 +47,7 @@ NAMES = {
     D: "北京中关村星河软件有限公司",
     E: "深圳市恒达新材料有限公司",
     G: "北京朝阳精工仪器有限公司",
+    H: "深圳市远航光电科技有限公司",
 }
 UNKNOWN_REGION_FIRM = F
 
@@ -120,9 +124,14 @@ def write_run(runs: Path, run_id: str) -> Path:
     for province, frame in lists.items():
         write_list_csv(frame[LIST_COLUMNS], path / "invitations" / f"{province}.csv")
         write_list_xlsx(frame[LIST_COLUMNS], path / "invitations" / f"{province}.xlsx")
+    reapply = pd.DataFrame(
+        [{**list_row(1, H, "440304", "specialized", "eligible", 0.42), "p_qualify": 0.61}]
+    ).assign(last_round=2024, last_outcome="rejected")
+    write_reapply(reapply, path / "reapply", "44", "champion")
+    write_reapply(reapply.iloc[0:0], path / "reapply", "11", "champion")
     spec = ("art11_registered", "a1_2_scale", "a1_5_market")
     rows = []
-    for code in (A, D):
+    for code in (A, D, H):
         rows += candidate_rows(code, "specialized", "discovery", dict.fromkeys(spec, "pass"))
         rows += candidate_rows(code, "specialized", "discovery", {"outcome": "eligible"})
     rows += candidate_rows(

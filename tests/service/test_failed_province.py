@@ -31,8 +31,9 @@ class FailedWorld:
 def write_failed_run(runs: Path, run_id: str) -> Path:
     """A run as the flow publishes it when province 44's task failed: no file of 44."""
     run = write_run(runs, run_id)
-    for path in [*run.glob("invitations/44.*"), *run.glob("watchlist/44.*")]:
-        path.unlink()
+    for folder in ("invitations", "reapply", "watchlist"):
+        for path in run.glob(f"{folder}/44.*"):
+            path.unlink()
     manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
     manifest["failed_provinces"] = [FAILED_44]
     (run / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
@@ -65,7 +66,7 @@ def test_the_failed_provinces_pages_show_the_notice_and_link_the_previous_list(
 ) -> None:
     client = failed.app_client
     log_in(client, failed.guangdong)
-    for path in ("", "/cultivation", "/renewals", "/watchlist"):
+    for path in ("", "/reapply", "/cultivation", "/renewals", "/watchlist"):
         page = client.get(f"/runs/latest/provinces/44{path}")
         assert page.status_code == 404, path
         assert "本次运行未生成名单" in page.text and ERROR in page.text
@@ -90,6 +91,8 @@ def test_the_api_names_the_failure_and_the_previous_list(failed: FailedWorld) ->
     assert body["previous_list"] == f"/api/v1/runs/{RUN_OLD}/provinces/44/invitations"
     old = client.get(body["previous_list"], headers=bearer(failed.guangdong))
     assert old.status_code == 200 and A in old.text
+    again = client.get("/api/v1/runs/latest/provinces/44/reapply", headers=bearer(failed.guangdong))
+    assert again.status_code == 404 and again.json()["failed_province"] == FAILED_44
     for token in (failed.guangdong, failed.ministry):
         summary = client.get("/api/v1/runs/latest", headers=bearer(token)).json()
         assert summary["failed_provinces"] == [FAILED_44]

@@ -410,3 +410,82 @@ def test_previous_watchlist_reads_a_failed_province_from_the_run_with_its_previo
     previous = previous_watchlist(runs)
     assert previous is not None
     assert previous.groupby("province").size().to_dict() == {"11": 2, "44": 2}
+
+
+# ---------------------------------------------------------------- re-application list (issue 24)
+
+
+def sample_reapply() -> pd.DataFrame:
+    return sample_list().assign(
+        province="44", rank=[1, 1], p_qualify=[0.7, 0.4], last_round=pd.array([2024, 2025]),
+        last_outcome=["rejected", "withdrawn"],
+    )  # fmt: skip
+
+
+def test_reapply_files_have_the_list_columns_and_the_last_application(tmp_path: Path) -> None:
+    from models.invitations import LIST_COLUMNS, REAPPLY_COLUMNS
+    from zjtx.publication import write_reapply
+
+    write_reapply(sample_reapply(), tmp_path / "reapply", "44", "champion")
+    rows = pd.read_csv(tmp_path / "reapply" / "44.csv", dtype=str, keep_default_na=False)
+    assert list(rows.columns) == REAPPLY_COLUMNS
+    assert set(LIST_COLUMNS) | {"last_round", "last_outcome"} == set(REAPPLY_COLUMNS)
+    assert list(rows["last_round"]) == ["2024", "2025"] and rows["p_qualify"][0] == "0.700000"
+    book = load_workbook(tmp_path / "reapply" / "44.xlsx")
+    assert book.sheetnames == ["专精特新中小企业", "专精特新小巨人", "说明"]
+    headers = [cell.value for cell in book["专精特新中小企业"][1]]
+    assert headers[6:8] == ["上次申报年度", "上次申报结果"]
+    assert book["专精特新中小企业"]["G2"].value == 2024
+    guide = [str(c.value) for r in book["说明"].iter_rows() for c in r if c.value]
+    assert any("从不混入邀请名单" in text and "曾申报本层级而未获认定" in text for text in guide)
+    assert any(text.startswith("排序：按认定概率") for text in guide)
+
+
+def test_an_empty_reapply_list_is_written_with_its_headers(tmp_path: Path) -> None:
+    from models.invitations import REAPPLY_COLUMNS
+    from zjtx.publication import write_reapply
+
+    write_reapply(sample_reapply().iloc[0:0], tmp_path / "reapply", "11", "rule_baseline")
+    header = (tmp_path / "reapply" / "11.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert header == [",".join(REAPPLY_COLUMNS)]
+    book = load_workbook(tmp_path / "reapply" / "11.xlsx")
+    assert book["专精特新中小企业"].max_row == 1
+    guide = [str(c.value) for r in book["说明"].iter_rows() for c in r if c.value]
+    assert any("规则基线" in text for text in guide)
+
+
+def test_the_invitation_lists_guide_says_discoveries_only_and_where_reapplicants_are(
+    tmp_path: Path,
+) -> None:
+    write_list_xlsx(sample_list(), tmp_path / "44.xlsx")
+    guide = load_workbook(tmp_path / "44.xlsx")["说明"]
+    text = " ".join(str(c.value) for r in guide.iter_rows() for c in r if c.value)
+    assert "只列主动发现的企业" in text and "reapply/<省份代码>.csv" in text
+    assert "不混入本名单" in text
+
+
+def test_reapply_lists_are_paged_through_row_indexes(tmp_path: Path) -> None:
+    from zjtx.publication import paged_lists, write_reapply
+
+    (tmp_path / "invitations").mkdir()
+    write_list_csv(sample_list(), tmp_path / "invitations" / "44.csv")
+    write_reapply(sample_reapply(), tmp_path / "reapply", "44", "champion")
+    assert tmp_path / "reapply" / "44.csv" in paged_lists(tmp_path)
+    write_row_indexes(tmp_path)
+    stored = pq.read_table(row_index_path(tmp_path, tmp_path / "reapply" / "44.csv"))
+    assert stored.num_rows == 2 and stored["credit_code"].to_pylist()[0] == "91440300MA5F00001A"
+
+
+def test_report_has_a_line_per_province_and_tier_with_the_reapply_count(tmp_path: Path) -> None:
+    from zjtx.publication import write_report_html
+
+    funnel = pd.DataFrame(
+        {"province": ["44", "44"], "tier": ["specialized", "little_giant"], "candidates": [3, 2],
+         "eligible": [1, 1], "to_verify": [1, 0], "invited": [2, 1], "reapply": [4, 0]}
+    )  # fmt: skip
+    path = tmp_path / "report.html"
+    write_report_html(path, {"run_id": "r"}, funnel, sample_list())
+    page = path.read_text(encoding="utf-8")
+    assert "<th>再申报</th>" in page and 'id="reapply-counts"' in page
+    assert "省份 44 · 专精特新中小企业：再申报名单 4 家（邀请名单 2 家）" in page
+    assert "省份 44 · 专精特新“小巨人”企业：再申报名单 0 家（邀请名单 1 家）" in page
