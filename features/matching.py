@@ -31,6 +31,7 @@ from pydantic import Field, model_validator
 from rapidfuzz import fuzz, process
 from scipy import sparse
 
+from features.match_decisions import ReviewImportLimits, mention_keys
 from features.names import (
     normalize_names,
     region_depth,
@@ -169,6 +170,7 @@ class MatchingConfig(FrozenModel):
     blocking: Blocking
     fuzzy: FuzzyDecision
     non_enterprise_words: tuple[str, ...]
+    review_import: ReviewImportLimits
     pair_classifier: PairClassifier | None = None
 
     @classmethod
@@ -985,8 +987,6 @@ def decided_codes(
 
     Only mentions whose table and name appear among the decisions are fingerprinted.
     """
-    from features.match_decisions import mention_keys
-
     decided = pd.Series(pd.NA, index=mentions.index, dtype="str")
     if decisions is None or decisions.empty or mentions.empty:
         return decided
@@ -1013,20 +1013,22 @@ def link_mentions(
     review), runner_up_score, matched_name (the registry name the decision rests on).
 
     `decisions` (features.match_decisions: mention_key, source, raw_name, credit_code) are
-    applied before any automatic stage: a decided mention is linked to the firm an official
-    chose (method `decision`; no credit code when the choice was `none` or the firm has left
-    the registry) and never reaches the review queue again.
+    applied before any name stage: a decided mention is linked to the firm an official chose
+    (method `decision`; no credit code when the choice was `none` or the firm has left the
+    registry) and never reaches the review queue again — unless its row now carries a registry
+    firm's valid credit code, which links it by `code` instead.
     """
     config = config or MatchingConfig.load()
     registry = Registry.from_sources(data)
     mentions = collect_mentions(data)
-    decided = decided_codes(data, mentions, decisions)
-    by_decision = decided.notna().to_numpy(dtype=bool)
-
     given = mentions["given_code"].str.strip().str.upper()
     valid = credit_code_is_valid(given.str.strip().str.upper()).to_numpy(dtype=bool)
-    valid = valid & ~by_decision
+    # A registry firm's code the source gives for the row outranks a decision made without it
+    # (issue 28): the key leaves the code out, so an old "none" must not hide a later code.
     registered = valid & string_isin(given.fillna(""), registry.codes)
+    decided = decided_codes(data, mentions, decisions)
+    by_decision = decided.notna().to_numpy(dtype=bool) & ~registered
+    valid = valid & ~by_decision
     outside = valid & ~registered  # a real code of a firm outside the registry: NIL
 
     by_name = mentions.loc[~valid & ~by_decision, "raw_name"]

@@ -3,11 +3,20 @@ never queued again, surviving a rename; a filled review sheet checked row by row
 
 from __future__ import annotations
 
+import sqlite3
+import stat
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
-from features.match_decisions import Decision, DecisionStore, mention_keys
+from features.match_decisions import (
+    Decision,
+    DecisionConflict,
+    DecisionStore,
+    DecisionStoreError,
+    mention_keys,
+)
 from features.match_review import _per_candidate, check_filled_sheet, review_sheet
 from features.matching import collect_mentions, link_mentions, review_queue
 from features.sources import SourceData
@@ -136,3 +145,157 @@ def test_candidate_names_and_regions_are_joined_per_mention_in_candidate_order()
     codes = pd.Series(["B|A", "", None, "A|Z|C", "C"], index=[10, 11, 12, 13, 14])
     assert _per_candidate(codes, names) == ["乙公司|甲公司", "", "", "甲公司||", ""]
     assert _per_candidate(pd.Series([], dtype="object"), names) == []
+
+
+def test_registered_code_given_later_wins_over_a_none_decision(tmp_path: Path) -> None:
+    # given "none of these" decided for a patent holder the source named without a code
+    store = DecisionStore(tmp_path / "decisions.sqlite")
+    data = _data([("ZL1", "华芯微电子有限公司")])
+    _decide(store, data, 0, "none")
+    assert link_mentions(data, decisions=store.current()).loc[0, "method"] == "decision"
+    # when the source later supplies the row's registered credit code
+    holders = _holders([("ZL1", "华芯微电子有限公司")])
+    holders["holder_credit_code"] = pd.array([SHENZHEN], dtype="str")
+    coded = SourceData(tables={"firms": FIRMS, "ip_holders": holders})
+    links = link_mentions(coded, decisions=store.current())
+    # then the code links it, the old decision notwithstanding
+    assert links.loc[0, "method"] == "code" and links.loc[0, "credit_code"] == SHENZHEN
+
+
+def _by(
+    who: str, role: str, province: str = "", action: str = "decide", code: str = "none"
+) -> Decision:
+    return Decision(
+        mention_key="ip_holders:" + "a" * 24,
+        source="ip_holders" if action != "undo" else "",
+        column="holder_name" if action != "undo" else "",
+        raw_name="华芯微电子有限公司" if action != "undo" else "",
+        credit_code=code if action != "undo" else "",
+        decided_by=who,
+        action=action,
+        decider_id=f"token-{who}",
+        role=role,
+        province=province,
+        run_id="20260701",
+    )
+
+
+def test_store_file_is_private_and_keeps_who_decided(tmp_path: Path) -> None:
+    # given a store in a folder that does not exist yet
+    store = DecisionStore(tmp_path / "matching" / "decisions.sqlite")
+    # when a province official decides
+    store.record([_by("李四", "province", "44", code=SHENZHEN)])
+    # then only the service's user may read the file and its folder
+    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(store.path.parent.stat().st_mode) == 0o700
+    # and the row keeps token id, role, province and run beside the name
+    (row,) = store.current().to_dict(orient="records")
+    assert (row["decider_id"], row["role"], row["province"], row["run_id"]) == (
+        "token-李四",
+        "province",
+        "44",
+        "20260701",
+    )
+
+
+def test_two_deciders_cannot_both_decide_one_mention(tmp_path: Path) -> None:
+    # given the ministry and a province, each with its own handle on the same file
+    ministry = DecisionStore(tmp_path / "decisions.sqlite")
+    province = DecisionStore(tmp_path / "decisions.sqlite")
+    ministry.record([_by("王五", "ministry", code=SHENZHEN)])
+    # when the province decides the same mention, having seen it pending
+    with pytest.raises(DecisionConflict, match="already decided"):
+        province.record([_by("李四", "province", "44")])
+    # then the first decision alone is recorded
+    assert ministry.history()["decided_by"].tolist() == ["王五"]
+
+
+def test_undo_and_supersede_by_the_deciding_province_or_the_ministry(tmp_path: Path) -> None:
+    # given a decision by Guangdong
+    store = DecisionStore(tmp_path / "decisions.sqlite")
+    store.record([_by("李四", "province", "44", code=SHENZHEN)])
+    # then another province may neither undo nor supersede it
+    with pytest.raises(DecisionConflict, match="only the ministry or that province"):
+        store.record([_by("赵六", "province", "11", action="undo")])
+    with pytest.raises(DecisionConflict, match="only the ministry or that province"):
+        store.record([_by("赵六", "province", "11", action="supersede", code=GUANGZHOU)])
+    # when Guangdong supersedes its own decision
+    store.record([_by("李四", "province", "44", action="supersede", code=GUANGZHOU)])
+    assert store.current()["credit_code"].tolist() == [GUANGZHOU]
+    # and undoes it: the mention is pending again, its undo row keeps the mention
+    (undone,) = store.record([_by("李四", "province", "44", action="undo")])
+    assert undone.raw_name == "华芯微电子有限公司" and store.current().empty
+    # and a new decision by the ministry may then be undone by the ministry only
+    store.record([_by("王五", "ministry", code=SHENZHEN)])
+    with pytest.raises(DecisionConflict):
+        store.record([_by("李四", "province", "44", action="undo")])
+    store.record([_by("王五", "ministry", action="undo")])
+    assert store.current().empty
+    assert store.history()["action"].tolist() == [
+        "decide",
+        "supersede",
+        "undo",
+        "decide",
+        "undo",
+    ]
+    # and nothing to undo is refused too
+    with pytest.raises(DecisionConflict, match="no decision in force"):
+        store.record([_by("王五", "ministry", action="undo")])
+
+
+def test_store_of_the_old_schema_is_migrated_without_losing_rows(tmp_path: Path) -> None:
+    # given a store file written before issue 28, mode 0644
+    path = tmp_path / "decisions.sqlite"
+    with sqlite3.connect(path) as old:
+        old.executescript(
+            "create table decisions (id integer primary key autoincrement, mention_key text "
+            'not null, source text not null, "column" text not null, raw_name text not null, '
+            "credit_code text not null, decided_by text not null, decided_at text not null, "
+            "note text not null default '', channel text not null);"
+        )
+        old.execute(
+            'insert into decisions (mention_key, source, "column", raw_name, credit_code, '
+            "decided_by, decided_at, channel) values (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                "ip_holders:" + "a" * 24,
+                "ip_holders",
+                "holder_name",
+                "华芯",
+                "none",
+                "张三",
+                "t",
+                "x",
+            ),
+        )
+    old.close()
+    path.chmod(0o644)
+    store = DecisionStore(path)
+    # when it is read and written by the new code
+    (row,) = store.current().to_dict(orient="records")
+    # then the old row is in force, as a decision of unknown role: only the ministry changes it
+    assert (row["decided_by"], row["action"], row["role"]) == ("张三", "decide", "")
+    with pytest.raises(DecisionConflict):
+        store.record([_by("李四", "province", "44", action="undo")])
+    store.record([_by("王五", "ministry", action="supersede", code=SHENZHEN)])
+    assert store.history()["decided_by"].tolist() == ["张三", "王五"]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_corrupt_or_locked_store_is_one_clear_error(tmp_path: Path) -> None:
+    # given a store file that is not SQLite, and one another writer holds locked
+    corrupt = tmp_path / "corrupt.sqlite"
+    corrupt.write_bytes(b"this is not a database" * 100)
+    locked = DecisionStore(tmp_path / "locked.sqlite", timeout=0.1)
+    locked.record([_by("王五", "ministry")])
+    holder = sqlite3.connect(locked.path, isolation_level=None)
+    holder.execute("begin exclusive")
+    try:
+        # then each read or write fails with a one-line DecisionStoreError naming the file
+        for store in (DecisionStore(corrupt), locked):
+            with pytest.raises(DecisionStoreError, match=str(store.path)) as raised:
+                store.current()
+            assert "\n" not in str(raised.value)
+            with pytest.raises(DecisionStoreError):
+                store.record([_by("李四", "province", "44", action="undo")])
+    finally:
+        holder.close()
