@@ -24,6 +24,7 @@ from features.matching import (
     compare_candidates,
     review_queue,
 )
+from features.safe_cells import safe_frame
 from features.schemas import credit_code_is_valid
 from features.sources import SourceData
 
@@ -155,10 +156,11 @@ def province_of_mention(candidate_regions: pd.Series) -> pd.Series:
 
 
 def write_review_xlsx(sheet: pd.DataFrame, path: Path) -> None:
-    """The review sheet as Excel, with the `decision` column to fill in."""
+    """The review sheet as Excel, with the `decision` column to fill in (cells made safe:
+    features.safe_cells)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
-        sheet.to_excel(writer, sheet_name="match_review", index=False)
+        safe_frame(sheet).to_excel(writer, sheet_name="match_review", index=False)
 
 
 REVIEW_FILE: Final = "match_review.csv"
@@ -172,9 +174,13 @@ def write_review_files(
     """Write `<stem>.csv` and `.xlsx` (the sheet) and `<stem>_candidates.csv`; returns the sheet."""
     folder.mkdir(parents=True, exist_ok=True)
     sheet = review_sheet(links, data)
-    sheet.to_csv(folder / f"{stem}.csv", index=False)
+    # with a BOM like the lists (Excel reads the Chinese right), every text cell made safe
+    safe_frame(sheet).to_csv(folder / f"{stem}.csv", index=False, encoding="utf-8-sig")
     write_review_xlsx(sheet, folder / f"{stem}.xlsx")
-    review_candidates(sheet, links, data).to_csv(folder / f"{stem}_candidates.csv", index=False)
+    candidates = review_candidates(sheet, links, data)
+    safe_frame(candidates).to_csv(
+        folder / f"{stem}_candidates.csv", index=False, encoding="utf-8-sig"
+    )
     return sheet
 
 

@@ -95,7 +95,7 @@ def pending_mentions(data: SourceData, queue: pd.DataFrame) -> SourceData:
             copy[code_column] = pd.array(expanded["candidate"].to_numpy(), dtype="str")
             copy[PENDING_COLUMN] = pd.array(
                 [
-                    f"{table} 第{row}行 {column}「{name}」"
+                    f"第{row}行 {column}「{name}」"  # models.criteria.doubts names the table
                     for row, column, name in zip(
                         expanded["row"], expanded["column"], expanded["raw_name"], strict=True
                     )

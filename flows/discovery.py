@@ -68,6 +68,7 @@ class ProvincesFailed(RuntimeError):
 @task(retries=IO_RETRY_COUNT, retry_delay_seconds=IO_RETRY_DELAY)
 def prepare(data_dir: Path, paths: RunPaths) -> dict[str, object]:
     """Validate the inputs once, keep the typed tables for the next stages, write rejects."""
+    from features.safe_cells import safe_frame
     from features.sources import load_sources, save_sources
     from zjtx.publication import clear_abandoned_staging, input_fingerprints
 
@@ -75,7 +76,9 @@ def prepare(data_dir: Path, paths: RunPaths) -> dict[str, object]:
     paths.staging.mkdir(parents=True)
     sources = load_sources(data_dir)
     save_sources(sources, paths.sources)
-    sources.rejects.to_csv(paths.staging / "rejects.csv", index=False)
+    safe_frame(sources.rejects).to_csv(
+        paths.staging / "rejects.csv", index=False, encoding="utf-8-sig"
+    )
     return {
         "inputs": input_fingerprints(data_dir),
         "coverage": sources.coverage.to_dict(orient="records"),

@@ -18,6 +18,8 @@ from typing import Literal
 
 import pandas as pd
 
+from models.labels import criterion_heading
+
 INVITABLE = ("eligible", "to_verify")
 # Model columns beside the score (models.ranking.PRIORITY_COLUMNS; contract outputs.md).
 SCORE_COLUMNS = [
@@ -351,7 +353,7 @@ def _criterion_details(discovery: pd.DataFrame, invited: pd.DataFrame) -> pd.Dat
         .merge(invited[["credit_code", "tier"]].astype("str"), on=["credit_code", "tier"])
     )
     rows = rows.sort_values(["credit_code", "tier", "criterion"])
-    rows["labelled"] = rows["criterion"] + "：" + rows["evidence"]
+    rows["labelled"] = _labelled(rows["criterion"], rows["evidence"])
     unknown = rows["verdict"] == "unknown"
     # Declarations are the evidence's "需申报说明：…" parts: what the firm must state itself.
     parts = rows[["credit_code", "tier", "evidence"]].assign(
@@ -369,6 +371,12 @@ def _criterion_details(discovery: pd.DataFrame, invited: pd.DataFrame) -> pd.Dat
     )
     grouped.index.names = keys
     return grouped.reset_index()
+
+
+def _labelled(criteria: pd.Series, evidence: pd.Series) -> pd.Series:
+    """Each criterion's evidence led by its name and article (models.labels.criterion_text)."""
+    headings = {c: criterion_heading(c) for c in pd.unique(criteria)}
+    return criteria.map(headings) + "：" + evidence
 
 
 def _joined(frame: pd.DataFrame, keys: list[str], column: str) -> pd.Series:
@@ -422,7 +430,7 @@ def renewal_rows(criteria: pd.DataFrame, firms: pd.DataFrame) -> pd.DataFrame:
     keys = [renewal["credit_code"], renewal["tier"]]
     is_outcome = renewal["criterion"] == "outcome"
     outcome = renewal["verdict"].where(is_outcome).groupby(keys).first()
-    label = renewal["criterion"].astype("str") + "：" + renewal["evidence"].astype("str")
+    label = _labelled(renewal["criterion"].astype("str"), renewal["evidence"].astype("str"))
     failing = label.where(~is_outcome & (renewal["verdict"] == "fail")).groupby(keys).agg(_join)
     unknown = label.where(~is_outcome & (renewal["verdict"] == "unknown")).groupby(keys).agg(_join)
     table = pd.DataFrame({"outcome": outcome, "failing": failing, "unknown": unknown})

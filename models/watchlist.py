@@ -10,14 +10,15 @@ a missing table makes its grounds unknown (`watch_coverage`), never a guess.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 
 import pandas as pd
 
 from features.sources import SourceData, string_isin
-from models.criteria.engine import CRITERION_LABELS, TIER_TITLE
-from models.criteria.rules import EVENT_LABELS
+from models.criteria.engine import TIER_TITLE
 from models.invitations import NO_PROVINCE, province_of
+from models.labels import ACTION_LABELS, CHANGE_LABELS, EVENT_LABELS, criterion_heading
 from models.watchlist_config import WatchlistConfig
 
 WATCH_COLUMNS = [
@@ -59,20 +60,10 @@ GROUND_ARTICLES = {
     "major_change_unreported": "第十八条",
     "major_change_reported": "第十八条",
 }
-GROUND_LABELS = {
-    "registration": "登记状态不再符合",
-    "credit_listing": "列入经营异常名录或严重失信主体名单",
-    "incident": "发生事故、事件或违法违规行为",
-    "data_fraud": "数据造假",
-    "no_longer_sme": "不再属于中小企业",
-    "criterion_failed": "认定指标不再符合",
-    "moved_out": "跨区域迁移",
-    "update_missed_once": "首次未按期更新信息",
-    "update_missed_twice": "累计两次未按期更新信息",
-    "major_change_unreported": "重大变化未按期报告",
-    "major_change_reported": "已报告重大变化，待核实",
-}
-MONITOR, REVOKE, MINISTRY, HAND_OVER = "重点监测", "核实后取消认定", "报工业和信息化部", "转迁入地"
+# The `action` column holds the action's Chinese name (outputs.md), as officials act on it.
+MONITOR, REVOKE, MINISTRY, HAND_OVER = (
+    ACTION_LABELS[a] for a in ("monitor", "revoke", "ministry", "hand_over")
+)
 # Tables each ground needs: without them the ground is unknown for every firm.
 GROUND_TABLES: dict[str, tuple[str, ...]] = {
     "registration": ("firms",),
@@ -86,13 +77,6 @@ GROUND_TABLES: dict[str, tuple[str, ...]] = {
     "update_missed_twice": ("annual_updates",),
     "major_change_unreported": ("major_changes",),
     "major_change_reported": ("major_changes",),
-}
-CHANGE_LABELS = {
-    "merger": "合并",
-    "split": "分立",
-    "restructuring": "重组",
-    "main_product_change": "主导产品变化",
-    "other": "其他重大变化",
 }
 _ISO_DATE = r"(\d{4}-\d{2}-\d{2})"
 
@@ -216,8 +200,7 @@ def _criteria_grounds(
     # Figures have no event date: the end of the fiscal year they are of (上年末).
     year_end = pd.Timestamp(as_of.year - 1, 12, 31)
     since = dated.where(dated.notna() | ground.isin(["registration"]), year_end)
-    labels = failing["criterion"].map(CRITERION_LABELS).fillna("")
-    evidence = failing["criterion"] + "（" + labels + "）：" + failing["evidence"]
+    evidence = failing["criterion"].map(criterion_heading) + "：" + failing["evidence"]
     return _grounds(
         pd.DataFrame(
             {
@@ -481,6 +464,15 @@ def watch_coverage(coverage: pd.DataFrame) -> dict[str, str]:
         absent = [t for t in tables if t in missing]
         result[ground] = f"unknown: {', '.join(absent)} table missing" if absent else "known"
     return result
+
+
+_UNKNOWN = re.compile(r"unknown: (.+?) table missing")
+
+
+def coverage_tables(status: str) -> list[str]:
+    """The tables a `watch_coverage` value names as missing (none for `known`)."""
+    found = _UNKNOWN.match(status)
+    return found.group(1).split(", ") if found else []
 
 
 def ground_counts(rows: pd.DataFrame) -> Mapping[str, int]:

@@ -5,9 +5,20 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
 from features.schemas import CREDIT_CODE_CHARSET
+from models.labels import (
+    CRITERION_LABELS,
+    LAST_OUTCOME_LABELS,
+    MODE_LABELS,
+    MODEL_VERSION_LABELS,
+    OUTCOME_LABELS,
+    TASK_LABELS,
+    TIER_LABELS,
+    VERDICT_LABELS,
+    label,
+)
 from service.runs import RUN_ID_PATTERN, SortField, SortOrder
 from service.tokens import PROVINCE_PATTERN, Role
 
@@ -88,6 +99,11 @@ class FailedProvince(BaseModel):
         description="上一次发布该省名单的运行编号（仍可查看）；此前没有发布过则为空"
     )
 
+    @computed_field(description="失败任务的中文名称")  # type: ignore[prop-decorator]
+    @property
+    def task_label(self) -> str:
+        return label(TASK_LABELS, self.task)
+
 
 class RunSummary(BaseModel):
     run_id: str
@@ -102,6 +118,11 @@ class RunSummary(BaseModel):
     )
     funnel: list[dict[str, Any]] = Field(description="各省各层级筛选漏斗（仅可读省份）")
     counts: dict[str, Any] | None = Field(None, description="全国各阶段数量（仅部级令牌）")
+
+    @computed_field(description="模型版本；无训练模型时为“无（按规则基线排序）”")  # type: ignore[prop-decorator]
+    @property
+    def model_version_label(self) -> str:
+        return label(MODEL_VERSION_LABELS, self.model_version)
 
 
 class RunList(BaseModel):
@@ -130,6 +151,16 @@ class InvitationRow(BaseModel):
     declarations: str | None
     evidence: str | None
 
+    @computed_field(description="层级的中文名称")  # type: ignore[prop-decorator]
+    @property
+    def tier_label(self) -> str:
+        return label(TIER_LABELS, self.tier)
+
+    @computed_field(description="初筛结论的中文名称")  # type: ignore[prop-decorator]
+    @property
+    def outcome_label(self) -> str:
+        return label(OUTCOME_LABELS, self.outcome)
+
 
 class InvitationPage(BaseModel):
     run_id: str
@@ -156,6 +187,11 @@ class ReapplyRow(InvitationRow):
     def _blank_is_missing(cls, value: object) -> object:
         return _blank_is_none(value)
 
+    @computed_field(description="上次申报结果的中文名称")  # type: ignore[prop-decorator]
+    @property
+    def last_outcome_label(self) -> str:
+        return label(LAST_OUTCOME_LABELS, self.last_outcome)
+
 
 class ReapplyPage(BaseModel):
     run_id: str
@@ -177,9 +213,18 @@ class TablePage(BaseModel):
 
 class CriterionVerdict(BaseModel):
     criterion: str
-    label: str
     verdict: str
     evidence: str
+
+    @computed_field(description="指标名称与条款，例如 细分市场年限（附件1（一））")  # type: ignore[prop-decorator]
+    @property
+    def label(self) -> str:
+        return label(CRITERION_LABELS, self.criterion)
+
+    @computed_field(description="结论的中文名称")  # type: ignore[prop-decorator]
+    @property
+    def verdict_label(self) -> str:
+        return label(VERDICT_LABELS, self.verdict)
 
 
 class TierEvidence(BaseModel):
@@ -193,6 +238,31 @@ class TierEvidence(BaseModel):
     reapply: ReapplyRow | None = Field(None, description="在再申报名单中的条目（如有）")
     renewal: dict[str, Any] | None = Field(description="复核名单条目（如有）")
     cultivation: dict[str, Any] | None = Field(description="培育名单条目（如有）")
+
+    @computed_field(description="层级的中文名称")  # type: ignore[prop-decorator]
+    @property
+    def tier_label(self) -> str:
+        return label(TIER_LABELS, self.tier)
+
+    @computed_field(description="判定方式的中文名称")  # type: ignore[prop-decorator]
+    @property
+    def mode_label(self) -> str:
+        return label(MODE_LABELS, self.mode)
+
+    @computed_field(description="结论的中文名称")  # type: ignore[prop-decorator]
+    @property
+    def outcome_label(self) -> str:
+        return label(OUTCOME_LABELS, self.outcome)
+
+    @computed_field(description="数据不足的指标：名称与条款")  # type: ignore[prop-decorator]
+    @property
+    def data_gap_labels(self) -> list[str]:
+        return [label(CRITERION_LABELS, c) for c in self.data_gaps]
+
+    @computed_field(description="不达标的指标：名称与条款")  # type: ignore[prop-decorator]
+    @property
+    def failing_labels(self) -> list[str]:
+        return [label(CRITERION_LABELS, c) for c in self.failing]
 
 
 class FirmDetail(BaseModel):

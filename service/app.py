@@ -32,8 +32,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from models.criteria.engine import CRITERION_LABELS
-from models.tiers import TIER_LABELS
+from models.labels import TASK_LABELS, TIER_LABELS, criterion_items, label
 from service.api_models import (
     CreditCode,
     ErrorBody,
@@ -72,6 +71,7 @@ from service.deps import (
     render,
     session_principal,
 )
+from service.pages import TEMPLATE_LABELS, labelled_row, page_count, tier_sections
 from service.reapply import reapply_router
 from service.runs import (
     MEDIA_TYPES,
@@ -96,20 +96,13 @@ from service.security import (
 from service.sessions import SessionStore
 from service.tokens import Principal, TokenFileError, TokenStore, presented_id
 from service.watchlist import watchlist_router
+from zjtx.publication import CULTIVATION_LABELS, RENEWAL_LABELS
 
 __all__ = ["COOKIE_NAME", "UNAUTHORIZED", "create_app"]
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 UNAVAILABLE = "服务暂不可用：访问令牌文件无法读取，请联系管理员"
 TOO_MANY = "登录失败次数过多，请稍后再试"
 log = logging.getLogger("zjtx.service")
-OUTCOME_LABELS = {
-    "eligible": "达标",
-    "to_verify": "待核实",
-    "ineligible": "不符合",
-    "already_certified": "已获称号",
-}
-VERDICT_LABELS = {"pass": "达标", "fail": "不达标", "unknown": "数据不足"}
-MODE_LABELS = {"discovery": "主动发现", "renewal": "复核"}
 SORT_LABELS = {
     "rank": "排名",
     "score": "模型得分",
@@ -176,14 +169,8 @@ def create_app(
     """
     settings = config or load_service_config()
     templates = Jinja2Templates(directory=TEMPLATES)
-    templates.env.globals.update(
-        tier_labels=TIER_LABELS,
-        outcome_labels=OUTCOME_LABELS,
-        verdict_labels=VERDICT_LABELS,
-        mode_labels=MODE_LABELS,
-        criterion_labels=CRITERION_LABELS,
-        sort_labels=SORT_LABELS,
-    )
+    templates.env.globals.update(TEMPLATE_LABELS, sort_labels=SORT_LABELS)
+    templates.env.filters["criterion_items"] = criterion_items
     parts = ServiceState(
         store=RunStore(runs_dir, settings.cache.max_bytes),
         tokens=TokenStore(tokens_file),
@@ -229,9 +216,6 @@ def create_app(
         detail = firm_detail(store, run, code, lambda _: True)
         if detail is None:
             return Rendered(None, b"", None), 256
-        for tier in detail["tiers"]:
-            for row in tier["criteria"]:
-                row["label"] = CRITERION_LABELS.get(row["criterion"], row["criterion"])
         return rendered(FirmDetail.model_validate(detail), detail["province"])
 
     def readable(request: Request, user: Principal, page: Rendered) -> Rendered:
@@ -260,7 +244,11 @@ def create_app(
                 for province, entry in sorted(run.failed.items())
                 if user.can_read(province)
             ],
-            funnel=[row for row in run.funnel() if user.can_read(str(row.get("province")))],
+            funnel=[
+                {**row, "tier_label": label(TIER_LABELS, row.get("tier"))}
+                for row in run.funnel()
+                if user.can_read(str(row.get("province")))
+            ],
             counts=manifest.get("counts") if user.role == "ministry" else None,
         )
 
@@ -321,7 +309,7 @@ def create_app(
             total=total,
             page=params.page,
             page_size=params.page_size,
-            items=rows,
+            items=[labelled_row(row) for row in rows],
         )
 
     # ---------------------------------------------------------------- JSON
@@ -537,13 +525,13 @@ def create_app(
         user: PageUser,
     ) -> HTMLResponse:
         run = readable_province(request, user, run_id, province)
-        page = list_page(run, province, params).model
+        sections = tier_sections(request, params, lambda own: list_page(run, province, own).model)
         context = {
             "user": user,
-            "page": page,
+            "run_id": run.run_id,
+            "province": province,
+            "sections": sections,
             "params": params,
-            "pages": _page_count(page.total, page.page_size),
-            "page_url": _page_url(request),
         }
         return render(request, "list.html", context)
 
@@ -569,8 +557,9 @@ def create_app(
             "page": page,
             "which": which,
             "params": params,
-            "pages": _page_count(page.total, page.page_size),
+            "pages": page_count(page.total, page.page_size),
             "page_url": _page_url(request),
+            "labels": CULTIVATION_LABELS if which == "cultivation" else RENEWAL_LABELS,
         }
         return render(request, "table.html", context)
 
@@ -616,7 +605,11 @@ def create_app(
         if is_api(request):
             body = {
                 "detail": notice,
-                "failed_province": {**failure, "previous_run": previous},
+                "failed_province": {
+                    **failure,
+                    "previous_run": previous,
+                    "task_label": label(TASK_LABELS, failure.get("task")),
+                },
                 "previous_list": previous
                 and f"/api/v1/runs/{previous}/provinces/{failure['province']}/invitations",
             }
@@ -671,9 +664,9 @@ def create_app(
 
 def failure_notice(run_id: str, failure: dict[str, str | None], previous: str | None) -> str:
     """What an official of a province whose task failed reads instead of the run's lists."""
-    province = failure.get("province")
+    province, task = failure.get("province"), failure.get("task")
     text = (
-        f"运行 {run_id} 中，省份 {province} 的处理任务（{failure.get('task')}）失败，"
+        f"运行 {run_id} 中，省份 {province} 的处理任务“{label(TASK_LABELS, task)}”［{task}］失败，"
         f"本次未发布该省的名单；其他省份的名单已正常发布。错误信息：{failure.get('error')}。"
     )
     if previous:
@@ -686,10 +679,6 @@ def failure_notice(run_id: str, failure: dict[str, str | None], previous: str | 
 
 def _text(value: object) -> str | None:
     return None if value is None else str(value)
-
-
-def _page_count(total: int, page_size: int) -> int:
-    return max(1, -(-total // page_size))
 
 
 def _page_url(request: Request) -> Callable[[int], str]:

@@ -21,6 +21,7 @@ from fastapi.templating import Jinja2Templates
 from models.invitations import REAPPLY_COLUMNS
 from service.api_models import ErrorBody, ListParams, Province, ReapplyPage, RunId
 from service.deps import NOT_FOUND, readable_province, service
+from service.pages import tier_sections
 from service.runs import (
     MEDIA_TYPES,
     DownloadResponse,
@@ -42,11 +43,6 @@ PAGE_ERRORS: dict[int | str, dict[str, Any]] = {
     303: {"description": "未登录：转到登录页"},
     404: {"content": {"text/html": {}}, "description": "不存在，或不属于本令牌可读的省份"},
     422: {"content": {"text/html": {}}, "description": "请求参数有误"},
-}
-LAST_OUTCOME_LABELS = {
-    "rejected": "未通过",
-    "withdrawn": "撤回",
-    "approved": "曾获认定（现无有效称号，请核实）",
 }
 
 
@@ -145,20 +141,16 @@ def reapply_router(
         user: PageUser,
     ) -> HTMLResponse:
         run, listed = readable(request, user, run_id, province)
-        page = reapply_page(run, province, listed, params)
-
-        def page_url(number: int) -> str:
-            target = request.url.include_query_params(page=number)
-            return f"{target.path}?{target.query}"
-
+        sections = tier_sections(
+            request, params, lambda own: reapply_page(run, province, listed, own)
+        )
         context = {
             "user": user,
-            "page": page,
+            "run_id": run.run_id,
+            "province": province,
+            "sections": sections,
             "params": params,
-            "pages": max(1, -(-page.total // page.page_size)),
-            "page_url": page_url,
             "labels": REAPPLY_LABELS,
-            "last_outcome_labels": LAST_OUTCOME_LABELS,
         }
         return templates.TemplateResponse(request, "reapply.html", context)
 

@@ -20,6 +20,13 @@ from fastapi.templating import Jinja2Templates
 
 from features.match_decisions import NO_FIRM, Decision, DecisionStore, audit_entry
 from features.match_review import CANDIDATES_FILE, REVIEW_FILE, province_of_mention
+from models.labels import (
+    MENTION_COLUMN_LABELS,
+    MENTION_SOURCE_LABELS,
+    context_text,
+    label,
+    with_code,
+)
 from service.audit import AUDIT_STATE_KEY, AuditLog
 from service.runs import RunStore
 from service.tokens import Principal
@@ -28,14 +35,6 @@ PAGE_SIZE = 20
 MentionKey = Annotated[
     str, PathParam(pattern=r"^[a-z_]{2,32}:[0-9a-f]{24}$", description="mention key")
 ]
-SOURCE_LABELS = {
-    "ip_holders": "知识产权权利人",
-    "investments": "股权投资·被投企业",
-    "awards": "科技奖项·获奖单位",
-    "rd_institutions": "研发机构·依托单位",
-    "talent": "人才引育·单位",
-    "supply_chain": "产业链供应链",
-}
 
 
 def _pending(runs: RunStore, store: DecisionStore) -> tuple[str | None, pd.DataFrame]:
@@ -45,7 +44,7 @@ def _pending(runs: RunStore, store: DecisionStore) -> tuple[str | None, pd.DataF
     path = folder / REVIEW_FILE if folder else None
     if path is None or not path.is_file():
         return run_id, pd.DataFrame(columns=["mention_key", "province"])
-    queue = pd.read_csv(path, dtype=str, keep_default_na=False)
+    queue = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     if "mention_key" not in queue.columns:  # a run from before issue 14
         return run_id, pd.DataFrame(columns=["mention_key", "province"])
     decided = set(store.current()["mention_key"])
@@ -59,7 +58,12 @@ def _candidates(runs: RunStore, run_id: str | None) -> pd.DataFrame:
     path = folder / CANDIDATES_FILE if folder else None
     if path is None or not path.is_file():
         return pd.DataFrame(columns=["mention_key", "credit_code"])
-    return pd.read_csv(path, dtype={"credit_code": str, "region_code": str}, keep_default_na=False)
+    return pd.read_csv(
+        path,
+        dtype={"credit_code": str, "region_code": str},
+        keep_default_na=False,
+        encoding="utf-8-sig",
+    )
 
 
 def _visible(queue: pd.DataFrame, user: Principal) -> pd.DataFrame:
@@ -107,7 +111,11 @@ def review_router(
         for row in shown.to_dict(orient="records"):
             rows = by_key.get(row["mention_key"])
             row["candidates"] = [] if rows is None else rows.to_dict(orient="records")
-            row["source_label"] = SOURCE_LABELS.get(row["source"], row["source"])
+            row["source_label"] = label(MENTION_SOURCE_LABELS, row["source"])
+            row["context_text"] = context_text(row.get("context"))
+            row["column_label"] = with_code(
+                label(MENTION_COLUMN_LABELS, row["column"]), row["column"]
+            )
             mentions.append(row)
         audit.append(
             {

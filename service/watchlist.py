@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field, field_validator
 
-from models.watchlist import GROUND_LABELS
+from models.labels import BOOLEAN_LABELS, GROUND_LABELS, TITLE_LABELS, label
 from models.watchlist_config import GROUNDS
 from service.api_models import (
     MAX_PAGE,
@@ -95,8 +95,18 @@ def watch_page(path: Path, run_id: str, province: str, params: WatchParams) -> W
         total=len(rows),
         page=params.page,
         page_size=params.page_size,
-        items=records(rows.iloc[start : start + params.page_size]),
+        items=[_labelled(row) for row in records(rows.iloc[start : start + params.page_size])],
     )
+
+
+def _labelled(row: dict[str, Any]) -> dict[str, Any]:
+    """A watch-list row with the names of its codes beside them (the CSV keeps the codes)."""
+    return {
+        **row,
+        "title_label": label(TITLE_LABELS, row.get("title")),
+        "ground_label": label(GROUND_LABELS, row.get("ground")),
+        "new_label": label(BOOLEAN_LABELS, row.get("new")),
+    }
 
 
 def watchlist_router(
@@ -184,7 +194,6 @@ def watchlist_router(
             "params": params,
             "pages": max(1, -(-page.total // page.page_size)),
             "grounds": GROUNDS,
-            "ground_labels": GROUND_LABELS,
             "labels": WATCH_LABELS,
         }
         return templates.TemplateResponse(request, "watchlist.html", context)

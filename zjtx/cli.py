@@ -58,6 +58,7 @@ def validate(
     ] = None,
 ) -> None:
     """Read every table, print rows read / refused / tables missing, and write the rejects."""
+    from features.safe_cells import safe_frame
     from features.sources import load_sources
 
     with reported_errors():
@@ -87,7 +88,7 @@ def validate(
         )
         if rejects is not None:
             rejects.parent.mkdir(parents=True, exist_ok=True)
-            sources.rejects.to_csv(rejects, index=False)
+            safe_frame(sources.rejects).to_csv(rejects, index=False, encoding="utf-8-sig")
             stdout.print(f"rejects written to {rejects}")
 
 

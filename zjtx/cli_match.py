@@ -215,7 +215,7 @@ def _pending_sheet(folder: Path) -> tuple[Path, pd.DataFrame]:
     path = folder / REVIEW_FILE
     if not path.is_file():
         raise fail(f"no review queue at {path}: run `zjtx discover` first, or pass --run")
-    sheet = pd.read_csv(path, dtype=str, keep_default_na=False)
+    sheet = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     if "mention_key" not in sheet.columns:
         raise fail(f"{path} has no mention_key column: it was written before issue 14; run again")
     return path, sheet

@@ -90,4 +90,6 @@ def write_table(frame: pd.DataFrame, out: Path) -> None:
     if out.suffix.lower() == ".parquet":
         frame.to_parquet(out, index=False)
     else:
-        frame.to_csv(out, index=False)
+        from features.safe_cells import safe_frame
+
+        safe_frame(frame).to_csv(out, index=False)  # no control character, no live formula

@@ -18,7 +18,8 @@ import re
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +32,26 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from features.safe_cells import safe_frame, safe_text
 from models.invitations import LIST_COLUMNS, REAPPLY_COLUMNS, SCORE_COLUMNS
-from models.tiers import TIER_LABELS, TIER_SHEETS
+from models.labels import (
+    BOOLEAN_LABELS,
+    GROUND_LABELS,
+    LAST_OUTCOME_LABELS,
+    MODEL_VERSION_LABELS,
+    OUTCOME_LABELS,
+    TASK_LABELS,
+    TIER_ANNEXES,
+    TIER_LABELS,
+    TIER_SHEETS,
+    TITLE_LABELS,
+    TITLE_SHEETS,
+    basis_text,
+    label,
+    table_text,
+    with_code,
+)
+from models.watchlist import coverage_tables
 
 COLUMN_LABELS = {
     "rank": ("排名", 6, "本名单内按模型得分由高到低的名次（1 为最高）"),
@@ -42,12 +61,14 @@ COLUMN_LABELS = {
     "tier": (
         "梯度层级",
         14,
-        "specialized = 专精特新中小企业（附件1）；little_giant = 专精特新“小巨人”（附件2）",
+        "专精特新中小企业［specialized］（附件1）；专精特新“小巨人”企业［little_giant］（附件2）。"
+        "方括号内为 CSV 文件中的代码",
     ),
     "outcome": (
         "初筛结论",
         12,
-        "eligible = 数据显示全部指标达标；to_verify = 无不达标项，但部分指标需企业申报时核实",
+        "达标［eligible］：数据显示全部指标达标；待核实［to_verify］：无不达标项，但部分指标需企业"
+        "申报时核实。方括号内为 CSV 文件中的代码",
     ),
     "score": ("排序得分", 10, "名单排序依据，等于 priority；仅用于排序，不替代认定标准"),
     "p_qualify": ("认定概率", 10, "若现在申报，被认定的概率（校准后估计）"),
@@ -69,9 +90,37 @@ COLUMN_LABELS = {
         "官方发展评价得分达到本层级分数线的概率估计；不判定评价得分指标",
     ),
     "reasons": ("排序依据", 48, "对得分影响最大的因素及方向"),
-    "to_verify": ("待核实事项", 60, "数据不足以判断、需企业申报时提供材料的指标"),
+    "to_verify": (
+        "待核实事项",
+        60,
+        "数据不足以判断、需企业申报时提供材料的指标：指标名称（条款）［指标编号］：依据",
+    ),
     "declarations": ("需申报说明", 48, "数据无法证明、由企业如实说明的事项（如主导产品市场地位）"),
-    "evidence": ("达标依据", 80, "每项已达标指标所依据的数据与门槛"),
+    "evidence": (
+        "达标依据",
+        80,
+        "每项已达标指标所依据的数据与门槛：指标名称（条款）［指标编号］：依据",
+    ),
+}
+# The run-wide lists the service pages through (cultivation.csv, renewals.csv).
+CULTIVATION_LABELS = {
+    **{c: COLUMN_LABELS[c] for c in ("credit_code", "name", "region_code", "tier")},
+    "failing_criteria": (
+        "不达标指标",
+        30,
+        "仅因这些可培育的指标不符合而未被邀请（CSV 文件中为逗号分隔的指标编号）",
+    ),
+    "evidence": ("不达标依据", 80, "每项不达标指标：名称（条款）［指标编号］：依据"),
+}
+RENEWAL_LABELS = {
+    **{c: COLUMN_LABELS[c] for c in ("credit_code", "name", "region_code", "tier")},
+    "outcome": (
+        "复核结论",
+        12,
+        "达标［eligible］、待核实［to_verify］或不符合［ineligible］（第十六条）",
+    ),
+    "failing": ("不达标指标", 60, "每项不达标指标：名称（条款）［指标编号］：依据"),
+    "unknown": ("数据不足的指标", 60, "每项数据不足以判断的指标：名称（条款）［指标编号］：依据"),
 }
 INVITATION_NOTE = (
     "名单仅列出数据显示无任何不达标指标的企业（认定标准不降低，第九条）；是否认定以审核为准。"
@@ -86,15 +135,15 @@ _REAPPLY_OWN_LABELS = {
     "last_outcome": (
         "上次申报结果",
         12,
-        "rejected = 未通过；withdrawn = 撤回；approved = 曾获认定，但数据未显示有效期内的"
-        "本层级称号（已到期、被撤销或认定记录缺失），请核实",
+        "未通过［rejected］；撤回［withdrawn］；曾获认定［approved］：但数据未显示有效期内的"
+        "本层级称号（已到期、被撤销或认定记录缺失），请核实。方括号内为 CSV 文件中的代码",
     ),
 }
 REAPPLY_LABELS = {c: _REAPPLY_OWN_LABELS.get(c) or COLUMN_LABELS[c] for c in REAPPLY_COLUMNS}
 REAPPLY_NOTE = (
     "再申报名单列出曾申报本层级而未获认定（最近一次申报未通过或撤回）、现在数据显示无任何不达标"
     "指标（初筛结论为达标或待核实）的企业，以及曾获认定、但数据未显示有效期内本层级称号的企业"
-    "（上次申报结果为 approved，请核实）。这些企业省级主管部门已经掌握，不是主动发现的企业：本名单"
+    "（上次申报结果为“曾获认定”，请核实）。这些企业省级主管部门已经掌握，不是主动发现的企业：本名单"
     "单独发布，从不混入邀请名单；本轮已申报该层级的企业不列入。与邀请名单相同，认定标准不降低"
     "（第九条），观察名单上的企业不列入；是否认定以审核为准。"
 )
@@ -104,14 +153,22 @@ REAPPLY_ORDER = {
     "rule_baseline": "排序：本次尚无训练好的排序模型，认定概率未估计，按规则基线的排序得分"
     "由高到低；得分相同按统一社会信用代码。",
 }
+# Columns that hold codes (outputs.md): the CSV keeps the code, a sheet shows its Chinese name.
+CODED_COLUMNS: Mapping[str, Callable[[object], str]] = {
+    "tier": partial(label, TIER_LABELS),
+    "outcome": partial(label, OUTCOME_LABELS),
+    "last_outcome": partial(label, LAST_OUTCOME_LABELS),
+    "title": partial(label, TITLE_LABELS),
+    "ground": partial(label, GROUND_LABELS),
+    "new": partial(label, BOOLEAN_LABELS),
+    "basis": basis_text,
+}
 FIXED_ZIP_TIME = (2026, 1, 1, 0, 0, 0)
 CANDIDATES_ROW_GROUP = 16_384  # a firm page reads one such group of candidates.parquet
-# Spreadsheet safety: a text cell that starts like a formula is shown as text, never run, and
-# control characters (which Excel refuses, aborting the whole file) are dropped.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # tab and LF kept
+# Spreadsheet safety (features.safe_cells, the one sanitiser): a text cell that starts like a
+# formula is shown as text, never run, and control characters are dropped.
 _MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
-_IMG = '<img alt="chart" src="data:image/png;base64,{}" style="max-width:100%">'
+_IMG = '<img alt="图表" src="data:image/png;base64,{}" style="max-width:100%">'
 
 
 def file_fingerprint(path: Path) -> str:
@@ -138,29 +195,6 @@ def config_hash(paths: Iterable[Path]) -> str:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
-
-
-def safe_text(value: str) -> str:
-    """Text without control characters (tab and line feed kept; a lone CR would split a CSV
-    row, since the files end lines with LF)."""
-    return _CONTROL.sub("", value)
-
-
-def _safe_csv_frame(lists: pd.DataFrame) -> pd.DataFrame:
-    """Text cells cleaned, and prefixed with ' where a spreadsheet would read a formula."""
-    safe = lists.copy()
-    for column in safe.columns:
-        values = safe[column]
-        if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
-            continue
-        text = values.map(lambda v: _csv_cell(v) if isinstance(v, str) else v)
-        safe[column] = text.astype(values.dtype) if values.dtype != object else text
-    return safe
-
-
-def _csv_cell(value: str) -> str:
-    value = safe_text(value)
-    return "'" + value if value.startswith(FORMULA_START) else value
 
 
 # Beside each list the service pages through, a row index (index/<the list's path>.parquet):
@@ -264,9 +298,19 @@ def write_row_indexes(run_dir: Path) -> None:
 def write_list_csv(lists: pd.DataFrame, path: Path) -> None:
     """UTF-8 with BOM so that Excel opens Chinese text correctly; stable float format.
     Text that would start a formula gets a leading ' (OWASP CSV injection)."""
-    _safe_csv_frame(lists).to_csv(
+    safe_frame(lists).to_csv(
         path, index=False, encoding="utf-8-sig", float_format="%.6f", lineterminator="\n"
     )
+
+
+def named(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows as people read them: each coded column's values by their Chinese names
+    (CODED_COLUMNS); missing values stay missing."""
+    shown = rows.copy()
+    for column, name in CODED_COLUMNS.items():
+        if column in shown.columns:
+            shown[column] = shown[column].map(name, na_action="ignore")
+    return shown
 
 
 def write_list_xlsx(
@@ -293,8 +337,8 @@ def write_list_xlsx(
             cell.font = header_font
             cell.fill = header_fill
             cell.alignment = Alignment(vertical="center", wrap_text=True)
-        rows = lists[lists[sheet_column] == key]
-        for record in rows[columns].itertuples(index=False):
+        rows = named(lists[lists[sheet_column] == key][columns])
+        for record in rows.itertuples(index=False):
             sheet.append([_excel_value(v) for v in record])
             for cell in sheet[sheet.max_row]:
                 if cell.data_type == "f":  # text that looks like a formula stays text
@@ -305,13 +349,13 @@ def write_list_xlsx(
         if len(rows):
             sheet.auto_filter.ref = sheet.dimensions
     guide = workbook.create_sheet("说明")
-    guide.append(["列名", "字段", "说明"])
+    guide.append(["列名", "CSV 列名", "说明"])
     for cell in guide[1]:
         cell.font = header_font
         cell.fill = header_fill
     for column in columns:
-        label, _, meaning = labels[column]
-        guide.append([label, column, meaning])
+        name, _, meaning = labels[column]
+        guide.append([name, with_code("", column), meaning])
     guide.append([])
     guide.append(["注意", "", note])
     for extra in notes:
@@ -335,18 +379,30 @@ WATCH_LABELS = {
     "title": (
         "称号",
         16,
-        "有效期内的最高称号：specialized_sme 专精特新中小企业；little_giant 小巨人",
+        "有效期内的最高称号：专精特新中小企业［specialized_sme］；专精特新“小巨人”企业"
+        "［little_giant］。方括号内为 CSV 文件中的代码",
     ),
     "expires_on": ("有效期至", 12, "所持称号的有效期截止日"),
-    "ground": ("风险事由", 22, "数据显示的风险事由（第十一、十七至二十条）"),
+    "ground": (
+        "风险事由",
+        22,
+        "数据显示的风险事由（第十一、十七至二十条）；CSV 文件中为事由代码",
+    ),
     "article": ("依据条款", 20, "《优质中小企业梯度培育管理办法》条款"),
     "since": ("发生日期", 12, "事由发生或首次列出的日期"),
     "evidence": ("事由依据", 80, "事由所依据的数据与记录"),
     "action": ("处置建议", 16, "重点监测 / 核实后取消认定 / 报工业和信息化部 / 转迁入地"),
-    "new": ("本期新增", 10, "true = 上一次发布的运行中没有这一事由"),
-    "basis": ("事由细项", 24, "指标编号，或重大变化的类型与日期"),
+    "new": (
+        "本期新增",
+        10,
+        "是：上一次发布的运行中没有这一事由（CSV 文件中为 ［true］／［false］）",
+    ),
+    "basis": (
+        "事由细项",
+        24,
+        "不再符合的指标：名称（条款）［指标编号］；或重大变化的类型与日期",
+    ),
 }
-WATCH_SHEETS = {"specialized_sme": "专精特新中小企业", "little_giant": "专精特新小巨人"}
 WATCH_NOTE = (
     "观察名单列出有效期内、数据显示存在风险事由的专精特新中小企业和“小巨人”企业（第十四、十七至"
     "二十一条）；是否取消认定以核实为准。"
@@ -365,7 +421,7 @@ def write_watchlist(rows: pd.DataFrame, folder: Path, province: str) -> None:
         own,
         folder / f"{province}.xlsx",
         labels=WATCH_LABELS,
-        sheets=("title", WATCH_SHEETS),
+        sheets=("title", TITLE_SHEETS),
         note=WATCH_NOTE,
     )
 
@@ -413,6 +469,27 @@ def _deterministic_zip(data: bytes) -> bytes:
     return out.getvalue()
 
 
+FUNNEL_LABELS = {
+    "province": "省份",
+    "registry": "登记企业",
+    "candidates": "候选企业",
+    "already_certified": "已获称号",
+    "ineligible": "不符合",
+    "eligible": "达标",
+    "to_verify": "待核实",
+    "invited": "邀请",
+    "reapply": "再申报",
+}
+# The funnel chart's bars (stage → colour); its legend is the page's, in Chinese.
+FUNNEL_STAGES = {
+    "candidates": "#1f77b4",
+    "eligible": "#2ca02c",
+    "to_verify": "#ff7f0e",
+    "invited": "#d62728",
+}
+SCORE_COLOUR = "#1f4e78"
+
+
 def write_report_html(
     path: Path,
     manifest: Mapping[str, object],
@@ -422,22 +499,9 @@ def write_report_html(
     watch_summary: Mapping[str, object] | None = None,
 ) -> None:
     """A self-contained page for people: the provinces that failed (first, where no one can
-    miss them), funnel per province and tier, with charts, and the watch list per province."""
-    charts = [_funnel_chart(funnel), _score_chart(lists)]
-    funnel_labels = funnel.rename(
-        columns={
-            "province": "省份",
-            "tier": "层级",
-            "registry": "登记企业",
-            "candidates": "候选企业",
-            "already_certified": "已获称号",
-            "ineligible": "不符合",
-            "eligible": "达标",
-            "to_verify": "待核实",
-            "invited": "邀请",
-            "reapply": "再申报",
-        }
-    )
+    miss them), a section per tier with its funnel per province and charts, the re-application
+    counts, the watch list per province, and the run's main counts. Every code is shown by its
+    Chinese name (models.labels); the codes stay in the CSV files and the manifest."""
     counts = manifest.get("counts", {})
     page = f"""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8">
@@ -449,28 +513,92 @@ th, td {{ border: 1px solid #bbb; padding: 4px 10px; text-align: right; }}
 th {{ background: #1f4e78; color: #fff; }}
 td:first-child, td:nth-child(2) {{ text-align: left; }}
 .note {{ color: #555; max-width: 60em; }}
+.swatch {{ display: inline-block; width: .9em; height: .9em; margin: 0 .3em 0 1em; }}
+table.text td {{ text-align: left; }}
 </style></head><body>
 <h1>优质中小企业主动发现 · 运行报告</h1>
 <p>运行编号 {html.escape(str(manifest.get("run_id", "")))} · 评估日期
 {html.escape(str(manifest.get("as_of", "")))} · 模型版本
-{html.escape(str(manifest.get("model_version", "")))}</p>
+{html.escape(label(MODEL_VERSION_LABELS, manifest.get("model_version")))}</p>
 <p class="note">依据《优质中小企业梯度培育管理办法》（工信部企业〔2026〕2号）第九条：
 名单只包含数据显示无任何不达标指标的企业（认定标准不降低）；“待核实”表示部分指标需企业申报时提供材料。模型得分仅用于排序。</p>
 {failed_section(manifest.get("failed_provinces"))}
 <h2>各省筛选漏斗</h2>
-{funnel_labels.to_html(index=False, border=0)}
+{"".join(_tier_section(funnel, lists, tier) for tier in TIER_LABELS)}
 {_reapply_section(funnel)}
 {_watchlist_section(watchlist, watch_summary)}
-<h2>图表</h2>
-{"".join(_IMG.format(chart) for chart in charts)}
-<h2>各阶段数量</h2>
-<pre>{html.escape(json.dumps(counts, ensure_ascii=False, indent=2))}</pre>
+{_counts_section(_mapping(counts))}
 </body></html>
 """
-    path.write_text(page, encoding="utf-8")
+    path.write_text(safe_text(page), encoding="utf-8")  # no control character from the data
 
 
-FAILED_TASK_LABELS = {"province": "省级指标判定、评分与名单生成"}
+def _tier_section(funnel: pd.DataFrame, lists: pd.DataFrame, tier: str) -> str:
+    """One tier apart: its funnel per province, the funnel chart and the scores of the invited
+    firms (charts carry no text: their legends are the page's)."""
+    rows = funnel[funnel["tier"] == tier].drop(columns="tier")
+    heading = f"{TIER_LABELS[tier]}（{TIER_ANNEXES[tier]}）"
+    parts = [f'<section id="funnel-{tier}">', f"<h3>{html.escape(heading)}</h3>"]
+    if rows.empty:
+        parts.append("<p>本次运行没有该层级的数据。</p></section>")
+        return "\n".join(parts)
+    table = rows.rename(columns=FUNNEL_LABELS)
+    parts.append(table.to_html(index=False, border=0))
+    legend = "".join(
+        f'<span class="swatch" style="background:{colour}"></span>'
+        f"{html.escape(FUNNEL_LABELS[stage])}"
+        for stage, colour in FUNNEL_STAGES.items()
+    )
+    parts.append(
+        f"<figure>{_IMG.format(_funnel_chart(rows))}"
+        f"<figcaption>各省{html.escape(TIER_LABELS[tier])}筛选漏斗（横轴：省份代码，纵轴：企业数，"
+        f"对数刻度）：{legend}</figcaption></figure>"
+    )
+    scores = lists.loc[lists["tier"] == tier, "score"].dropna()
+    if len(scores):
+        parts.append(
+            f"<figure>{_IMG.format(_score_chart(scores))}"
+            f"<figcaption>{html.escape(TIER_LABELS[tier])}邀请名单的排序得分分布"
+            "（横轴：排序得分，纵轴：企业数）</figcaption></figure>"
+        )
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def _counts_section(counts: Mapping[str, object]) -> str:
+    """The run's main counts in words (every count, by code, is in manifest.json)."""
+    matching, watch = (_mapping(counts.get(key)) for key in ("matching", "watchlist"))
+    lines = [
+        ("登记企业", counts.get("firms")),
+        ("拒收的输入行", counts.get("rejected_rows")),
+        ("无法确定所属省份的企业", counts.get("firms_without_province")),
+        ("企业名称提及", matching.get("mentions")),
+        ("已匹配到登记企业的提及", matching.get("linked")),
+        ("待人工复核的提及", matching.get("review")),
+        ("按人工复核结论匹配的提及", matching.get("decided")),
+        ("发布名单的省份", counts.get("provinces")),
+        ("邀请名单企业", counts.get("invited")),
+        ("再申报名单企业", counts.get("reapply")),
+        ("观察名单事由", watch.get("rows")),
+        ("观察名单企业", watch.get("firms")),
+        ("观察名单本期新增事由", watch.get("new")),
+    ]
+    rows = "".join(
+        f"<tr><td>{html.escape(name)}</td><td>{html.escape(str(value))}</td></tr>"
+        for name, value in lines
+        if value is not None
+    )
+    if not rows:
+        return ""
+    return (
+        "<h2>各阶段数量</h2>\n"
+        '<p class="note">全部计数（含各数据表的读取情况）见同一运行目录的 manifest.json。</p>\n'
+        f'<table id="counts"><tr><th>项目</th><th>数量</th></tr>{rows}</table>'
+    )
+
+
+def _mapping(value: object) -> Mapping[str, object]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def failed_section(failed: object) -> str:
@@ -493,10 +621,9 @@ def failed_section(failed: object) -> str:
             )
         else:
             where = "无：此前没有发布过该省的名单"
-        label = FAILED_TASK_LABELS.get(task, task)
         rows.append(
             f"<tr><td>{html.escape(province)}</td>"
-            f"<td>{html.escape(label)}（{html.escape(task)}）</td>"
+            f"<td>{html.escape(with_code(label(TASK_LABELS, task), task))}</td>"
             f'<td style="text-align:left">{html.escape(str(entry.get("error", "")))}</td>'
             f'<td style="text-align:left">{where}</td></tr>'
         )
@@ -520,7 +647,7 @@ def _reapply_section(funnel: pd.DataFrame) -> str:
         return ""
     lines = "".join(
         f"<li>省份 {html.escape(str(row.province))} · "
-        f"{html.escape(TIER_LABELS.get(str(row.tier), str(row.tier)))}：再申报名单 "
+        f"{html.escape(label(TIER_LABELS, row.tier))}：再申报名单 "
         f"{int(row.reapply)} 家（邀请名单 {int(getattr(row, 'invited', 0))} 家）</li>"
         for row in funnel.sort_values(["province", "tier"]).itertuples(index=False)
     )
@@ -533,12 +660,25 @@ def _reapply_section(funnel: pd.DataFrame) -> str:
     )
 
 
+WATCH_REPORT_COLUMNS = [
+    "credit_code",
+    "name",
+    "title",
+    "ground",
+    "article",
+    "since",
+    "action",
+    "new",
+    "evidence",
+]
+
+
 def _watchlist_section(watchlist: pd.DataFrame | None, summary: Mapping[str, object] | None) -> str:
     """Per province: counts by ground and action, the new grounds, and the rows themselves."""
     if watchlist is None:
         return ""
     parts = [
-        "<h2>观察名单（有进有出，第十四、十七至二十一条）</h2>",
+        '<h2 id="watchlist">观察名单（有进有出，第十四、十七至二十一条）</h2>',
         '<p class="note">有效期内的专精特新中小企业和“小巨人”企业中，数据显示存在风险事由者；'
         "按严重程度、再按发生日期排序。“本期新增”指上一次发布的运行中没有的事由。</p>",
     ]
@@ -548,71 +688,61 @@ def _watchlist_section(watchlist: pd.DataFrame | None, summary: Mapping[str, obj
     )
     if unknown:
         items = "".join(
-            f"<li>{html.escape(str(k))}：{html.escape(str(v))}</li>" for k, v in unknown.items()
+            f"<li>{html.escape(label(GROUND_LABELS, ground))}：缺少数据表 "
+            f"{html.escape('、'.join(table_text(t) for t in coverage_tables(str(status))))}</li>"
+            for ground, status in unknown.items()
         )
         parts.append(f"<p>以下事由因数据缺失无法判断：</p><ul>{items}</ul>")
     if watchlist.empty:
         parts.append("<p>本次运行没有观察名单企业。</p>")
         return "\n".join(parts)
-    shown = [
-        "credit_code",
-        "name",
-        "title",
-        "ground",
-        "article",
-        "since",
-        "action",
-        "new",
-        "evidence",
-    ]
     for province, rows in watchlist.groupby("province", sort=True):
         counts = rows.groupby(["ground", "action"]).size().rename("企业事由数").reset_index()
-        table = rows[shown].copy()
+        counts["ground"] = counts["ground"].map(partial(label, GROUND_LABELS))
+        counts = counts.rename(columns={"ground": "风险事由", "action": "处置建议"})
+        table = rows[WATCH_REPORT_COLUMNS].copy()
         table["since"] = pd.to_datetime(table["since"], errors="coerce").dt.strftime("%Y-%m-%d")
+        table["new"] = table["new"].map(lambda new: "true" if new in (True, "true") else "false")
+        table = named(table).rename(columns={c: WATCH_LABELS[c][0] for c in WATCH_REPORT_COLUMNS})
+        new = int(rows["new"].isin([True, "true"]).sum())
         parts.append(
             f"<h3>省份 {html.escape(str(province))}：{len(rows)} 条事由，"
-            f"{rows['credit_code'].nunique()} 家企业，本期新增 {int(rows['new'].sum())} 条</h3>"
+            f"{rows['credit_code'].nunique()} 家企业，本期新增 {new} 条</h3>"
         )
         parts.append(counts.to_html(index=False, border=0))
-        parts.append(
-            table.rename(columns={c: WATCH_LABELS[c][0] for c in shown}).to_html(
-                index=False, border=0
-            )
-        )
+        parts.append(table.to_html(index=False, border=0, na_rep="", classes="text"))
     return "\n".join(parts)
 
 
-def _funnel_chart(funnel: pd.DataFrame) -> str:
+def _funnel_chart(rows: pd.DataFrame) -> str:
+    """Bars per province for one tier's stages (FUNNEL_STAGES' colours), log scale; no text
+    but the axes' figures."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    stages = ["candidates", "eligible", "to_verify", "invited"]
-    figure, axes = plt.subplots(1, 2, figsize=(11, 3.6))
-    for axis, tier in zip(axes, TIER_LABELS, strict=True):
-        rows = funnel[funnel["tier"] == tier].set_index("province")[stages]
-        if len(rows):
-            rows.plot.bar(ax=axis, logy=True, rot=0)
-        axis.set_title(tier)
-        axis.set_xlabel("province")
+    stages = [s for s in FUNNEL_STAGES if s in rows.columns]
+    figure, axis = plt.subplots(figsize=(7, 3.2))
+    values = rows.set_index("province")[stages]
+    values.plot.bar(ax=axis, logy=True, rot=0, color=[FUNNEL_STAGES[s] for s in stages])
+    legend = axis.get_legend()
+    if legend is not None:
+        legend.remove()
+    axis.set_xlabel("")
     figure.tight_layout()
     return _png(figure)
 
 
-def _score_chart(lists: pd.DataFrame) -> str:
+def _score_chart(scores: pd.Series) -> str:
+    """A histogram of one tier's invited firms' scores; no text but the axes' figures."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axis = plt.subplots(figsize=(6, 3.2))
-    for tier in TIER_LABELS:
-        scores = lists.loc[lists["tier"] == tier, "score"]
-        if len(scores):
-            axis.hist(scores, bins=20, alpha=0.6, label=tier)
-    axis.set_xlabel("model score of invited firms")
-    axis.legend()
+    figure, axis = plt.subplots(figsize=(6, 3.0))
+    axis.hist(scores.astype("float64"), bins=20, color=SCORE_COLOUR)
     figure.tight_layout()
     return _png(figure)
 

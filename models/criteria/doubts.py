@@ -25,6 +25,7 @@ from models.criteria.facts import FIRM_COLUMNS, Doubt, Facts, at, day, strings_o
 from models.criteria.rules import accepted_titles, audit_note
 from models.criteria.text import FAIL, PASS, UNKNOWN, Pick, Prior, Verdicts
 from models.criteria_config import CriteriaConfig
+from models.labels import table_text
 
 WORSEN, LIFT = "worsen", "lift"
 
@@ -311,7 +312,10 @@ def pending_doubt(shadow: Facts, tables: tuple[str, ...]) -> Doubt:
         first_of = pd.Series(pending).groupby(firms).first()
         new = first_of[row[first_of.index.to_numpy()] < 0]
         row[new.index.to_numpy()] = np.arange(len(texts), len(texts) + len(new))
-        texts += described.take(pa.array(new.to_numpy())).to_pylist()
+        texts += [
+            table_text(table) + text
+            for text in described.take(pa.array(new.to_numpy())).to_pylist()
+        ]
     return Doubt(row, count, pa.array(texts, pa.string()))
 
 

@@ -20,6 +20,7 @@ from models.criteria_config import (
     SPECIALIZED_CRITERIA,
     CriteriaConfig,
 )
+from models.labels import TITLE_LABELS, criterion_heading, criterion_text
 
 TIERS = ("specialized", "little_giant")
 MODES = ("discovery", "renewal")
@@ -34,34 +35,6 @@ ELIGIBLE, TO_VERIFY, INELIGIBLE, ALREADY_CERTIFIED = 3, 4, 5, 6
 OUTPUT_COLUMNS = ["credit_code", "tier", "mode", "criterion", "verdict", "evidence"]
 # outputs.md, 附件3（四）: matters the firm states itself; their `unknown` does not block.
 SELF_DECLARED = frozenset({"a1_5_market", "a2_5_market", "art11_products_allowed"})
-CRITERION_LABELS = {
-    "art11_registered": "依法设立",
-    "art11_sme_size": "中小企业划型",
-    "art11_credit_lists": "经营异常与严重失信名单",
-    "art11_incidents": "近三年事故事件",
-    "art11_products_allowed": "产品目录类别",
-    "art20_ban": "取消认定后禁止申报",
-    "a1_1_title": "科技和创新型中小企业称号",
-    "a1_1_niche_years": "细分市场年限",
-    "a1_2_scale": "营业收入或股权投资",
-    "a1_2_main_business": "主营业务收入占比",
-    "a1_2_debt_ratio": "资产负债率",
-    "a1_3_rd": "研发费用",
-    "a1_4_ip": "I类知识产权",
-    "a1_5_market": "市场地位",
-    "a1_6_evaluation": "发展评价得分",
-    "a2_1_title": "专精特新中小企业称号",
-    "a2_1_niche_years": "细分市场年限",
-    "a2_2_revenue": "营业收入",
-    "a2_2_main_business": "主营业务收入占比",
-    "a2_2_growth": "营业收入复合增长率",
-    "a2_2_debt_ratio": "资产负债率",
-    "a2_3_rd": "研发费用",
-    "a2_4_ip": "I类知识产权",
-    "a2_5_market": "市场地位",
-    "a2_6_domain": "产业链关键环节领域",
-    "a2_7_evaluation": "发展评价得分",
-}
 
 
 def _tier_rules(f: Facts, tier: str, due: np.ndarray | None) -> dict[str, Callable[[], Verdicts]]:
@@ -193,9 +166,7 @@ def _outcome(
     texts = np.empty(len(uniques), dtype=np.int32)
     for i, value in enumerate(uniques):
         kind, mask = int(value >> 32), int(value & 0xFFFFFFFF)
-        names = "、".join(
-            f"{c}（{CRITERION_LABELS[c]}）" for j, c in enumerate(ids) if mask >> j & 1
-        )
+        names = "、".join(criterion_heading(c) for j, c in enumerate(ids) if mask >> j & 1)
         if kind == INELIGIBLE:
             text = f"不符合：{names}"
         elif kind == TO_VERIFY:
@@ -217,7 +188,7 @@ def _outcome(
         )
         for mask, name in ((giant, "little_giant"), (~giant, TIER_TITLE[tier])):
             if mask.any():
-                label = rules.TITLE_LABELS[name]
+                label = TITLE_LABELS[name]
                 evidence[idx[mask]] = render(
                     f.pool,
                     np.flatnonzero(mask),
@@ -349,7 +320,8 @@ def cultivation_list(criteria: pd.DataFrame, config: CriteriaConfig) -> pd.DataF
     """Near misses (Chapter 4): discovery-mode firms `ineligible` only through cultivable
     criteria, at most `cultivation.max_failing` of them. Never invited; listed for services.
 
-    Columns: credit_code, tier, failing_criteria (ids joined by ","), evidence (joined by "；").
+    Columns: credit_code, tier, failing_criteria (ids joined by ","), evidence (each failing
+    criterion's evidence led by its name, joined by "；").
     """
     settings = config.cultivation
     columns = ["credit_code", "tier", "failing_criteria", "evidence"]
@@ -368,6 +340,9 @@ def cultivation_list(criteria: pd.DataFrame, config: CriteriaConfig) -> pd.DataF
         return pd.DataFrame({c: pd.Series(dtype="str") for c in columns})
     rows = pd.MultiIndex.from_frame(fails[keys]).isin(near)
     chosen = criteria.loc[fails.index[rows], [*keys, "criterion", "evidence"]].astype("str")
+    chosen["evidence"] = [
+        criterion_text(c, e) for c, e in zip(chosen["criterion"], chosen["evidence"], strict=True)
+    ]
     listed = chosen.groupby(keys, sort=True).agg(
         failing_criteria=("criterion", ",".join), evidence=("evidence", "；".join)
     )

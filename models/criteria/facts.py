@@ -28,26 +28,13 @@ from features.schemas import (
 from features.sources import SourceData
 from models.criteria.text import TextPool, to_fen
 from models.criteria_config import CriteriaConfig
+from models.labels import table_text
 
 # Article 2: the ladder 科技和创新型中小企业 → 专精特新中小企业 → 专精特新"小巨人".
 TITLE_RANK = {"tech_sme": 1, "innovative_sme": 1, "specialized_sme": 2, "little_giant": 3}
 
 
 REFUSED_COLUMNS = ["credit_code", "table", "row", "reason"]
-TABLE_LABELS = {
-    "financials": "年度财务数据",
-    "certifications": "认定记录",
-    "credit_events": "信用与合规",
-    "products": "主导产品",
-    "ip_rights": "知识产权",
-    "ip_holders": "知识产权权利人",
-    "investments": "股权投资",
-    "awards": "科技奖项",
-    "rd_institutions": "研发机构",
-    "supply_chain": "产业链供应链",
-    "chain_nodes": "产业链图谱",
-    "evaluation_scores": "发展评价得分",
-}
 
 # The column that attributes each table's rows to a registry firm (sources.md).
 FIRM_COLUMNS = {
@@ -338,7 +325,7 @@ class Facts:
         count = np.bincount(refused["pos"].to_numpy(), minlength=self.n)
         first = refused.drop_duplicates("pos")
         texts = [
-            f"数据表 {t}（{TABLE_LABELS.get(t, t)}）第{r}行被拒收（{reason}）"
+            f"数据表 {table_text(t)}第{r}行被拒收（{reason}）"
             for t, r, reason in zip(first["table"], first["row"], first["reason"], strict=True)
         ]
         row[first["pos"].to_numpy()] = np.arange(len(first))

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from features.schemas import (
+    CATALOGUE_CLASSES,
     CREDIT_EVENT_TYPES,
     FIRM_STATUS,
     NODE_CATEGORIES,
@@ -20,7 +21,6 @@ from features.schemas import (
     TITLES,
 )
 from models.criteria.facts import (
-    TABLE_LABELS,
     TITLE_RANK,
     Events,
     Facts,
@@ -51,47 +51,17 @@ from models.criteria.text import (
     wan,
 )
 from models.criteria_config import ratio
+from models.labels import (
+    CATALOGUE_LABELS,
+    CATEGORY_LABELS,
+    EVENT_LABELS,
+    REASON_LABELS,
+    STATUS_LABELS,
+    TITLE_LABELS,
+    table_text,
+)
 
-STATUS_LABELS = {
-    "operating": "存续（在业）",
-    "revoked": "吊销",
-    "cancelled": "注销",
-    "moved_out": "迁出（由迁入地中小企业主管部门负责，第十九条）",
-}
-TITLE_LABELS = {
-    "tech_sme": "科技型中小企业",
-    "innovative_sme": "创新型中小企业",
-    "specialized_sme": "专精特新中小企业",
-    "little_giant": "专精特新“小巨人”企业",
-}
-EVENT_LABELS = {
-    "abnormal_operation": "列入经营异常名录",
-    "serious_dishonesty": "列入严重失信主体名单",
-    "major_safety_accident": "较大及以上生产安全事故",
-    "major_cyber_incident": "重大网络和数据安全事件",
-    "major_environmental_violation": "重大环境违法行为",
-    "serious_quality_issue": "严重质量问题",
-    "serious_industry_violation": "严重违反相关行业管理规定",
-    "data_fraud": "数据造假",
-}
-REASON_LABELS = {
-    "incident": "发生第二十条所列事故、事件或违法违规行为",
-    "dishonesty": "被列入严重失信主体名单",
-    "data_fraud": "数据造假",
-}
-CATEGORY_LABELS = {
-    "core_components": "制造业核心基础零部件",
-    "core_electronic_components": "核心基础元器件",
-    "key_software": "关键软件",
-    "advanced_process": "先进基础工艺",
-    "key_materials": "关键基础材料",
-    "industrial_tech_base": "产业技术基础",
-    "traditional_upgrade": "改造提升传统产业",
-    "emerging_industry": "培育壮大新兴产业",
-    "future_industry": "布局建设未来产业",
-    "other": "其他",
-}
-CATALOGUE_LABELS = ["鼓励类", "允许类", "限制类", "淘汰类"]  # features.schemas.CATALOGUE_CLASSES
+CATALOGUE_NAMES = [CATALOGUE_LABELS[c] for c in CATALOGUE_CLASSES]  # by position, as codes_of
 
 # GB 32100-2015 positions 1-2 (registering authority, organisation type), facts §2.
 CODE_KIND_LABELS = {
@@ -105,7 +75,7 @@ DECLARE_PRODUCTS = "需申报说明：提供的产品（服务）不属于国家
 
 
 def missing(*tables: str) -> str:
-    return "、".join(f"缺少数据表 {t}（{TABLE_LABELS.get(t, t)}）" for t in tables)
+    return "、".join(f"缺少数据表 {table_text(t)}" for t in tables)
 
 
 def _missing_tables(f: Facts, *tables: str) -> str | None:
@@ -291,7 +261,7 @@ def art11_products_allowed(f: Facts) -> Verdicts:
         "产品「",
         Pick(cat.blocked_row, cat.names),
         "」属产业结构调整指导目录",
-        Via(cat.blocked_row, Label(cat.blocked_class, CATALOGUE_LABELS)),
+        Via(cat.blocked_row, Label(cat.blocked_class, CATALOGUE_NAMES)),
         "（第十一条）",
     )
     v.decide(cat.all_allowed, PASS, f"已登记产品均属鼓励类或允许类；{DECLARE_PRODUCTS}")
@@ -458,7 +428,7 @@ def audit_note(years: list[int]) -> str:
     """附件3（一）: what an official asks for when accounts are marked unaudited."""
     listed = "、".join(str(y) for y in years)
     return (
-        f"{listed}年财务数据标注未经审计（audited = false），需提供{listed}年度审计报告核实"
+        f"{listed}年财务数据标注未经审计［audited = false］，需提供{listed}年度审计报告核实"
         "（附件3（一）：以上一会计年度审计报告期末数为准）"
     )
 

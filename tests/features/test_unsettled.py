@@ -125,7 +125,7 @@ def test_pending_mentions_copy_the_row_once_per_candidate(data_dir: Path) -> Non
     # then
     awards = pending.tables["awards"]
     assert awards["unit_credit_code"].tolist() == [CODE_A, CODE_B]
-    assert awards[PENDING_COLUMN].iloc[0] == "awards 第0行 unit_name「华芯公司」"
+    assert awards[PENDING_COLUMN].iloc[0] == "第0行 unit_name「华芯公司」"
     # a queue row no longer in the data (e.g. dated after as_of) is left out
     gone = queue.assign(row=[5])
     assert pending_mentions(data, gone).tables == {}

@@ -92,7 +92,7 @@ def test_refused_revocation_makes_art20_ban_unknown(config: CriteriaConfig) -> N
     refused = _refused("certifications", 1, "certified_on: missing value")
     verdict, text, outcome = _judge(config, "art20_ban", refused=refused)
     assert (verdict, outcome) == ("unknown", "to_verify")
-    assert "certifications（认定记录）第1行被拒收" in text and "第二十条" in text
+    assert "认定记录［certifications］第1行被拒收" in text and "第二十条" in text
 
 
 def test_fail_resting_on_present_rows_stays_fail(config: CriteriaConfig) -> None:
@@ -111,7 +111,7 @@ def test_refused_award_lifts_a_fail_resting_on_its_absence(config: CriteriaConfi
     refused = _refused("awards", 7, "year: not a number")
     verdict, text, _ = _judge(config, "a2_4_ip", refused=refused, ip_rights=[], ip_holders=[])
     assert verdict == "unknown"
-    assert "awards（科技奖项）第7行被拒收" in text and "可能满足本项" in text
+    assert "科技奖项［awards］第7行被拒收" in text and "可能满足本项" in text
     # a refused award cannot turn a pass into anything else
     assert _judge(config, "a2_4_ip", refused=refused)[0] == "pass"
 
@@ -123,7 +123,7 @@ def test_refused_product_blocks_eligible_although_the_firm_declares_it(
     refused = _refused("products", 2, "catalogue_class: unknown value")
     verdict, text, outcome = _judge(config, "art11_products_allowed", refused=refused)
     assert (verdict, outcome) == ("unknown", "to_verify")
-    assert "products（主导产品）第2行被拒收" in text
+    assert "主导产品［products］第2行被拒收" in text
 
 
 # --- item 2: 第二十条 data fraud has no early exit; the end is the same day 3 years later ------
@@ -343,9 +343,7 @@ def test_unaudited_earlier_year_names_that_year(config: CriteriaConfig) -> None:
 
 
 def _pending(table: str, rows: list[dict[str, Any]], codes: list[str]) -> SourceData:
-    copies = frame(table, rows).assign(
-        pending_mention=[f"{table} 第9行 unit_name「华芯」"] * len(rows)
-    )
+    copies = frame(table, rows).assign(pending_mention=["第9行 unit_name「华芯」"] * len(rows))
     copies["unit_credit_code" if table != "investments" else "investee_credit_code"] = codes
     return SourceData({table: copies})
 
@@ -365,7 +363,7 @@ def test_pending_award_mention_makes_the_ip_fail_unknown(config: CriteriaConfig)
     pending = _pending("awards", [_award("national")], [CODE_A])
     verdict, text, outcome = _judge(config, "a2_4_ip", pending=pending, ip_rights=[], ip_holders=[])
     assert (verdict, outcome) == ("unknown", "to_verify")
-    assert "awards 第9行 unit_name「华芯」" in text and "第九条" in text
+    assert "科技奖项［awards］第9行 unit_name「华芯」" in text and "第九条" in text
 
 
 @pytest.mark.parametrize(

@@ -91,7 +91,7 @@ def test_a_refused_supply_row_cannot_lift_a_main_product_outside_the_fields(
     assert (verdict, outcome) == ("fail", "ineligible"), text
     # a refused products row can: it could be the main product, in a listed field
     lifted = _live(config, "a2_6_domain", refused=_refused("products"), products=products)
-    assert lifted[0] == "unknown" and "products（主导产品）第9行被拒收" in lifted[1]
+    assert lifted[0] == "unknown" and "主导产品［products］第9行被拒收" in lifted[1]
 
 
 def test_a_ban_lift_before_the_revocation_lifts_nothing(config: CriteriaConfig) -> None:

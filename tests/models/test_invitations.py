@@ -95,6 +95,20 @@ def test_lists_hold_only_invitable_firms_ranked_by_score(world) -> None:
     assert "a1_3_rd" in b["to_verify"] and "a1_2_scale" in b["evidence"]
 
 
+def test_list_cells_lead_with_the_criterions_name_and_article(world) -> None:
+    # issue 29: officials read a criterion's name and article; the id follows in brackets
+    criteria, firms, scores = world
+    b = invitation_lists(criteria, scores, firms).set_index("credit_code").loc["B"]
+    assert b["to_verify"].startswith("研发费用（附件1（三））［a1_3_rd］：")
+    assert b["evidence"].startswith("营业收入或股权投资（附件1（二））［a1_2_scale］：")
+    renewal = (criteria["mode"] == "renewal") & (criteria["criterion"] == "a1_2_scale")
+    criteria.loc[renewal, ["verdict", "evidence"]] = ["fail", "营业收入 900万元 < 1,000万元"]
+    (failing,) = renewal_rows(criteria, firms)["failing"]
+    assert (
+        failing == "营业收入或股权投资（附件1（二））［a1_2_scale］：营业收入 900万元 < 1,000万元"
+    )
+
+
 def test_watched_firms_are_not_invited_and_ranks_close_up(world) -> None:
     criteria, firms, scores = world
     # when B is on the watch list (第十四条: a titled firm at risk)
@@ -221,7 +235,7 @@ def test_engine_output_keeps_the_invariant() -> None:
         criteria, scores, firms, could_fail=could_fail(refused, AS_OF, load_criteria_config())
     )
     assert lists["outcome"].tolist() == ["to_verify"]
-    assert "credit_events（信用与合规）第4行被拒收" in lists["to_verify"].iloc[0]
+    assert "信用与合规［credit_events］第4行被拒收" in lists["to_verify"].iloc[0]
 
 
 # Issue 24: the lists split by what the province already knows. The invitation list holds

@@ -200,6 +200,8 @@ def test_own_tier_annex_criterion_both_sides(watch) -> None:  # type: ignore[no-
     assert list(over["basis"]) == ["a1_2_debt_ratio"]
     assert list(over["ground"]) == ["criterion_failed"]
     assert over["since"].iloc[0] == pd.Timestamp(Y, 12, 31)
+    # issue 29: the evidence leads with the criterion's name and article, its id in brackets
+    assert over["evidence"].iloc[0].startswith("资产负债率（附件1（二））［a1_2_debt_ratio］：")
 
 
 def test_only_the_held_tiers_criteria_count(watch) -> None:  # type: ignore[no-untyped-def]

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from features.schemas import with_check_character
 from models.invitations import LIST_COLUMNS
+from models.labels import criterion_text
 from service.app import create_app
 from service.tokens import issue_token, revoke_token
 from zjtx.publication import write_list_csv, write_list_xlsx, write_reapply, write_watchlist
@@ -67,10 +68,12 @@ def list_row(rank: int, code: str, region: str, tier: str, outcome: str, score: 
         "est_score_low": 52.0,
         "est_score_high": 77.0,
         "p_score_pass": 0.81,
-        "reasons": "class1_ip_count ↑；rd_intensity ↑",
-        "to_verify": "a1_5_market：缺少市场数据" if outcome == "to_verify" else "",
+        "reasons": "I类知识产权 3 项（提高）；研发费用占营业收入比重 6.1%（提高）",
+        "to_verify": criterion_text("a1_5_market", "缺少市场数据")
+        if outcome == "to_verify"
+        else "",
         "declarations": "需申报说明：主导产品市场地位",
-        "evidence": "a1_2_scale：2025年营业收入 7,050.0万元 ≥ 1,500万元",
+        "evidence": criterion_text("a1_2_scale", "2025年营业收入 7,050.0万元 ≥ 1,500万元"),
     }
 
 
@@ -86,7 +89,9 @@ def watch_row(province: str, code: str, region: str) -> dict:
         "ground": "credit_listing",
         "article": "第十一条、第二十条",
         "since": pd.Timestamp("2026-03-02"),
-        "evidence": f"art11_credit_lists：{NAMES[code]} 列入严重失信主体名单（2026-03-02）",
+        "evidence": criterion_text(
+            "art11_credit_lists", f"{NAMES[code]} 列入严重失信主体名单（2026-03-02）"
+        ),
         "action": "核实后取消认定",
         "new": True,
         "basis": "art11_credit_lists",
@@ -101,7 +106,7 @@ def candidate_rows(code: str, tier: str, mode: str, verdicts: dict[str, str]) ->
             "mode": mode,
             "criterion": criterion,
             "verdict": verdict,
-            "evidence": f"{criterion} 的依据：{NAMES.get(code, code)}",
+            "evidence": f"依据：{NAMES.get(code, code)}",
         }
         for criterion, verdict in verdicts.items()
     ]
@@ -158,8 +163,8 @@ def write_run(runs: Path, run_id: str) -> Path:
             "tier": ["specialized", "specialized"],
             "failing_criteria": ["a1_3_rd", "a1_3_rd"],
             "evidence": [
-                "a1_3_rd：研发费用 80万元 < 100万元",
-                "a1_3_rd：研发费用 50万元 < 100万元",
+                criterion_text("a1_3_rd", "研发费用 80万元 < 100万元"),
+                criterion_text("a1_3_rd", "研发费用 50万元 < 100万元"),
             ],
         }
     ).to_csv(path / "cultivation.csv", index=False)
@@ -170,7 +175,7 @@ def write_run(runs: Path, run_id: str) -> Path:
             "region_code": ["440304", "110105"],
             "tier": ["specialized", "little_giant"],
             "outcome": ["ineligible", "eligible"],
-            "failing": ["a1_3_rd：研发费用不足", ""],
+            "failing": [criterion_text("a1_3_rd", "研发费用不足"), ""],
             "unknown": ["", ""],
         }
     ).to_csv(path / "renewals.csv", index=False)

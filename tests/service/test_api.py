@@ -129,6 +129,10 @@ def test_province_list_default_order_is_rank_then_tier(
     first = page["items"][1]
     assert first["name"] == "深圳市华芯微电子有限公司" and first["score"] == pytest.approx(0.91)
     assert first["rank"] == 1 and first["outcome"] == "eligible"
+    # the codes stay, their names beside them (issue 29)
+    assert (first["tier"], first["tier_label"]) == ("specialized", "专精特新中小企业")
+    assert (first["outcome"], first["outcome_label"]) == ("eligible", "达标")
+    assert page["items"][0]["tier_label"] == "专精特新“小巨人”企业"
 
 
 @pytest.mark.parametrize(
@@ -230,10 +234,20 @@ def test_firm_evidence_per_tier_with_reasons_and_data_gaps(
         "to_verify",
     )
     assert tier["data_gaps"] == ["a1_5_market"] and tier["failing"] == []
-    verdicts = {row["criterion"]: (row["verdict"], row["label"]) for row in tier["criteria"]}
-    assert verdicts["a1_2_scale"] == ("pass", "营业收入或股权投资")
+    verdicts = {
+        row["criterion"]: (row["verdict"], row["label"], row["verdict_label"])
+        for row in tier["criteria"]
+    }
+    assert verdicts["a1_2_scale"] == ("pass", "营业收入或股权投资（附件1（二））", "达标")
+    assert (tier["tier_label"], tier["mode_label"], tier["outcome_label"]) == (
+        "专精特新中小企业",
+        "主动发现",
+        "待核实",
+    )
+    assert tier["data_gap_labels"] == ["市场地位（附件1（五））"]
+    assert tier["invitation"]["to_verify"].startswith("市场地位（附件1（五））［a1_5_market］：")
     assert tier["invitation"]["rank"] == 2
-    assert tier["invitation"]["reasons"].startswith("class1_ip_count")
+    assert tier["invitation"]["reasons"].startswith("I类知识产权")
 
 
 def test_firm_renewal_and_cultivation_entries(client: TestClient, service_files: Service) -> None:
@@ -275,6 +289,12 @@ def test_firm_pages_follow_the_province_of_registration(
 def test_cultivation_list_is_per_province(client: TestClient, service_files: Service) -> None:
     guangdong = get(client, f"{API}/provinces/44/cultivation", service_files.tokens.guangdong)
     assert codes(guangdong) == [E] and guangdong["items"][0]["name"] == "深圳市恒达新材料有限公司"
+    row = guangdong["items"][0]
+    assert (row["failing_criteria"], row["failing_criteria_labels"]) == (
+        "a1_3_rd",
+        "研发费用（附件1（三））",
+    )
+    assert row["tier_label"] == "专精特新中小企业"
     unplaced = get(client, f"{API}/provinces/00/cultivation", service_files.tokens.ministry)
     assert codes(unplaced) == [F]
     response = client.get(

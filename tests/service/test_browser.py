@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -23,7 +24,8 @@ import uvicorn
 from fastapi import FastAPI
 from openpyxl import load_workbook
 
-from tests.service.conftest import RUN_NEW, A, B, D, E, G, Service
+from models.labels import VOCABULARIES
+from tests.service.conftest import RUN_NEW, A, B, C, D, E, G, Service
 
 CHROMIUM = os.environ.get("ZJTX_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(
@@ -118,22 +120,24 @@ def test_login_list_firm_and_excel_download_in_chromium(
             assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["secure"]
             assert service_files.tokens.guangdong not in cookie["value"]  # a session id
 
-            # then: the province's list, and nothing of Beijing
+            # then: the province's list, one section per tier, and nothing of Beijing
             page.click(f"a[href='/runs/{RUN_NEW}/provinces/44']")
             page.wait_for_url(f"**/runs/{RUN_NEW}/provinces/44")
-            rows = page.locator("#invitations tbody tr")
-            assert rows.count() == 3
-            assert "深圳市华芯微电子有限公司" in page.inner_text("#invitations")
+            specialized = page.locator("#invitations-specialized tbody tr")
+            assert specialized.count() == 2
+            assert page.locator("#invitations-little_giant tbody tr").count() == 1
+            assert "深圳市华芯微电子有限公司" in page.inner_text("#invitations-specialized")
             assert D not in page.content()
 
-            # a search from the filter form
-            page.fill("input[name=q]", "蓝海")
-            page.click("form.filters button[type=submit]")
+            # a search from the specialized tier's filter form: that tier's own page
+            page.fill("#tier-specialized input[name=q]", "蓝海")
+            page.click("#tier-specialized form.filters button[type=submit]")
             page.wait_for_url("**q=%E8%93%9D%E6%B5%B7**")
-            assert rows.count() == 1
+            assert specialized.count() == 1
+            assert page.locator("#tier-little_giant").count() == 0
 
             # the firm page with its evidence and data gaps
-            page.click("#invitations a:has-text('深圳市蓝海精密机械有限公司')")
+            page.click("#invitations-specialized a:has-text('深圳市蓝海精密机械有限公司')")
             page.wait_for_url(f"**/runs/{RUN_NEW}/firms/{B}")
             assert page.inner_text("#credit-code") == B
             assert "数据缺口" in page.inner_text("main") and "市场地位" in page.inner_text("main")
@@ -193,5 +197,59 @@ def test_a_province_sees_its_watch_list_and_not_another_in_chromium(
                 assert response is not None and response.status == 404
                 assert "未找到" in page.inner_text("h1")
                 assert E not in page.content()
+        finally:
+            browser.close()
+
+
+CODES = {code for labels in VOCABULARIES.values() for code in labels}
+
+
+def shown_codes(text: str) -> set[str]:
+    """Codes of the label table in what a reader sees (bracketed ids allowed)."""
+    visible = re.sub(r"［[^］]*］", " ", text)
+    return {t for t in re.findall(r"[A-Za-z0-9_]+", visible) if t.lower() in CODES}
+
+
+def test_each_tiers_list_and_the_watch_list_read_in_chinese_in_chromium(
+    live_server: str, service_files: Service
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-dev-shm-usage"],
+        )
+        try:
+            page = browser.new_context(locale="zh-CN", ignore_https_errors=True).new_page()
+            page.set_default_timeout(20_000)
+            # given: the Guangdong official logged in
+            page.goto(f"{live_server}/login")
+            page.fill("input[name=token]", service_files.tokens.guangdong)
+            page.click("main button[type=submit]")
+            page.wait_for_url(f"{live_server}/")
+            base = f"{live_server}/runs/{RUN_NEW}/provinces/44"
+            # when: each tier's list is opened on its own
+            for tier, heading, first in (
+                ("specialized", "专精特新中小企业（附件1）", A),
+                ("little_giant", "专精特新“小巨人”企业（附件2）", C),
+            ):
+                page.goto(f"{base}?tier={tier}")
+                # then: that tier alone, named in Chinese, ranked from 1, no code to read
+                assert page.locator("section.tier h2").all_inner_texts() == [heading]
+                table = page.locator(f"#invitations-{tier}")
+                assert table.locator("tbody tr td").first.inner_text() == "1"
+                assert first in table.inner_text()
+                assert shown_codes(page.inner_text("main")) == set(), tier
+            page.goto(f"{base}?tier=specialized")
+            assert "市场地位（附件1（五））［a1_5_market］：" in page.inner_text(
+                "#invitations-specialized"
+            )
+            # and the watch list: title, ground and novelty in words
+            page.goto(f"{base}/watchlist")
+            watch = page.inner_text("#watchlist")
+            assert "专精特新中小企业" in watch and "列入经营异常名录或严重失信主体名单" in watch
+            assert shown_codes(page.inner_text("main")) == set()
         finally:
             browser.close()

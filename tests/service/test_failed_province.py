@@ -18,6 +18,7 @@ from tests.service.conftest import BASE_URL, RUN_NEW, RUN_OLD, SAME_SITE, A, D, 
 
 ERROR = "ValueError: province 44 could not be scored"
 FAILED_44 = {"province": "44", "task": "province", "error": ERROR, "previous_run": RUN_OLD}
+LABELLED_44 = {**FAILED_44, "task_label": "省级指标判定、评分与名单生成"}  # the API's answer
 
 
 @dataclass(frozen=True)
@@ -87,15 +88,15 @@ def test_the_api_names_the_failure_and_the_previous_list(failed: FailedWorld) ->
     assert answer.status_code == 404
     body = answer.json()
     assert "失败" in body["detail"] and ERROR in body["detail"]
-    assert body["failed_province"] == FAILED_44
+    assert body["failed_province"] == LABELLED_44
     assert body["previous_list"] == f"/api/v1/runs/{RUN_OLD}/provinces/44/invitations"
     old = client.get(body["previous_list"], headers=bearer(failed.guangdong))
     assert old.status_code == 200 and A in old.text
     again = client.get("/api/v1/runs/latest/provinces/44/reapply", headers=bearer(failed.guangdong))
-    assert again.status_code == 404 and again.json()["failed_province"] == FAILED_44
+    assert again.status_code == 404 and again.json()["failed_province"] == LABELLED_44
     for token in (failed.guangdong, failed.ministry):
         summary = client.get("/api/v1/runs/latest", headers=bearer(token)).json()
-        assert summary["failed_provinces"] == [FAILED_44]
+        assert summary["failed_provinces"] == [LABELLED_44]
         assert "44" not in summary["provinces"]
 
 

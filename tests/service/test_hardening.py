@@ -196,7 +196,9 @@ def test_pages_read_through_the_row_index_match_the_whole_files(
     # then: the same answers, and a page found its rows' text in the CSV
     assert indexed == whole
     first = indexed[1][2]["items"][0]  # type: ignore[index]
-    assert first["rank"] == 1 and first["evidence"].startswith("a1_2_scale：")
+    assert first["rank"] == 1 and first["evidence"].startswith(
+        "营业收入或股权投资（附件1（二））［a1_2_scale］："
+    )
 
 
 def test_the_cache_holds_row_indexes_not_the_lists_text(site: Site) -> None:
@@ -208,7 +210,7 @@ def test_the_cache_holds_row_indexes_not_the_lists_text(site: Site) -> None:
     held = set(listed.index.column_names) - {"province", "_offset", "_length"}
     assert held <= set(ROW_INDEX_COLUMNS) and "evidence" not in held and "reasons" not in held
     (first,) = listed.rows([0])
-    assert first["evidence"].startswith("a1_2_scale：")
+    assert first["evidence"].startswith("营业收入或股权投资（附件1（二））［a1_2_scale］：")
 
 
 def test_rows_read_by_their_spans_equal_the_whole_file_read_by_pandas(site: Site) -> None:
@@ -254,7 +256,9 @@ def test_a_row_index_that_does_not_describe_its_file_is_not_used(
     )
     # then: the file is read as it is
     assert [row["credit_code"] for row in page.json()["items"]] == [B]
-    assert page.json()["items"][0]["evidence"].startswith("a1_2_scale：")
+    assert page.json()["items"][0]["evidence"].startswith(
+        "营业收入或股权投资（附件1（二））［a1_2_scale］："
+    )
 
 
 def test_a_firm_spanning_row_groups_gets_all_its_rows(site: Site) -> None:

@@ -38,7 +38,7 @@ def test_a_province_reads_its_own_reapply_list(client: TestClient, service_files
     assert row["credit_code"] == H and row["rank"] == 1
     assert (row["last_round"], row["last_outcome"]) == (2024, "rejected")
     assert row["p_qualify"] == 0.61 and row["outcome"] == "eligible"
-    assert row["evidence"].startswith("a1_2_scale")
+    assert row["evidence"].startswith("营业收入或股权投资（附件1（二））［a1_2_scale］：")
 
 
 def test_a_province_without_reapplicants_gets_an_empty_list(
@@ -129,8 +129,9 @@ def test_excel_download_says_what_the_list_is(client: TestClient, service_files:
     assert (row["统一社会信用代码"], row["上次申报年度"], row["上次申报结果"]) == (
         H,
         2024,
-        "rejected",
+        "未通过",
     )
+    assert (row["梯度层级"], row["初筛结论"]) == ("专精特新中小企业", "达标")
     guide = " ".join(str(c.value) for r in book["说明"].iter_rows() for c in r if c.value)
     assert "再申报名单" in guide and "从不混入邀请名单" in guide and "认定概率" in guide
 

@@ -270,7 +270,13 @@ def test_report_has_a_watch_list_section_per_province(tmp_path: Path) -> None:
     write_report_html(path, {"run_id": "r"}, funnel, sample_list(), sample_watchlist(), summary)
     page = path.read_text(encoding="utf-8")
     assert "观察名单" in page and "省份 44：2 条事由" in page and "本期新增 1 条" in page
-    assert "annual_updates table missing" in page
+    assert "首次未按期更新信息：缺少数据表 年度信息更新［annual_updates］" in page
+    # every code by its Chinese name (issue 29)
+    section = page[page.index('id="watchlist"') :]
+    assert "<td>列入经营异常名录或严重失信主体名单</td>" in section
+    assert "<td>专精特新“小巨人”企业</td>" in section and "<td>是</td>" in section
+    for code in ("credit_listing", "little_giant", "specialized_sme", "True", "true"):
+        assert code not in section, code
 
 
 def test_record_spans_keep_quoted_line_feeds_inside_their_record() -> None:
