@@ -19,6 +19,7 @@ import pandas as pd
 
 from features.match_decisions import NO_FIRM, Decision, mention_context, mention_keys
 from features.matching import (
+    LINKED_METHODS,
     MatchingConfig,
     Registry,
     compare_candidates,
@@ -33,8 +34,15 @@ SHEET_COLUMNS: Final = (
     "context",
     "candidate_names",
     "candidate_regions",
+    "counterpart_region",
     "decision",
 )
+# A supply relation names two firms: the other side of a pending supplier or customer mention.
+COUNTERPARTS: Final = {
+    ("supply_chain", "supplier_name"): ("customer_name", "customer_credit_code"),
+    ("supply_chain", "customer_name"): ("supplier_name", "supplier_credit_code"),
+}
+PROVINCE_FOLDER: Final = "match_review"  # match_review/<province>.csv/.xlsx beside the national
 CANDIDATE_COLUMNS: Final = (
     "mention_key",
     "rank",
@@ -90,8 +98,34 @@ def review_sheet(links: pd.DataFrame, data: SourceData) -> pd.DataFrame:
 
     sheet["candidate_names"] = _per_candidate(queue["candidate_codes"], firms["name"])
     sheet["candidate_regions"] = _per_candidate(queue["candidate_codes"], firms["region_code"])
+    sheet["counterpart_region"] = _counterpart_regions(queue, links, data, firms)
     sheet["decision"] = ""
     return sheet
+
+
+def _counterpart_regions(
+    queue: pd.DataFrame, links: pd.DataFrame, data: SourceData, firms: pd.DataFrame
+) -> list[str]:
+    """For a pending supplier or customer mention, the region of the firm on the other side of
+    the relation (its linked firm, else the code the source gave); "" for other mentions."""
+    regions = [""] * len(queue)
+    linked = links[links["method"].isin(LINKED_METHODS) & links["credit_code"].notna()]
+    by_mention = linked.set_index(["source", "row", "column"])["credit_code"]
+    by_mention = by_mention[~by_mention.index.duplicated()]
+    for i, (source, row, column) in enumerate(
+        zip(queue["source"], queue["row"], queue["column"], strict=True)
+    ):
+        other = COUNTERPARTS.get((source, column))
+        if other is None:
+            continue
+        name_column, code_column = other
+        code = by_mention.get((source, int(row), name_column))
+        frame = data.get(source)
+        if code is None and frame is not None and code_column in frame and int(row) in frame.index:
+            code = frame.at[int(row), code_column]
+        region = firms["region_code"].get(code) if isinstance(code, str) else None
+        regions[i] = "" if region is None or pd.isna(region) else str(region)
+    return regions
 
 
 def _per_candidate(codes: pd.Series, values: pd.Series) -> list[str]:
@@ -140,19 +174,37 @@ def review_candidates(
     return rows[list(CANDIDATE_COLUMNS)].reset_index(drop=True)
 
 
-def province_of_mention(candidate_regions: pd.Series) -> pd.Series:
-    """The province (2 digits) every candidate lies in, else NA: the ministry decides those."""
+def province_of_mention(
+    candidate_regions: pd.Series, counterpart_regions: pd.Series | None = None
+) -> pd.Series:
+    """The province (2 digits) every candidate lies in, else NA: the ministry decides those —
+    as it decides a supply relation whose other side lies in another province (the decision
+    changes both provinces' chain features)."""
 
-    def one(regions: object) -> object:
+    def one(regions: object, counterpart: object) -> object:
         if not isinstance(regions, str) or not regions:
             return pd.NA
         provinces = {r[:2] for r in regions.split("|")}
+        if isinstance(counterpart, str) and counterpart:
+            provinces.add(counterpart[:2])
         if len(provinces) != 1:
             return pd.NA
         (province,) = provinces
         return province if len(province) == 2 and province.isdigit() else pd.NA
 
-    return candidate_regions.map(one).astype("str")
+    others = (
+        counterpart_regions
+        if counterpart_regions is not None
+        else pd.Series("", index=candidate_regions.index)
+    )
+    provinces = [one(r, c) for r, c in zip(candidate_regions, others, strict=True)]
+    return pd.Series(provinces, index=candidate_regions.index, dtype="object").astype("str")
+
+
+def sheet_province(sheet: pd.DataFrame) -> pd.Series:
+    """The province that decides each row of a review sheet (NA: the ministry)."""
+    counterpart = sheet.get("counterpart_region")
+    return province_of_mention(sheet["candidate_regions"], counterpart)
 
 
 def write_review_xlsx(sheet: pd.DataFrame, path: Path) -> None:
@@ -181,6 +233,14 @@ def write_review_files(
     safe_frame(candidates).to_csv(
         folder / f"{stem}_candidates.csv", index=False, encoding="utf-8-sig"
     )
+    # a sheet per province beside the national one: the rows that province decides
+    provinces = sheet_province(sheet) if len(sheet) else pd.Series(dtype="str")
+    for province in sorted(p for p in set(provinces.dropna()) if p != "<NA>"):
+        own = sheet[(provinces == province).to_numpy()]
+        target = folder / PROVINCE_FOLDER
+        target.mkdir(exist_ok=True)
+        safe_frame(own).to_csv(target / f"{province}.csv", index=False, encoding="utf-8-sig")
+        write_review_xlsx(own, target / f"{province}.xlsx")
     return sheet
 
 

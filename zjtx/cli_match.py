@@ -256,9 +256,9 @@ def _out_of_scope(
 ) -> tuple[pd.Series, pd.Series]:
     """Rows of `filled` with an answer for a mention of another province (mask), and the
     province each belongs to ("" = the ministry's)."""
-    from features.match_review import province_of_mention
+    from features.match_review import sheet_province
 
-    provinces = province_of_mention(pending["candidate_regions"]).fillna("")
+    provinces = sheet_province(pending).fillna("")
     province_of = pd.Series(provinces.to_numpy(), index=pending["mention_key"])
     province_of = province_of[~province_of.index.duplicated()]
     keys = filled["mention_key"].astype(str).str.strip()

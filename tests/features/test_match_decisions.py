@@ -299,3 +299,48 @@ def test_corrupt_or_locked_store_is_one_clear_error(tmp_path: Path) -> None:
                 store.record([_by("李四", "province", "44", action="undo")])
     finally:
         holder.close()
+
+
+BEIJING = _valid("91110108000000013")
+
+
+@pytest.mark.parametrize(("customer", "province"), [(GUANGZHOU, "44"), (BEIJING, None)])
+def test_a_supply_mention_whose_counterpart_is_in_another_province_is_for_the_ministry(
+    tmp_path: Path, customer: str, province: str | None
+) -> None:
+    # issue 28: the decision changes both provinces' chain features
+    from features.match_review import PROVINCE_FOLDER, sheet_province, write_review_files
+    from tests.features.ranking_frames import typed
+
+    firms = _firms(
+        (SHENZHEN, "深圳市华芯微电子有限公司", "440305"),
+        (GUANGZHOU, "广州市华芯微电子有限公司", "440106"),
+        (BEIJING, "北京市链主科技有限公司", "110108"),
+    )
+    supply = typed(
+        "supply_chain",
+        [
+            {
+                "supplier_name": "华芯微电子",
+                "customer_name": "链主",
+                "customer_credit_code": customer,
+                "chain": "集成电路",
+                "node": "光刻胶",
+                "year": 2025,
+                "amount": 1e6,
+            }
+        ],
+    )
+    data = SourceData(tables={"firms": firms, "supply_chain": supply})
+    links = link_mentions(data)
+    sheet = write_review_files(links, data, tmp_path)
+    pending = sheet[sheet["column"] == "supplier_name"]
+    assert len(pending) == 1  # two candidates in Guangdong
+    assert (
+        pending["counterpart_region"].iloc[0]
+        == firms.set_index("credit_code").at[customer, "region_code"]
+    )
+    decided_by = sheet_province(pending).iloc[0]
+    assert (decided_by if isinstance(decided_by, str) else None) == province
+    sheets = {p.name for p in (tmp_path / PROVINCE_FOLDER).glob("*")}
+    assert sheets == ({"44.csv", "44.xlsx"} if province else set())
