@@ -175,7 +175,10 @@ def create_app(
         store=RunStore(runs_dir, settings.cache.max_bytes),
         tokens=TokenStore(tokens_file),
         sessions=SessionStore(
-            settings.sessions.lifetime_hours * 3600, settings.sessions.max_sessions, clock
+            settings.sessions.lifetime_hours * 3600,
+            settings.sessions.max_sessions,
+            clock,
+            max_per_token=settings.sessions.max_per_token,
         ),
         throttle=LoginThrottle(settings.login.max_failures, settings.login.window_seconds, clock),
         templates=templates,

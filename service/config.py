@@ -12,6 +12,7 @@ MAX_SESSION_HOURS = 8  # a browser session never lasts longer than a working day
 class SessionSettings(FrozenModel):
     lifetime_hours: float = Field(gt=0, le=MAX_SESSION_HOURS)
     max_sessions: int = Field(ge=1, le=1_000_000)
+    max_per_token: int = Field(ge=1, le=1000)
 
 
 class LoginSettings(FrozenModel):
@@ -26,6 +27,10 @@ class CacheSettings(FrozenModel):
 
 class ServerSettings(FrozenModel):
     threads: int = Field(ge=1, le=256)
+    # Proxies whose X-Forwarded-For / -Proto the server believes (uvicorn's
+    # forwarded_allow_ips): behind a TLS proxy the login throttle then keys on the real client,
+    # not on the proxy's one address. Only the loopback address by default.
+    forwarded_allow_ips: tuple[str, ...] = ("127.0.0.1",)
 
 
 class ServiceConfig(FrozenModel):

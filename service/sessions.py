@@ -35,10 +35,17 @@ class SessionStore:
     """Sessions in memory, oldest first; thread-safe. A restart ends every session."""
 
     def __init__(
-        self, lifetime_s: float, max_sessions: int, clock: Callable[[], float] = time.time
+        self,
+        lifetime_s: float,
+        max_sessions: int,
+        clock: Callable[[], float] = time.time,
+        max_per_token: int | None = None,
     ) -> None:
         self.lifetime_s = lifetime_s
         self.max_sessions = max_sessions
+        # A token's own oldest session ends beyond this many: one token's logins never push
+        # every other holder out.
+        self.max_per_token = max_per_token or max_sessions
         self.clock = clock
         self._lock = threading.Lock()
         self._sessions: OrderedDict[str, Session] = OrderedDict()
@@ -50,6 +57,9 @@ class SessionStore:
         session = Session(token_id, now, now + self.lifetime_s)
         with self._lock:
             self._drop_expired(now)
+            own = [key for key, s in self._sessions.items() if s.token_id == token_id]
+            for key in own[: max(0, len(own) - self.max_per_token + 1)]:
+                del self._sessions[key]
             while len(self._sessions) >= self.max_sessions:
                 self._sessions.popitem(last=False)
             self._sessions[_key(session_id)] = session

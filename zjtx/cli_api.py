@@ -148,7 +148,14 @@ def _serve(
         f"serving on {host}:{port}, for {scheme} (Ctrl+C to stop)", highlight=False, markup=False
     )
     try:
-        uvicorn.run(app, host=host, port=port, log_level="info")
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level="info",
+            proxy_headers=True,
+            forwarded_allow_ips=list(config.server.forwarded_allow_ips),
+        )
     except (OSError, SystemExit) as exc:
         raise fail(f"cannot serve on {host}:{port}: {exc}") from None
 

@@ -219,3 +219,36 @@ def test_cli_expires_and_names_with_markup_print_as_written(tmp_path: Path) -> N
     assert revoked.exit_code == 2 and "[/x]" in revoked.output
     assert bad_date.exit_code == 2 and "YYYY-MM-DD" in bad_date.output
     assert read_tokens(path).tokens[0].expires == dt.date(2030, 12, 31)
+
+
+def test_one_tokens_logins_never_push_out_another_tokens_session() -> None:
+    # issue 28: sessions are limited per token
+    from service.sessions import SessionStore
+
+    sessions = SessionStore(3600, max_sessions=10, max_per_token=2)
+    other, _ = sessions.start("other-token")
+    mine = [sessions.start("busy-token")[0] for _ in range(30)]
+    assert sessions.get(other) is not None
+    assert [sessions.get(s) is not None for s in mine[-3:]] == [False, True, True]
+    assert len(sessions) == 3
+
+
+def test_serve_trusts_forwarded_headers_only_from_the_configured_proxies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # issue 28: behind a proxy the login throttle keys on the real client address
+    import uvicorn
+
+    from service.config import load_service_config
+
+    calls: list[dict[str, object]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: calls.append(kwargs))
+    tokens = tmp_path / "tokens.yaml"
+    issue_token(tokens, "ministry", None, "测试")
+    result = CliRunner().invoke(
+        api_app, ["serve", "--tokens", str(tokens), "--runs", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert calls[0]["proxy_headers"] is True
+    assert calls[0]["forwarded_allow_ips"] == ["127.0.0.1"]
+    assert load_service_config().server.forwarded_allow_ips == ("127.0.0.1",)
