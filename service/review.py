@@ -5,6 +5,16 @@ and the audit log; the next run applies them before any automatic matching stage
 Who sees what (Articles 7-8 属地原则): a province official sees the mentions whose candidates
 all lie in their province; a mention whose candidates span provinces (or have no region) is the
 ministry's. Anything else answers 404, as elsewhere in the service.
+
+Decision lifecycle (issue 28): each decision records the token id, role, province and the run
+whose queue it answers. A decision that links a mention to a firm is recorded only after a
+second, confirming post (`confirm=1`, enforced here, not in the browser). Decisions in force
+that the user may change (the ministry: all; a province: its own) are listed with who decided
+and when, and can be undone (the mention returns to the queue) or superseded. The audit line
+is written inside the store's transaction, first: if it cannot be written nothing is recorded
+(503). A decision the store refuses (already decided by someone else, not allowed to change)
+answers 409 with one line — a notice on the review page, or JSON `detail` for a client that
+asks for JSON; an unusable store answers 503.
 """
 
 import datetime as dt
@@ -15,11 +25,20 @@ from urllib.parse import urlsplit
 import pandas as pd
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi import Path as PathParam
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from features.match_decisions import NO_FIRM, Decision, DecisionStore, audit_entry
-from features.match_review import CANDIDATES_FILE, REVIEW_FILE, province_of_mention
+from features.match_decisions import (
+    NO_FIRM,
+    Decision,
+    DecisionConflict,
+    DecisionStore,
+    DecisionStoreError,
+    acting_for,
+    audit_entry,
+    may_change,
+)
+from features.match_review import CANDIDATES_FILE, REVIEW_FILE, sheet_province
 from models.labels import (
     MENTION_COLUMN_LABELS,
     MENTION_SOURCE_LABELS,
@@ -27,37 +46,63 @@ from models.labels import (
     label,
     with_code,
 )
-from service.audit import AUDIT_STATE_KEY, AuditLog
+from service.audit import AUDIT_STATE_KEY, AuditLog, AuditLogError
 from service.runs import RunStore
 from service.tokens import Principal
 
 PAGE_SIZE = 20
+DECIDED_SHOWN = 100  # decisions in force listed for undo, newest first
 MentionKey = Annotated[
     str, PathParam(pattern=r"^[a-z_]{2,32}:[0-9a-f]{24}$", description="mention key")
 ]
+ALREADY_DECIDED = "该记录已有复核结论（可能刚由他人作出），本次结论未记录；如需更改，请撤销或改选。"
+CHANGED_MEANWHILE = "该结论已被撤销或更改，或您无权更改（仅部级或作出结论的省份可以），本次未记录。"
+NOT_YOURS = "仅部级或作出该结论的省份可以撤销或更改此结论。"
+STORE_DOWN = "复核库暂时无法读写，本次未记录，请稍后重试。"
+AUDIT_DOWN = "审计日志无法写入，本次未记录。"
+DONE = {
+    "decided": "已记录复核结论，该记录已移出待复核队列。",
+    "undone": "已撤销该结论，该记录重新进入待复核队列。",
+    "superseded": "已改为新的复核结论。",
+}
+EMPTY_QUEUE = pd.DataFrame(columns=["mention_key", "province", "candidate_codes"])
 
 
-def _pending(runs: RunStore, store: DecisionStore) -> tuple[str | None, pd.DataFrame]:
-    """The latest run's review queue less the mentions decided since, with their province."""
+class Refused(Exception):
+    """A decision, undo or supersession not recorded: the status and one line to show."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _queue(runs: RunStore) -> tuple[str | None, pd.DataFrame]:
+    """The latest run's whole review queue (decided mentions included), with their province."""
     run_id = runs.latest_id()
     folder = runs.resolve(run_id) if run_id else None
     path = folder / REVIEW_FILE if folder else None
     if path is None or not path.is_file():
-        return run_id, pd.DataFrame(columns=["mention_key", "province"])
+        return run_id, EMPTY_QUEUE.copy()
     queue = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     if "mention_key" not in queue.columns:  # a run from before issue 14
-        return run_id, pd.DataFrame(columns=["mention_key", "province"])
-    decided = set(store.current()["mention_key"])
-    queue = queue[~queue["mention_key"].isin(decided)].copy()
-    queue["province"] = province_of_mention(queue["candidate_regions"]).fillna("").to_numpy()
+        return run_id, EMPTY_QUEUE.copy()
+    queue["province"] = sheet_province(queue).fillna("").to_numpy()  # as the import scopes it
     return run_id, queue.reset_index(drop=True)
+
+
+def _pending(runs: RunStore, store: DecisionStore) -> tuple[str | None, pd.DataFrame]:
+    """The latest run's review queue less the mentions decided since, with their province."""
+    run_id, queue = _queue(runs)
+    decided = set(store.current()["mention_key"])
+    return run_id, queue[~queue["mention_key"].isin(decided)].reset_index(drop=True)
 
 
 def _candidates(runs: RunStore, run_id: str | None) -> pd.DataFrame:
     folder = runs.resolve(run_id) if run_id else None
     path = folder / CANDIDATES_FILE if folder else None
     if path is None or not path.is_file():
-        return pd.DataFrame(columns=["mention_key", "credit_code"])
+        return pd.DataFrame(columns=["mention_key", "credit_code", "name"])
     return pd.read_csv(
         path,
         dtype={"credit_code": str, "region_code": str},
@@ -72,6 +117,19 @@ def _visible(queue: pd.DataFrame, user: Principal) -> pd.DataFrame:
     return queue[queue["province"] == (user.province or "-")]
 
 
+def _scope(user: Principal) -> str:
+    return "" if user.role == "ministry" else (user.province or "-")
+
+
+def _changeable(decided: pd.DataFrame, user: Principal) -> pd.DataFrame:
+    """The decisions in force this user may undo or supersede (the ministry: all)."""
+    if user.role == "ministry":
+        return decided
+    pairs = zip(decided["role"], decided["province"], strict=True)
+    mine = [acting_for(role, province) == user.province for role, province in pairs]
+    return decided[pd.Series(mine, index=decided.index, dtype=bool)]
+
+
 def _same_origin(request: Request) -> bool:
     """A form post from this site only (CSRF): Sec-Fetch-Site, else Origin, must say so."""
     site = request.headers.get("sec-fetch-site")
@@ -83,6 +141,20 @@ def _same_origin(request: Request) -> bool:
     return urlsplit(origin).netloc == request.headers.get("host")
 
 
+def _wants_json(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def _firm_name(candidates: pd.DataFrame, mention_key: str, code: str) -> str:
+    if "name" not in candidates.columns:
+        return ""
+    rows = candidates[
+        (candidates["mention_key"] == mention_key) & (candidates["credit_code"] == code)
+    ]
+    return "" if rows.empty else str(rows["name"].iloc[0])
+
+
 def review_router(
     runs: RunStore,
     store: DecisionStore,
@@ -90,21 +162,19 @@ def review_router(
     page_principal: Callable[..., Principal],
     templates: Jinja2Templates,
 ) -> APIRouter:
-    """Pages `/review` (the queue) and `POST /review/{mention_key}` (a decision)."""
+    """Pages `/review` (the queue and the decisions in force), `POST /review/{mention_key}`
+    (a decision), `POST /review/{mention_key}/undo` and `POST /review/{mention_key}/supersede`."""
     router = APIRouter(tags=["pages"])
     PageUser = Annotated[Principal, Depends(page_principal)]
 
-    @router.get(
-        "/review",
-        summary="企业名称匹配复核：待确认的提及与候选企业",
-        response_class=HTMLResponse,
-    )
-    def review_page(request: Request, user: PageUser, page: int = 1) -> HTMLResponse:
+    def render_page(
+        request: Request, user: Principal, number: int, notice: str = "", status: int = 200
+    ) -> HTMLResponse:
         run_id, queue = _pending(runs, store)
         visible = _visible(queue, user)
         pages = max(1, -(-len(visible) // PAGE_SIZE))
-        page = min(max(page, 1), pages)
-        shown = visible.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+        number = min(max(number, 1), pages)
+        shown = visible.iloc[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
         candidates = _candidates(runs, run_id)
         by_key = {key: rows for key, rows in candidates.groupby("mention_key", sort=False)}
         mentions: list[dict[str, Any]] = []
@@ -117,6 +187,22 @@ def review_router(
                 label(MENTION_COLUMN_LABELS, row["column"]), row["column"]
             )
             mentions.append(row)
+        changeable = _changeable(store.current(), user)
+        decided: list[dict[str, Any]] = []
+        for row in changeable.iloc[::-1].head(DECIDED_SHOWN).to_dict(orient="records"):
+            rows = by_key.get(row["mention_key"])
+            row["source_label"] = label(MENTION_SOURCE_LABELS, row["source"])
+            row["firm_name"] = _firm_name(candidates, row["mention_key"], row["credit_code"])
+            row["alternatives"] = (
+                []
+                if rows is None
+                else [
+                    c
+                    for c in rows.to_dict(orient="records")
+                    if c["credit_code"] != row["credit_code"]
+                ]
+            )
+            decided.append(row)
         audit.append(
             {
                 "time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
@@ -126,7 +212,8 @@ def review_router(
                 "event": "match_review_page",
                 "run_id": run_id,
                 "mentions": [m["mention_key"] for m in mentions],
-                "status": 200,
+                "decided": [d["mention_key"] for d in decided],
+                "status": status,
             }
         )
         context = {
@@ -134,16 +221,125 @@ def review_router(
             "run_id": run_id,
             "mentions": mentions,
             "total": len(visible),
-            "page": page,
+            "page": number,
             "pages": pages,
+            "decided": decided,
+            "decided_total": len(changeable),
+            "notice": notice,
+            "refused": status >= 400,
         }
-        return templates.TemplateResponse(request, "review.html", context)
+        return templates.TemplateResponse(request, "review.html", context, status_code=status)
+
+    def refusal(request: Request, user: Principal, refused: Refused) -> Response:
+        """409: the review page with the notice (JSON `detail` if asked); else one line."""
+        if _wants_json(request):
+            return JSONResponse({"detail": refused.message}, status_code=refused.status)
+        if refused.status == 409:
+            try:
+                return render_page(request, user, 1, refused.message, refused.status)
+            except (DecisionStoreError, AuditLogError):
+                pass
+        context = {"status": refused.status, "messages": [refused.message]}
+        return templates.TemplateResponse(
+            request, "error.html", context, status_code=refused.status
+        )
+
+    def record(request: Request, decisions: list[Decision], user: Principal) -> None:
+        """Record with the audit line first, inside the store's transaction (fail closed)."""
+        where = str(request.url.path)
+
+        def write(stamped: list[Decision]) -> None:
+            for decision in stamped:
+                audit.append(audit_entry(decision, user.audit(), where))
+
+        try:
+            store.record(decisions, before_commit=write)
+        except DecisionConflict:
+            action = decisions[0].action
+            raise Refused(
+                409, ALREADY_DECIDED if action == "decide" else CHANGED_MEANWHILE
+            ) from None
+        except DecisionStoreError:
+            raise Refused(503, STORE_DOWN) from None
+        except AuditLogError:
+            raise Refused(503, AUDIT_DOWN) from None
+
+    def in_force_of(mention_key: str) -> dict[str, str] | None:
+        try:
+            return store.in_force(mention_key)
+        except DecisionStoreError:
+            raise Refused(503, STORE_DOWN) from None
+
+    def decider(user: Principal, run_id: str | None, **fields: Any) -> Decision:
+        return Decision(
+            decided_by=user.name,
+            channel="service",
+            decider_id=user.token_id,
+            role=user.role,
+            province=user.province or "",
+            run_id=run_id or "",
+            **fields,
+        )
+
+    def confirm_page(
+        request: Request,
+        user: Principal,
+        row: pd.Series,
+        action: str,
+        choice: str,
+        note: str,
+        run_id: str | None,
+    ) -> HTMLResponse:
+        name = _firm_name(_candidates(runs, run_id), str(row["mention_key"]), choice)
+        context = {
+            "user": user,
+            "mention": row.to_dict(),
+            "action": action,
+            "code": choice,
+            "firm_name": name,
+            "note": note,
+        }
+        return templates.TemplateResponse(request, "review_confirm.html", context)
+
+    def mention_row(
+        request: Request, user: Principal, mention_key: str
+    ) -> tuple[str | None, pd.Series]:
+        run_id, queue = _queue(runs)
+        mine = _visible(queue, user)
+        found = mine[mine["mention_key"] == mention_key]
+        if found.empty:
+            raise HTTPException(404, "未找到")
+        row = found.iloc[0]
+        getattr(request.state, AUDIT_STATE_KEY, {})["province"] = row["province"] or None
+        return run_id, row
+
+    def choice_of(row: pd.Series, decision: str) -> str:
+        candidates = str(row["candidate_codes"]).split("|")
+        choice = decision.strip().upper() if decision.strip().lower() != NO_FIRM else NO_FIRM
+        if choice != NO_FIRM and choice not in candidates:
+            raise HTTPException(422, "所选企业不在候选之列")
+        return choice
+
+    @router.get(
+        "/review",
+        summary="企业名称匹配复核：待确认的提及与候选企业，以及可撤销的结论",
+        response_class=HTMLResponse,
+    )
+    def review_page(request: Request, user: PageUser, page: int = 1, done: str = "") -> Response:
+        try:
+            return render_page(request, user, page, DONE.get(done, ""))
+        except DecisionStoreError:
+            return refusal(request, user, Refused(503, STORE_DOWN))
 
     @router.post(
         "/review/{mention_key}",
-        summary="记录一条复核结论：确认某一候选企业，或均不是",
-        response_class=RedirectResponse,
-        status_code=303,
+        summary="记录一条复核结论：确认某一候选企业（须再次确认），或均不是",
+        response_class=HTMLResponse,
+        responses={
+            303: {"description": "已记录，回到复核页"},
+            409: {"description": "该记录已有结论，未记录"},
+            503: {"description": "复核库或审计日志不可用，未记录"},
+        },
     )
     def decide(
         request: Request,
@@ -151,36 +347,126 @@ def review_router(
         user: PageUser,
         decision: Annotated[str, Form(max_length=20, description="候选企业信用代码或 none")],
         note: Annotated[str, Form(max_length=500, description="备注（可空）")] = "",
-    ) -> RedirectResponse:
+        confirm: Annotated[str, Form(max_length=1, description="1：确认关联企业")] = "",
+    ) -> Response:
         if not _same_origin(request):
             raise HTTPException(403, "跨站请求被拒绝")
-        _, queue = _pending(runs, store)
-        mine = _visible(queue, user)
-        found = mine[mine["mention_key"] == mention_key]
-        if found.empty:
+        run_id, row = mention_row(request, user, mention_key)
+        choice = choice_of(row, decision)
+        try:
+            if in_force_of(mention_key) is not None:
+                raise Refused(409, ALREADY_DECIDED)
+            if choice != NO_FIRM and confirm != "1":
+                return confirm_page(request, user, row, "decide", choice, note.strip(), run_id)
+            fields = {
+                "mention_key": mention_key,
+                "source": str(row["source"]),
+                "column": str(row["column"]),
+                "raw_name": str(row["raw_name"]),
+                "credit_code": choice,
+                "note": note.strip(),
+            }
+            record(request, [decider(user, run_id, **fields)], user)
+        except Refused as refused:
+            return refusal(request, user, refused)
+        return RedirectResponse("/review?done=decided", status_code=303)
+
+    def changeable(user: Principal, mention_key: str, queue: pd.DataFrame) -> dict[str, str]:
+        """The decision in force, if this user may see it (404 otherwise) and change it (403)."""
+        in_force = in_force_of(mention_key)
+        if in_force is None:
             raise HTTPException(404, "未找到")
-        row = found.iloc[0]
-        province = row["province"] or None
-        getattr(request.state, AUDIT_STATE_KEY, {})["province"] = province
-        candidates = str(row["candidate_codes"]).split("|")
-        choice = decision.strip().upper() if decision.strip().lower() != NO_FIRM else NO_FIRM
-        if choice != NO_FIRM and choice not in candidates:
-            raise HTTPException(422, "所选企业不在候选之列")
-        (recorded,) = store.record(
-            [
-                Decision(
-                    mention_key=mention_key,
-                    source=str(row["source"]),
-                    column=str(row["column"]),
-                    raw_name=str(row["raw_name"]),
-                    credit_code=choice,
-                    decided_by=user.name,
-                    note=note.strip(),
-                    channel="service",
-                )
-            ]
-        )
-        audit.append(audit_entry(recorded, user.audit(), str(request.url.path)))
-        return RedirectResponse("/review", status_code=303)
+        probe = decider(user, None, mention_key=mention_key, source="", column="", raw_name="",
+                        credit_code="", action="undo")  # fmt: skip
+        if may_change(probe, in_force):
+            return in_force
+        owner = acting_for(in_force["role"], in_force["province"])
+        in_queue = _visible(queue, user)["mention_key"].eq(mention_key).any()
+        if owner == _scope(user) or in_queue:  # the user's own scope: say why
+            raise HTTPException(403, NOT_YOURS)
+        raise HTTPException(404, "未找到")  # another province's: not revealed
+
+    @router.post(
+        "/review/{mention_key}/undo",
+        summary="撤销一条复核结论（部级或作出结论的省份），该记录重新进入待复核队列",
+        response_class=HTMLResponse,
+        responses={
+            303: {"description": "已撤销，回到复核页"},
+            409: {"description": "该结论已被撤销或更改，未记录"},
+            503: {"description": "复核库或审计日志不可用，未记录"},
+        },
+    )
+    def undo(
+        request: Request,
+        mention_key: MentionKey,
+        user: PageUser,
+        note: Annotated[str, Form(max_length=500, description="备注（可空）")] = "",
+    ) -> Response:
+        if not _same_origin(request):
+            raise HTTPException(403, "跨站请求被拒绝")
+        run_id, queue = _queue(runs)
+        try:
+            in_force = changeable(user, mention_key, queue)
+            getattr(request.state, AUDIT_STATE_KEY, {})["province"] = in_force["province"] or None
+            fields = {
+                "mention_key": mention_key,
+                "source": in_force["source"],
+                "column": in_force["column"],
+                "raw_name": in_force["raw_name"],
+                "credit_code": "",
+                "note": note.strip(),
+                "action": "undo",
+            }
+            record(request, [decider(user, run_id, **fields)], user)
+        except Refused as refused:
+            return refusal(request, user, refused)
+        return RedirectResponse("/review?done=undone", status_code=303)
+
+    @router.post(
+        "/review/{mention_key}/supersede",
+        summary="改选一条复核结论（部级或作出结论的省份）：关联企业须再次确认",
+        response_class=HTMLResponse,
+        responses={
+            303: {"description": "已改选，回到复核页"},
+            409: {"description": "该结论已被撤销或更改，未记录"},
+            503: {"description": "复核库或审计日志不可用，未记录"},
+        },
+    )
+    def supersede(
+        request: Request,
+        mention_key: MentionKey,
+        user: PageUser,
+        decision: Annotated[str, Form(max_length=20, description="候选企业信用代码或 none")],
+        note: Annotated[str, Form(max_length=500, description="备注（可空）")] = "",
+        confirm: Annotated[str, Form(max_length=1, description="1：确认关联企业")] = "",
+    ) -> Response:
+        if not _same_origin(request):
+            raise HTTPException(403, "跨站请求被拒绝")
+        run_id, queue = _queue(runs)
+        try:
+            in_force = changeable(user, mention_key, queue)
+            found = queue[queue["mention_key"] == mention_key]
+            if found.empty:  # no candidates in the latest run to choose from: undo instead
+                raise HTTPException(404, "未找到")
+            row = found.iloc[0]
+            getattr(request.state, AUDIT_STATE_KEY, {})["province"] = row["province"] or None
+            choice = choice_of(row, decision)
+            if choice == in_force["credit_code"]:
+                raise HTTPException(422, "新结论与现有结论相同")
+            if choice != NO_FIRM and confirm != "1":
+                return confirm_page(request, user, row, "supersede", choice, note.strip(), run_id)
+            fields = {
+                "mention_key": mention_key,
+                "source": str(row["source"]),
+                "column": str(row["column"]),
+                "raw_name": str(row["raw_name"]),
+                "credit_code": choice,
+                "note": note.strip(),
+                "action": "supersede",
+            }
+            record(request, [decider(user, run_id, **fields)], user)
+        except Refused as refused:
+            return refusal(request, user, refused)
+        return RedirectResponse("/review?done=superseded", status_code=303)
 
     return router

@@ -11,10 +11,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from fastapi import FastAPI
+
 from features.match_decisions import load_decisions
 from features.match_review import write_review_files
 from features.matching import link_mentions
 from features.sources import load_sources
+from service.app import create_app
 from tests.service.conftest import credit_code, write_run
 
 SHENZHEN = credit_code("91440300MA5F10001")
@@ -70,3 +73,21 @@ class ReviewWorld:
     data: Path
     runs: Path
     run: Path
+
+
+def make_world(tmp_path: Path) -> ReviewWorld:
+    """The data, a ZJTX_HOME and the published review run (set ZJTX_HOME to `home` first)."""
+    home = tmp_path / "home"
+    data = write_data(tmp_path / "data")
+    runs = home / "runs"
+    run = publish_review_run(data, runs)
+    return ReviewWorld(home=home, data=data, runs=runs, run=run)
+
+
+def make_review_app(world: ReviewWorld, tokens_file: Path) -> FastAPI:
+    return create_app(
+        world.runs,
+        tokens_file,
+        world.home / "service" / "audit.jsonl",
+        decisions_file=world.home / "matching" / "decisions.sqlite",
+    )

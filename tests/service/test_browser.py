@@ -253,3 +253,59 @@ def test_each_tiers_list_and_the_watch_list_read_in_chinese_in_chromium(
             assert shown_codes(page.inner_text("main")) == set()
         finally:
             browser.close()
+
+
+def test_confirm_a_mention_undo_it_and_see_it_back_in_the_queue_in_chromium(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, service_files: Service
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from tests.service.review_world import (
+        GUANGDONG_MENTION,
+        SHENZHEN,
+        make_review_app,
+        make_world,
+    )
+
+    monkeypatch.setenv("ZJTX_HOME", str(tmp_path / "home"))
+    world = make_world(tmp_path)
+    app = make_review_app(world, service_files.tokens_file)
+    with serve(app, self_signed(tmp_path)) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-dev-shm-usage"],
+        )
+        try:
+            page = browser.new_context(locale="zh-CN", ignore_https_errors=True).new_page()
+            page.set_default_timeout(20_000)
+            # given: the Guangdong official on the review page, one mention pending
+            page.goto(f"{url}/login")
+            page.fill("input[name=token]", service_files.tokens.guangdong)
+            page.click("main button[type=submit]")
+            page.wait_for_url(f"{url}/")
+            page.goto(f"{url}/review")
+            assert page.locator("section.mention").count() == 1
+            assert page.locator("#decided-empty").is_visible()
+            # when: they pick the Shenzhen firm, a page names it and asks to confirm
+            page.click(f"section.mention button.confirm[data-code='{SHENZHEN}']")
+            assert "深圳市华芯微电子有限公司" in page.inner_text("#confirm-firm")
+            page.click("#confirm-decision")
+            page.wait_for_url(f"{url}/review?done=decided")
+            # then: gone from the queue, listed as decided with who decided
+            assert page.locator("section.mention").count() == 0
+            decided = page.locator("#decided-table tr.decided")
+            assert decided.count() == 1
+            assert (
+                "广东省工业和信息化厅" in decided.inner_text() and SHENZHEN in decided.inner_text()
+            )
+            # when: they undo it
+            decided.locator("button.undo").click()
+            page.wait_for_url(f"{url}/review?done=undone")
+            # then: back in the queue, nothing left to undo
+            assert "重新进入待复核队列" in page.inner_text("#review-notice")
+            mentions = page.locator("section.mention")
+            assert mentions.count() == 1 and GUANGDONG_MENTION in mentions.first.inner_text()
+            assert page.locator("#decided-empty").is_visible()
+        finally:
+            browser.close()

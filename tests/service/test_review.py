@@ -11,18 +11,22 @@ import pandas as pd
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from httpx import Response
 from typer.testing import CliRunner
 
-from features.match_decisions import DecisionStore
-from service.app import COOKIE_NAME, create_app
+from features.match_decisions import DecisionStore, DecisionStoreError
+from service.app import COOKIE_NAME
+from service.audit import AuditLogError
 from tests.service.conftest import BASE_URL, Service
 from tests.service.review_world import (
     GUANGDONG_MENTION,
+    GUANGZHOU,
     MINISTRY_MENTION,
+    REVIEW_RUN,
     SHENZHEN,
     ReviewWorld,
-    publish_review_run,
-    write_data,
+    make_review_app,
+    make_world,
 )
 
 SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin", "Origin": BASE_URL}
@@ -30,22 +34,13 @@ SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin", "Origin": BASE_URL}
 
 @pytest.fixture
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ReviewWorld:
-    home = tmp_path / "home"
-    monkeypatch.setenv("ZJTX_HOME", str(home))
-    data = write_data(tmp_path / "data")
-    runs = home / "runs"
-    run = publish_review_run(data, runs)
-    return ReviewWorld(home=home, data=data, runs=runs, run=run)
+    monkeypatch.setenv("ZJTX_HOME", str(tmp_path / "home"))
+    return make_world(tmp_path)
 
 
 @pytest.fixture
 def review_app(world: ReviewWorld, service_files: Service) -> FastAPI:
-    return create_app(
-        world.runs,
-        service_files.tokens_file,
-        world.home / "service" / "audit.jsonl",
-        decisions_file=world.home / "matching" / "decisions.sqlite",
-    )
+    return make_review_app(world, service_files.tokens_file)
 
 
 @pytest.fixture
@@ -88,27 +83,190 @@ def _key_of(world: ReviewWorld, raw_name: str) -> str:
     return str(queue.loc[queue["raw_name"] == raw_name, "mention_key"].iloc[0])
 
 
+def _token_id(token: str) -> str:
+    return token.partition(".")[0]
+
+
+def _decide(client: TestClient, key: str, decision: str, **extra: str) -> Response:
+    data = {"decision": decision, **extra}
+    return client.post(f"/review/{key}", data=data, headers=SAME_ORIGIN, follow_redirects=False)
+
+
+def _store(world: ReviewWorld) -> DecisionStore:
+    return DecisionStore(world.home / "matching" / "decisions.sqlite")
+
+
+def _audit_lines(world: ReviewWorld) -> list[dict]:
+    text = (world.home / "service" / "audit.jsonl").read_text()
+    return [json.loads(x) for x in text.splitlines()]
+
+
 def test_confirm_records_audits_and_leaves_the_queue(
     review_client: TestClient, world: ReviewWorld, service_files: Service
 ) -> None:
     # given the Guangdong official and the Guangdong mention
     _login(review_client, service_files.tokens.guangdong)
     key = _key_of(world, GUANGDONG_MENTION)
-    # when they confirm the Shenzhen firm
-    answer = review_client.post(
-        f"/review/{key}", data={"decision": SHENZHEN}, headers=SAME_ORIGIN, follow_redirects=False
-    )
-    # then it is recorded, audited, and gone from the queue
+    # when they confirm the Shenzhen firm, and confirm again on the page that names it
+    asked = _decide(review_client, key, SHENZHEN)
+    assert asked.status_code == 200 and "深圳市华芯微电子有限公司" in asked.text
+    assert 'name="confirm" value="1"' in asked.text and _store(world).current().empty
+    answer = _decide(review_client, key, SHENZHEN, confirm="1")
+    # then it is recorded with who decided, in which role and province, for which run
     assert answer.status_code == 303
-    (decision,) = DecisionStore(world.home / "matching" / "decisions.sqlite").current().itertuples()
+    (decision,) = _store(world).current().itertuples()
     assert (decision.mention_key, decision.credit_code) == (key, SHENZHEN)
     assert decision.decided_by == "广东省工业和信息化厅" and decision.channel == "service"
-    lines = [
-        json.loads(x) for x in (world.home / "service" / "audit.jsonl").read_text().splitlines()
-    ]
-    (entry,) = [x for x in lines if x.get("event") == "match_decision"]
+    assert decision.decider_id == _token_id(service_files.tokens.guangdong)
+    assert (decision.role, decision.province, decision.action) == ("province", "44", "decide")
+    assert decision.run_id == REVIEW_RUN
+    # audited, and gone from the queue, listed among the decisions that can be undone
+    (entry,) = [x for x in _audit_lines(world) if x.get("event") == "match_decision"]
     assert entry["firm"] == SHENZHEN and entry["who"]["province"] == "44"
+    assert entry["run_id"] == REVIEW_RUN and entry["role"] == "province"
+    page = review_client.get("/review").text
+    assert 'class="mention"' not in page
+    assert 'class="decided"' in page and "广东省工业和信息化厅" in page and "撤销" in page
+
+
+def test_linking_decision_without_confirmation_is_not_recorded(
+    review_client: TestClient, world: ReviewWorld, service_files: Service
+) -> None:
+    _login(review_client, service_files.tokens.guangdong)
+    key = _key_of(world, GUANGDONG_MENTION)
+    # a post that names a firm without confirm=1 (e.g. a script, or JavaScript off) only asks
+    for extra in ({}, {"confirm": "0"}, {"confirm": ""}):
+        answer = _decide(review_client, key, SHENZHEN, **extra)
+        assert answer.status_code == 200 and "确认记录" in answer.text
+    assert _store(world).history().empty
+    assert GUANGDONG_MENTION in review_client.get("/review").text
+    # "none of these" links nothing: recorded at once
+    assert _decide(review_client, key, "none").status_code == 303
+    assert list(_store(world).current()["credit_code"]) == ["none"]
+
+
+def test_a_second_decision_is_refused_with_409_not_500(
+    review_client: TestClient,
+    world: ReviewWorld,
+    service_files: Service,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key = _key_of(world, GUANGDONG_MENTION)
+    _login(review_client, service_files.tokens.guangdong)
+    assert _decide(review_client, key, "none").status_code == 303
+    # the ministry, whose page still showed the mention, decides it too
+    _login(review_client, service_files.tokens.ministry)
+    answer = _decide(review_client, key, SHENZHEN, confirm="1")
+    assert answer.status_code == 409
+    assert "本次结论未记录" in answer.text and 'id="review-notice"' in answer.text
+    answer = review_client.post(
+        f"/review/{key}",
+        data={"decision": "none"},
+        headers={**SAME_ORIGIN, "Accept": "application/json"},
+    )
+    assert answer.status_code == 409 and "本次结论未记录" in answer.json()["detail"]
+    # a true race: both passed the check, the store's transaction refuses the second
+    monkeypatch.setattr(DecisionStore, "in_force", lambda self, key: None)
+    answer = _decide(review_client, key, SHENZHEN, confirm="1")
+    assert answer.status_code == 409 and "本次结论未记录" in answer.text
+    assert list(_store(world).history()["credit_code"]) == ["none"]
+
+
+def test_store_or_audit_failure_is_503_and_records_nothing(
+    review_client: TestClient,
+    world: ReviewWorld,
+    service_files: Service,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key = _key_of(world, GUANGDONG_MENTION)
+    _login(review_client, service_files.tokens.guangdong)
+
+    def audit_fails(*args: object) -> dict:
+        raise AuditLogError("disk full")
+
+    monkeypatch.setattr("service.review.audit_entry", audit_fails)
+    answer = _decide(review_client, key, SHENZHEN, confirm="1")
+    assert answer.status_code == 503 and "审计日志无法写入" in answer.text
+    assert _store(world).history().empty
+    monkeypatch.undo()
+
+    def store_fails(*args: object, **kwargs: object) -> None:
+        raise DecisionStoreError("decisions store: database is locked")
+
+    monkeypatch.setattr(DecisionStore, "record", store_fails)
+    answer = _decide(review_client, key, "none")
+    assert answer.status_code == 503 and "复核库暂时无法读写" in answer.text
+    assert _store(world).history().empty
+
+
+def _undo(client: TestClient, key: str) -> Response:
+    return client.post(f"/review/{key}/undo", headers=SAME_ORIGIN, follow_redirects=False)
+
+
+def test_undo_by_the_deciding_province_and_by_the_ministry(
+    review_client: TestClient, world: ReviewWorld, service_files: Service
+) -> None:
+    key = _key_of(world, GUANGDONG_MENTION)
+    tokens = service_files.tokens
+    # given Guangdong's decision
+    _login(review_client, tokens.guangdong)
+    assert _decide(review_client, key, SHENZHEN, confirm="1").status_code == 303
+    # a cross-site undo is refused
+    cross = {"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}
+    assert review_client.post(f"/review/{key}/undo", headers=cross).status_code == 403
+    # when Guangdong undoes it: audited, recorded with who, and the mention is pending again
+    assert _undo(review_client, key).status_code == 303
+    assert _store(world).current().empty
+    undone = _store(world).history().iloc[-1]
+    assert (undone["action"], undone["province"], undone["role"]) == ("undo", "44", "province")
+    assert undone["decider_id"] == _token_id(tokens.guangdong)
+    assert undone["run_id"] == REVIEW_RUN and undone["raw_name"] == GUANGDONG_MENTION
+    actions = [x["action"] for x in _audit_lines(world) if x.get("event") == "match_decision"]
+    assert actions == ["decide", "undo"]
+    page = review_client.get("/review?done=undone").text
+    assert GUANGDONG_MENTION in page and "重新进入待复核队列" in page
+    # undoing again: nothing in force
+    assert _undo(review_client, key).status_code == 404
+    # Guangdong decides again; Beijing may not undo it (another province's: not even found)
+    assert _decide(review_client, key, "none").status_code == 303
+    _login(review_client, tokens.beijing)
+    assert _undo(review_client, key).status_code == 404
     assert GUANGDONG_MENTION not in review_client.get("/review").text
+    # the ministry may
+    _login(review_client, tokens.ministry)
+    assert GUANGDONG_MENTION in review_client.get("/review").text  # listed as decided
+    assert _undo(review_client, key).status_code == 303
+    assert _store(world).history().iloc[-1]["role"] == "ministry"
+    # the ministry decides it; Guangdong sees it is its mention but may not undo that
+    assert _decide(review_client, key, "none").status_code == 303
+    _login(review_client, tokens.guangdong)
+    answer = _undo(review_client, key)
+    assert answer.status_code == 403 and "仅部级或作出该结论的省份" in answer.text
+    assert len(_store(world).current()) == 1
+
+
+def test_supersede_needs_confirmation_and_the_right_to_change(
+    review_client: TestClient, world: ReviewWorld, service_files: Service
+) -> None:
+    key = _key_of(world, GUANGDONG_MENTION)
+    _login(review_client, service_files.tokens.guangdong)
+    assert _decide(review_client, key, SHENZHEN, confirm="1").status_code == 303
+    url = f"/review/{key}/supersede"
+    asked = review_client.post(url, data={"decision": GUANGZHOU}, headers=SAME_ORIGIN)
+    assert asked.status_code == 200 and "广州市华芯微电子有限公司" in asked.text
+    assert _store(world).current()["credit_code"].tolist() == [SHENZHEN]
+    answer = review_client.post(
+        url,
+        data={"decision": GUANGZHOU, "confirm": "1"},
+        headers=SAME_ORIGIN,
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+    (current,) = _store(world).current().itertuples()
+    assert (current.credit_code, current.action) == (GUANGZHOU, "supersede")
+    _login(review_client, service_files.tokens.beijing)
+    answer = review_client.post(url, data={"decision": "none"}, headers=SAME_ORIGIN)
+    assert answer.status_code == 404
 
 
 def test_refusals(review_client: TestClient, world: ReviewWorld, service_files: Service) -> None:
@@ -131,7 +289,7 @@ def test_refusals(review_client: TestClient, world: ReviewWorld, service_files: 
         f"/review/{guangdong_key}", data={"decision": "91110108MA0110003X"}, headers=SAME_ORIGIN
     )
     assert answer.status_code == 422
-    assert DecisionStore(world.home / "matching" / "decisions.sqlite").current().empty
+    assert _store(world).history().empty
 
 
 # ---------------------------------------------------------------------------------------------
@@ -197,7 +355,9 @@ def test_browser_decision_changes_the_next_run(
             assert mentions.count() == 1
             assert GUANGDONG_MENTION in mentions.first.inner_text()
             page.click(f"section.mention button.confirm[data-code='{SHENZHEN}']")
-            page.wait_for_url(f"{url}/review")
+            assert SHENZHEN in page.inner_text("#confirm-code")  # asked to confirm first
+            page.click("#confirm-decision")
+            page.wait_for_url(f"{url}/review?done=decided")
             # then it is gone from the queue
             assert page.locator("section.mention").count() == 0
             assert page.locator("#review-empty").is_visible()
