@@ -18,7 +18,10 @@ asks for JSON; an unusable store answers 503.
 """
 
 import datetime as dt
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -77,6 +80,36 @@ class Refused(Exception):
         self.message = message
 
 
+_PARSED: OrderedDict[tuple[str, int, int], pd.DataFrame] = OrderedDict()
+_PARSED_LOCK = threading.Lock()
+_PARSED_FILES = 4  # a published run's files never change: a few parsed ones are kept
+
+
+def _parsed(path: Path, read: Callable[[Path], pd.DataFrame]) -> pd.DataFrame:
+    """`read(path)`, parsed once per file version (path, modification time, size) rather than
+    on every page view (a 50,000-mention queue takes about a second to parse and group)."""
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    with _PARSED_LOCK:
+        if key in _PARSED:
+            _PARSED.move_to_end(key)
+            return _PARSED[key]
+    frame = read(path)
+    with _PARSED_LOCK:
+        _PARSED[key] = frame
+        while len(_PARSED) > _PARSED_FILES:
+            _PARSED.popitem(last=False)
+    return frame
+
+
+def _read_queue(path: Path) -> pd.DataFrame:
+    queue = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    if "mention_key" not in queue.columns:  # a run from before issue 14
+        return EMPTY_QUEUE.copy()
+    queue["province"] = sheet_province(queue).fillna("").to_numpy()  # as the import scopes it
+    return queue.reset_index(drop=True)
+
+
 def _queue(runs: RunStore) -> tuple[str | None, pd.DataFrame]:
     """The latest run's whole review queue (decided mentions included), with their province."""
     run_id = runs.latest_id()
@@ -84,11 +117,7 @@ def _queue(runs: RunStore) -> tuple[str | None, pd.DataFrame]:
     path = folder / REVIEW_FILE if folder else None
     if path is None or not path.is_file():
         return run_id, EMPTY_QUEUE.copy()
-    queue = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    if "mention_key" not in queue.columns:  # a run from before issue 14
-        return run_id, EMPTY_QUEUE.copy()
-    queue["province"] = sheet_province(queue).fillna("").to_numpy()  # as the import scopes it
-    return run_id, queue.reset_index(drop=True)
+    return run_id, _parsed(path, _read_queue)
 
 
 def _pending(runs: RunStore, store: DecisionStore) -> tuple[str | None, pd.DataFrame]:
@@ -103,6 +132,10 @@ def _candidates(runs: RunStore, run_id: str | None) -> pd.DataFrame:
     path = folder / CANDIDATES_FILE if folder else None
     if path is None or not path.is_file():
         return pd.DataFrame(columns=["mention_key", "credit_code", "name"])
+    return _parsed(path, _read_candidates)
+
+
+def _read_candidates(path: Path) -> pd.DataFrame:
     return pd.read_csv(
         path,
         dtype={"credit_code": str, "region_code": str},
@@ -176,6 +209,8 @@ def review_router(
         number = min(max(number, 1), pages)
         shown = visible.iloc[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
         candidates = _candidates(runs, run_id)
+        # only the mentions shown are grouped: a page of 20, not the whole queue
+        candidates = candidates[candidates["mention_key"].isin(shown["mention_key"])]
         by_key = {key: rows for key, rows in candidates.groupby("mention_key", sort=False)}
         mentions: list[dict[str, Any]] = []
         for row in shown.to_dict(orient="records"):

@@ -374,3 +374,21 @@ def test_browser_decision_changes_the_next_run(
     # Annex 1 (四): the confirmed patent is the firm's one class-I IP
     assert before["verdict"] == "unknown" and "I类知识产权 0项" in before["evidence"]
     assert after["verdict"] == "pass" and "I类知识产权 1项 ≥ 1项" in after["evidence"]
+
+
+def test_the_queue_is_parsed_once_per_file_version(tmp_path: Path) -> None:
+    # issue 28: a page view does not parse the national queue again
+    from service.review import _parsed
+
+    path = tmp_path / "match_review.csv"
+    path.write_text("mention_key,candidate_regions\nk,440305\n", encoding="utf-8")
+    reads: list[Path] = []
+
+    def read(p: Path) -> pd.DataFrame:
+        reads.append(p)
+        return pd.read_csv(p, dtype=str)
+
+    first = _parsed(path, read)
+    assert _parsed(path, read) is first and len(reads) == 1
+    path.write_text("mention_key,candidate_regions\nk,440305\nj,110108\n", encoding="utf-8")
+    assert len(_parsed(path, read)) == 2 and len(reads) == 2  # a new version is read again
