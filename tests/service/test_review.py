@@ -76,6 +76,10 @@ def test_province_official_sees_own_mentions_ministry_sees_cross_province(
     _login(review_client, service_files.tokens.ministry)
     page = review_client.get("/review").text
     assert GUANGDONG_MENTION in page and MINISTRY_MENTION in page
+    # the page's title is its name, and the decided list is in the page's body, once
+    title = page.split("<title>", 1)[1].split("</title>", 1)[0]
+    assert title.startswith("名称匹配复核") and "<" not in title
+    assert page.count('id="decided"') == 1
 
 
 def _key_of(world: ReviewWorld, raw_name: str) -> str:
