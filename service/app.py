@@ -76,14 +76,13 @@ from service.reapply import reapply_router
 from service.runs import (
     MEDIA_TYPES,
     ByteCache,
-    DownloadResponse,
     FileFormat,
     InvitationQuery,
     RunData,
     RunStore,
     firm_detail,
     invitation_page,
-    regular_file,
+    published_download,
     table_page,
 )
 from service.security import (
@@ -372,14 +371,10 @@ def create_app(
         request: Request, run_id: RunId, province: Province, file_format: FileFormat, user: ApiUser
     ) -> Response:
         run = readable_province(request, user, run_id, province)
-        path = run.list_files.get(province, {}).get(file_format)
-        if path is None or regular_file(path, path.parent) is None:
+        found = published_download(run.list_files, province, file_format, "邀请名单", run.run_id)
+        if found is None:
             raise HTTPException(404, NOT_FOUND)
-        return DownloadResponse(
-            path,
-            media_type=MEDIA_TYPES[file_format],
-            filename=f"邀请名单-{province}-{run.run_id}.{file_format}",
-        )
+        return found
 
     @app.get(
         "/api/v1/runs/{run_id}/provinces/{province}/cultivation",

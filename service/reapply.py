@@ -24,13 +24,12 @@ from service.deps import NOT_FOUND, readable_province, service
 from service.pages import tier_sections
 from service.runs import (
     MEDIA_TYPES,
-    DownloadResponse,
     FileFormat,
     InvitationQuery,
     PagedList,
     RunData,
     invitation_page,
-    regular_file,
+    published_download,
 )
 from service.tokens import Principal
 from zjtx.publication import REAPPLY_LABELS
@@ -117,14 +116,12 @@ def reapply_router(
         user: ApiUser,
     ) -> Response:
         run, _ = readable(request, user, run_id, province)
-        path = run.reapply_files.get(province, {}).get(file_format)
-        if path is None or regular_file(path, path.parent) is None:
-            raise HTTPException(404, NOT_FOUND)
-        return DownloadResponse(
-            path,
-            media_type=MEDIA_TYPES[file_format],
-            filename=f"再申报名单-{province}-{run.run_id}.{file_format}",
+        found = published_download(
+            run.reapply_files, province, file_format, "再申报名单", run.run_id
         )
+        if found is None:
+            raise HTTPException(404, NOT_FOUND)
+        return found
 
     @router.get(
         "/runs/{run_id}/provinces/{province}/reapply",

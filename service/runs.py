@@ -239,6 +239,21 @@ def regular_file(path: Path, directory: Path) -> Path | None:
     return path
 
 
+def published_download(
+    files: dict[str, dict[str, Path]], province: str, file_format: str, title: str, run_id: str
+) -> DownloadResponse | None:
+    """A province's published list file as a download named `<title>-<province>-<run>`; None
+    when the run has no such regular file (the caller answers 404)."""
+    path = files.get(province, {}).get(file_format)
+    if path is None or regular_file(path, path.parent) is None:
+        return None
+    return DownloadResponse(
+        path,
+        media_type=MEDIA_TYPES[file_format],
+        filename=f"{title}-{province}-{run_id}.{file_format}",
+    )
+
+
 def is_directory(path: Path) -> bool:
     try:
         return stat.S_ISDIR(path.lstat().st_mode)

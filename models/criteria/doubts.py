@@ -95,12 +95,6 @@ REFUSED_ROW_DOUBTS: tuple[RefusedRowDoubt, ...] = (
     D("a2_7_evaluation", "evaluation_scores", LIFT, "score_years"),
 )
 del D
-# The tables a refused row of which could change each criterion, by effect (tests read these).
-WORSEN_TABLES: dict[str, tuple[str, ...]] = {}
-LIFT_TABLES: dict[str, tuple[str, ...]] = {}
-for _doubt in REFUSED_ROW_DOUBTS:
-    _by = WORSEN_TABLES if _doubt.effect == WORSEN else LIFT_TABLES
-    _by[_doubt.criterion] = (*_by.get(_doubt.criterion, ()), _doubt.table)
 
 
 @dataclass(frozen=True)
@@ -326,7 +320,11 @@ def settle_pending(
 
     `lifted`: the criterion's verdicts with every pending mention counted for each candidate.
     """
-    tables = tuple(t for t in LIFT_TABLES.get(criterion, ()) if t in _MENTION_TABLES)
+    tables = tuple(
+        d.table
+        for d in REFUSED_ROW_DOUBTS
+        if d.criterion == criterion and d.effect == LIFT and d.table in _MENTION_TABLES
+    )
     shown, has = _described(pending_doubt(shadow, tables), "条")
     v.revise(
         (v.verdict == FAIL) & (lifted.verdict != FAIL) & has,
