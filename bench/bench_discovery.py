@@ -1,21 +1,28 @@
-"""End-to-end discovery at scale: time and peak memory of each stage of the discovery flow.
+"""The weekly run at scale: wall time and peak memory of `zjtx discover`, stage by stage.
 
-Each stage runs the flow's own task function (`task.fn`) in a fresh process that reads the
-previous stage's files, exactly as the flow passes paths between tasks, so the peak memory of
-a stage is that process's own. The ranking model is trained once on a small data set.
+The bench runs the real command in one process, as the weekly run does, and samples that
+process's resident memory (/proc) while it runs. Stage times are the flow's own: the manifest's
+`timings_seconds` and `stages_started_at`; `startup` is the time before the first stage (imports,
+checks, Prefect), `publish` the time from the manifest to the command's exit. The ranking model
+is trained once on a small data set, so the lists are ordered by a champion as in a real week.
 
-    python bench/bench_discovery.py                 # 250k, 500k and 1M firms
-    python bench/bench_discovery.py --firms 20000   # a quick check
+    python -m bench.bench_discovery                  # 250k, 500k and 1M firms
+    python -m bench.bench_discovery --firms 20000    # a quick check
+
+With PREFECT_API_URL set the command uses that server; without, Prefect's temporary one.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
@@ -25,48 +32,105 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 AS_OF = dt.date(2026, 6, 30)
 SEED = 5
-
-STAGES = [
-    ("validate", "prepare(DATA, PATHS)"),
-    ("match", "match(PATHS)"),
-    ("features", "features(PATHS, AS_OF)"),
-    ("champion", "champion(PATHS)"),
-    (
-        "criteria+score+lists",
-        "[province(PATHS, p, AS_OF, PATHS.work / 'features.parquet', "
-        "PATHS.work / 'champion.joblib') for p in PROVINCES]",
-    ),
-    ("assemble", "assemble(PATHS, AS_OF, PROVINCES, {}, 'bench', 0.0, {})"),
-    ("publish", "publish(PATHS)"),
-]
-
-PRELUDE = """
-import datetime as dt, sys
-from pathlib import Path
-import pandas as pd
-from flows import discovery as d
-from models.invitations import NO_PROVINCE, province_of
-DATA = Path(sys.argv[1]); RUNS = Path(sys.argv[2]); RUN_ID = sys.argv[3]; HOME = Path(sys.argv[4])
-AS_OF = dt.date(2026, 6, 30)
-PATHS = d.RunPaths(run_id=RUN_ID, work=HOME / "work" / RUN_ID,
-                   staging=RUNS / f".staging-{RUN_ID}", runs=RUNS)
-prepare, match, features, champion = d.prepare.fn, d.match.fn, d.features.fn, d.champion.fn
-province, assemble, publish = d.province.fn, d.assemble.fn, d.publish.fn
-if PATHS.sources.exists():
-    regions = pd.read_parquet(PATHS.sources / "firms.parquet", columns=["region_code"])
-    PROVINCES = sorted(set(province_of(regions["region_code"])) - {NO_PROVINCE})
-"""
+# The flow's stages in order (flows/discovery.py, StageClock), between start-up and publishing.
+FLOW_STAGES = ("validate", "match", "features", "partition", "criteria_score_lists", "assemble")
+STAGES = ("startup", *FLOW_STAGES, "publish")
+SAMPLE_SECONDS = 0.1
+MIB = 1024**2
 
 
-def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and peak resident memory (GiB) of one child process."""
-    started = time.perf_counter()
-    process = subprocess.Popen(args, env=env, cwd=ROOT)
+@dataclass(frozen=True)
+class Measurement:
+    """One `zjtx discover` run: seconds and peak resident MiB of each stage in STAGES."""
+
+    firms: int
+    seconds: dict[str, float]
+    peak_mib: dict[str, float]
+    total_seconds: float
+    total_peak_mib: float
+    run: Path
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of one process (0 once it has gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def discover_command(data: Path, runs: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "zjtx.cli",
+        "discover",
+        "--data",
+        str(data),
+        "--as-of",
+        AS_OF.isoformat(),
+        "--out",
+        str(runs),
+    ]
+
+
+def measure(data: Path, runs: Path, env: dict[str, str], firms: int) -> Measurement:
+    """Run `zjtx discover` on `data` once; stage times from its manifest, memory sampled here."""
+    samples: list[tuple[float, int]] = []
+    started = time.time()
+    runs.mkdir(parents=True, exist_ok=True)
+    log = runs / f"discover-{firms}.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            discover_command(data, runs), env=env, cwd=ROOT, stdout=output, stderr=output
+        )
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            samples.append((time.time(), rss_bytes(process.pid)))
+            done.wait(SAMPLE_SECONDS)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise SystemExit(f"{args[-1][:60]}… failed with exit code {process.returncode}")
-    return time.perf_counter() - started, usage.ru_maxrss / 1024**2
+    ended = time.time()
+    done.set()
+    sampler.join()
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        tail = log.read_text(errors="replace")[-2000:]
+        raise SystemExit(f"zjtx discover failed with exit code {code} ({log}):\n{tail}")
+    run = (runs / "latest").resolve()
+    manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    bounds = stage_bounds(manifest, started, ended)
+    seconds = {stage: round(end - begin, 2) for stage, (begin, end) in bounds.items()}
+    peak = {
+        stage: max((rss for at, rss in samples if begin <= at <= end), default=0) / MIB
+        for stage, (begin, end) in bounds.items()
+    }
+    return Measurement(firms, seconds, peak, ended - started, usage.ru_maxrss / 1024, run)
+
+
+def stage_bounds(
+    manifest: dict[str, object], started: float, ended: float
+) -> dict[str, tuple[float, float]]:
+    """The Unix start and end of every stage in STAGES, from the run's manifest."""
+    seconds = manifest["timings_seconds"]
+    began = manifest["stages_started_at"]
+    assert isinstance(seconds, dict) and isinstance(began, dict)
+    missing = [stage for stage in FLOW_STAGES if stage not in seconds or stage not in began]
+    if missing:
+        raise SystemExit(f"the manifest has no timing for {missing}: update FLOW_STAGES")
+    bounds = {"startup": (started, float(began[FLOW_STAGES[0]]))}
+    for stage in FLOW_STAGES:
+        bounds[stage] = (float(began[stage]), float(began[stage]) + float(seconds[stage]))
+    bounds["publish"] = (bounds[FLOW_STAGES[-1]][1], ended)
+    return bounds
 
 
 def ensure_data(firms: int, env: dict[str, str]) -> Path:
@@ -74,9 +138,9 @@ def ensure_data(firms: int, env: dict[str, str]) -> Path:
     if not (data / "firms.csv").exists():
         print(f"generating {firms:,} firms …", flush=True)
         code = (
-            f"import synth; synth.generate({firms}, {SEED}, __import__('pathlib').Path('{data}'))"
+            f"import synth, pathlib; synth.generate({firms}, {SEED}, pathlib.Path({str(data)!r}))"
         )
-        run_measured([sys.executable, "-c", code], env)
+        subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, check=True)
     return data
 
 
@@ -85,40 +149,50 @@ def ensure_champion(env: dict[str, str]) -> None:
         return
     data = ensure_data(20_000, env)
     print("training the ranking model once on 20,000 firms …", flush=True)
-    run_measured([str(ROOT / ".venv" / "bin" / "zjtx"), "train", "--data", str(data)], env)
+    train = [sys.executable, "-m", "zjtx.cli", "train", "--data", str(data)]
+    subprocess.run(train, env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+
+
+def table(measurements: list[Measurement], title: str) -> Table:
+    """Rows: the stages, the end-to-end figures and their slope per 100k firms."""
+    out = Table(title=title)
+    out.add_column("stage")
+    for m in measurements:
+        out.add_column(f"{m.firms:,} s", justify="right")
+        out.add_column(f"{m.firms:,} peak MiB", justify="right")
+    for stage in STAGES:
+        cells = [(f"{m.seconds[stage]:.1f}", f"{m.peak_mib[stage]:,.0f}") for m in measurements]
+        out.add_row(stage, *[cell for pair in cells for cell in pair])
+    out.add_section()
+    totals = [(f"{m.total_seconds:.1f}", f"{m.total_peak_mib:,.0f}") for m in measurements]
+    out.add_row("end to end", *[cell for pair in totals for cell in pair])
+    slope = [
+        (f"{m.total_seconds / m.firms * 1e5:.1f}", f"{m.total_peak_mib / m.firms * 1e5:,.0f}")
+        for m in measurements
+    ]
+    out.add_row("per 100k firms", *[cell for pair in slope for cell in pair])
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--firms", type=int, nargs="*", default=[250_000, 500_000, 1_000_000])
-    sizes = parser.parse_args().firms
-    home = OUT / "home"
-    env = {**os.environ, "ZJTX_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+    parser.add_argument("--home", type=Path, default=OUT / "home", help="ZJTX_HOME of the runs")
+    arguments = parser.parse_args()
+    env = {**os.environ, "ZJTX_HOME": str(arguments.home), "PYTHONUNBUFFERED": "1"}
+    load = os.getloadavg()  # before the runs: what else the machine was doing
     ensure_champion(env)
-    table = Table(title=f"Discovery per stage (as of {AS_OF}; {os.cpu_count()} cores)")
-    table.add_column("firms", justify="right")
-    for stage, _ in STAGES:
-        table.add_column(f"{stage} s / GiB", justify="right")
-    table.add_column("total s", justify="right")
-    table.add_column("peak GiB", justify="right")
-    table.add_column("s per 100k firms", justify="right")
-    for firms in sizes:
+    measurements = []
+    for firms in arguments.firms:
         data = ensure_data(firms, env)
-        run_id = f"bench-{firms}-{time.strftime('%Y%m%dT%H%M%S')}"
-        runs = OUT / "runs"
-        cells, total, peak = [], 0.0, 0.0
-        for stage, call in STAGES:
-            code = PRELUDE + call
-            args = [sys.executable, "-c", code, str(data), str(runs), run_id, str(home)]
-            seconds, gib = run_measured(args, env)
-            print(f"{firms:>9,} {stage:<22} {seconds:7.1f} s {gib:5.2f} GiB", flush=True)
-            cells.append(f"{seconds:.1f} / {gib:.2f}")
-            total += seconds
-            peak = max(peak, gib)
-        table.add_row(
-            f"{firms:,}", *cells, f"{total:.1f}", f"{peak:.2f}", f"{total / firms * 1e5:.1f}"
-        )
-    Console(width=200).print(table)
+        m = measure(data, arguments.home / "runs", env, firms)
+        print(f"{firms:>9,} firms: {m.total_seconds:.1f} s, peak {m.total_peak_mib:,.0f} MiB")
+        measurements.append(m)
+    title = (
+        f"zjtx discover per stage (as of {AS_OF}; {os.cpu_count()} cores; "
+        f"load average before the runs {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f})"
+    )
+    Console(width=200).print(table(measurements, title))
 
 
 if __name__ == "__main__":

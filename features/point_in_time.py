@@ -85,7 +85,7 @@ def point_in_time(
     for table, column in ROW_DATES.items():
         if table in tables and column in tables[table]:
             frame = tables[table]
-            tables[table] = frame[~(frame[column] > day).fillna(False).astype(bool)]
+            tables[table] = _rows(frame, ~(frame[column] > day).fillna(False).astype(bool))
     if "ip_holders" in tables and "ip_rights" in tables and "ip_rights" in data.tables:
         # A holder of a right granted after D held nothing on D (its right is not "unknown").
         later = data.tables["ip_rights"].index.difference(tables["ip_rights"].index)
@@ -96,7 +96,7 @@ def point_in_time(
         if table in tables:
             frame = tables[table]
             year = frame[column].astype("float64")
-            tables[table] = frame[~(year > as_of.year + offset).fillna(False).astype(bool)]
+            tables[table] = _rows(frame, ~(year > as_of.year + offset).fillna(False).astype(bool))
     if "applications" in tables:
         tables["applications"] = applications_known_on(tables["applications"], as_of, round_day)
     if "certifications" in tables:
@@ -114,6 +114,12 @@ def point_in_time(
     return SourceData(
         tables=tables, rejects=data.rejects, coverage=data.coverage, refused=data.refused
     )
+
+
+def _rows(frame: pd.DataFrame, keep: pd.Series) -> pd.DataFrame:
+    """The rows to keep; the frame itself when that is every row (a large table is not copied
+    for nothing)."""
+    return frame if bool(keep.all()) else frame[keep]
 
 
 def _certifications_on(certifications: pd.DataFrame, day: pd.Timestamp, live: bool) -> pd.DataFrame:

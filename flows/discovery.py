@@ -43,6 +43,31 @@ class RunPaths:
     def attributed(self) -> Path:
         return self.work / "attributed"
 
+    def share(self, province: str) -> Path:
+        """A province's share of the data (models/partitions.py): sources/, pending/ and
+        features.parquet."""
+        return self.work / "provinces" / province
+
+
+class StageClock:
+    """Wall time of each stage of one run, for the manifest: `seconds` per stage and the Unix
+    time each began (`started_at`), by which bench/bench_discovery.py attributes memory."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.started_at: dict[str, float] = {}
+        self._began = self._mark = time.perf_counter()
+        self._wall = time.time()
+
+    def done(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = round(now - self._mark, 2)
+        self.started_at[stage] = round(self._wall, 3)
+        self._mark, self._wall = now, time.time()
+
+    def total(self) -> float:
+        return round(time.perf_counter() - self._began, 2)
+
 
 class ProvincesFailed(RuntimeError):
     """Some province tasks failed: raised by the flow after it published the others (`run`,
@@ -130,6 +155,35 @@ def features(paths: RunPaths, as_of: dt.date) -> Path:
 
 
 @task
+def partition(paths: RunPaths, as_of: dt.date, features_path: Path) -> list[str]:
+    """Cut the data as it stood on as_of (read live) into each province's share, once, so
+    that every province task reads its own rows only; returns the provinces."""
+    from features.point_in_time import point_in_time
+    from features.sources import SourceData, read_saved_sources, save_sources
+    from features.unsettled import pending_mentions
+    from models.partitions import province_shares
+    from models.ranking import round_of
+    from models.ranking_config import load_model_config
+
+    # The data as it stood on as_of, read live: what the data says stands (sources.md).
+    round_day = round_of(load_model_config())  # this year's applications known from it on
+    live = point_in_time(
+        read_saved_sources(paths.attributed), as_of, live=True, round_day=round_day
+    )
+    queue = pd.read_parquet(paths.work / "match_review.parquet")
+    pending = pending_mentions(live, queue)
+    del queue
+    provinces = []
+    for share in province_shares(live, pending, pd.read_parquet(features_path)):
+        folder = paths.share(share.province)
+        save_sources(SourceData(tables=share.sources.tables), folder / "sources")
+        save_sources(SourceData(tables=share.pending.tables), folder / "pending")
+        share.features.to_parquet(folder / "features.parquet")
+        provinces.append(share.province)
+    return provinces
+
+
+@task
 def champion(paths: RunPaths) -> tuple[Path, str, dict[str, str]]:
     """Fetch the champion ranking model once, for every province task to read. Without a
     champion (a first week), the lists are ordered by the rule baseline and say so."""
@@ -183,51 +237,40 @@ def province(
     paths: RunPaths,
     province_code: str,
     as_of: dt.date,
-    features_path: Path,
     model_path: Path,
     ranking: dict[str, str],
 ) -> dict[str, object]:
-    """Criteria, scores and ranked lists of one province's firms."""
+    """Criteria, scores and ranked lists of one province's firms, from its share of the data
+    (the `partition` task)."""
     import joblib
 
-    from features.point_in_time import point_in_time
-    from features.sources import read_saved_sources, subset_sources
-    from features.unsettled import pending_mentions
+    from features.sources import read_saved_sources
     from models.criteria import cultivation_list, evaluate_criteria
     from models.criteria.doubts import could_fail
     from models.criteria_config import load_criteria_config
     from models.invitations import (
         funnel,
-        home_province,
         invitation_lists,
         reapply_lists,
         renewal_rows,
         with_registry_columns,
     )
-    from models.ranking import round_of, score_candidates
+    from models.ranking import score_candidates
     from models.ranking_config import load_model_config
     from models.watchlist import watchlist_rows
     from models.watchlist_config import load_watchlist_config
-    from zjtx.publication import write_list_csv, write_list_xlsx, write_reapply
+    from zjtx.publication import write_arrow_part, write_list_csv, write_list_xlsx, write_reapply
 
-    # The data as it stood on as_of, read live: what the data says stands (sources.md).
-    round_day = round_of(load_model_config())  # this year's applications known from it on
-    sources = point_in_time(
-        read_saved_sources(paths.attributed), as_of, live=True, round_day=round_day
-    )
-    firms = sources.tables["firms"]
-    codes = pd.Index(firms.loc[home_province(firms) == province_code, "credit_code"])
-    queue = pd.read_parquet(paths.work / "match_review.parquet")
-    pending = subset_sources(pending_mentions(sources, queue), codes)
-    # the rights pending holder mentions name, so the doubt they raise is judged on the right
-    subset = subset_sources(sources, codes, rights_of=pending.get("ip_holders"))
+    share = paths.share(province_code)
+    subset = read_saved_sources(share / "sources")
+    pending = read_saved_sources(share / "pending")
     criteria_config = load_criteria_config()
     refused = pd.read_parquet(paths.work / "refused.parquet")
     criteria = evaluate_criteria(subset, as_of, criteria_config, refused=refused, pending=pending)
-    criteria.to_parquet(paths.work / f"criteria-{province_code}.parquet", index=False)
+    write_arrow_part(criteria, paths.work / f"criteria-{province_code}.arrow")
     watch = watchlist_rows(criteria, subset, as_of, load_watchlist_config())
     watch.to_parquet(paths.work / f"watch-{province_code}.parquet")
-    firm_features = pd.read_parquet(features_path)
+    firm_features = pd.read_parquet(share / "features.parquet")
     explanations = load_model_config().explanations
     scores = score_candidates(
         joblib.load(model_path),
@@ -295,8 +338,7 @@ def assemble(
     counts: dict[str, object],
     model_version: str,
     ranking: dict[str, str],
-    started: float,
-    timings: dict[str, float],
+    clock: StageClock,
     failed: list[dict[str, str | None]],
 ) -> None:
     """Join the results of the provinces that succeeded (`provinces`) into the run's summary
@@ -321,7 +363,7 @@ def assemble(
             (paths.staging / "reapply" / f"{code}{suffix}").unlink(missing_ok=True)
     # The criteria of every firm are large: streamed file to file, never held whole.
     concatenate_parquet(
-        [paths.work / f"criteria-{p}.parquet" for p in provinces],
+        [paths.work / f"criteria-{p}.arrow" for p in provinces],
         paths.staging / "candidates.parquet",
     )
     lists = joined("lists")
@@ -348,11 +390,13 @@ def assemble(
             "funnel": stage_funnel.to_dict(orient="records"),
             "watchlist": watch_summary,
         },
-        "timings_seconds": {**timings, "total": round(time.perf_counter() - started, 2)},
     }
     write_report_html(
         paths.staging / "report.html", manifest, stage_funnel, lists, watchlist, watch_summary
     )
+    clock.done("assemble")
+    manifest["timings_seconds"] = {**clock.seconds, "total": clock.total()}
+    manifest["stages_started_at"] = clock.started_at
     write_manifest(paths.staging / "manifest.json", manifest)
 
 
@@ -456,43 +500,34 @@ def discovery(data_dir: Path, as_of: dt.date | None = None, runs_dir: Path | Non
     if as_of is None:
         as_of = dt.datetime.now(ZoneInfo(FLOWS_CONFIG.schedule.timezone)).date()
     check_in_force(as_of, load_criteria_config())  # 第三十一条, as the CLI refuses it
-    started = time.perf_counter()
-    timings: dict[str, float] = {}
+    clock = StageClock()
     paths = new_run_paths(Path(runs_dir or Settings.from_env().runs), as_of)
-
-    def timed(name: str, since: float) -> float:
-        timings[name] = round(time.perf_counter() - since, 2)
-        return time.perf_counter()
-
-    mark = time.perf_counter()
     counts = prepare(Path(data_dir), paths)
-    mark = timed("validate", mark)
+    clock.done("validate")
     counts["matching"] = match(paths)
-    mark = timed("match", mark)
+    clock.done("match")
     features_path = features(paths, as_of)
     model_path, model_version, ranking = champion(paths)
-    mark = timed("features", mark)
+    clock.done("features")
+    provinces = partition(paths, as_of, features_path)
+    clock.done("partition")
     firms = pd.read_parquet(paths.sources / "firms.parquet")
     from models.invitations import NO_PROVINCE, home_province
 
-    homes = home_province(firms)
-    provinces = sorted(set(homes) - {NO_PROVINCE})
-    counts["firms_without_province"] = int((homes == NO_PROVINCE).sum())
-    futures = [
-        province.submit(paths, code, as_of, features_path, model_path, ranking)
-        for code in provinces
-    ]
+    counts["firms_without_province"] = int((home_province(firms) == NO_PROVINCE).sum())
+    del firms
+    futures = [province.submit(paths, code, as_of, model_path, ranking) for code in provinces]
     wait(futures)
     lists, failed = province_outcomes(paths, provinces, futures)
     counts["lists"] = lists
     left_out = {entry["province"] for entry in failed}
     succeeded = [code for code in provinces if code not in left_out]
-    mark = timed("criteria_score_lists", mark)
+    clock.done("criteria_score_lists")
     if failed and not succeeded:  # nothing to publish: `latest` stays on the last full run
         shutil.rmtree(paths.staging, ignore_errors=True)
         shutil.rmtree(paths.work, ignore_errors=True)
         raise ProvincesFailed(None, failed)
-    assemble(paths, as_of, succeeded, counts, model_version, ranking, started, timings, failed)
+    assemble(paths, as_of, succeeded, counts, model_version, ranking, clock, failed)
     final = publish(paths)
     print(f"published {final}")
     print(json.dumps({"run": str(final)}))

@@ -16,7 +16,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from zjtx.console import AsOfOption, DataOption, console, fail, reported_errors, stdout
+from zjtx.console import (
+    AsOfOption,
+    DataOption,
+    check_prefect_server,
+    console,
+    fail,
+    reported_errors,
+    stdout,
+)
 from zjtx.settings import apply_offline_env
 
 if TYPE_CHECKING:
@@ -130,6 +138,7 @@ def discover(
     day = evaluation_date(as_of)  # 第三十一条: refused before Prefect starts
     with reported_errors():
         preflight(data)
+        check_prefect_server()
         from models.registry import has_champion
 
         # Checked before Prefect starts: a first week without a trained model still gets lists.
@@ -207,6 +216,7 @@ def serve(
 
     with reported_errors():
         preflight(data)
+        check_prefect_server()
         from flows.discovery import serve_weekly
 
         serve_weekly(data.resolve(), runner.value, dask_address)

@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 
 from models.ranking_config import ModelConfig
-from zjtx.console import parse_as_of, reported_errors, stdout
+from zjtx.console import check_prefect_server, parse_as_of, reported_errors, stdout
 
 HIDDEN_CHAMPIONS = Path("truth") / "hidden_champions.csv"
 QUALIFICATION = Path("truth") / "qualification.csv"
@@ -60,6 +60,7 @@ def train(
         from models.ranking_config import load_model_config
 
         preflight(data)
+        check_prefect_server()
         config = load_model_config(config_path)
         truth = data / HIDDEN_CHAMPIONS
         qualification = data / QUALIFICATION

@@ -29,6 +29,30 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
     return typer.Exit(code)
 
 
+def check_prefect_server() -> None:
+    """A flow command runs on the Prefect server PREFECT_API_URL names (the scheduled
+    deployment's), which must answer; without one, Prefect starts a temporary local server."""
+    import urllib.error
+    import urllib.request
+
+    url = os.environ.get("PREFECT_API_URL", "").strip()
+    if not url:
+        return
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=10) as response:
+            answered = response.status == 200
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        answered, detail = False, f" ({reason})"
+    else:
+        detail = ""
+    if not answered:
+        raise fail(
+            f"the Prefect server in PREFECT_API_URL ({url}) does not answer{detail}: start it "
+            "(`prefect server start`) or unset PREFECT_API_URL to run on a temporary local server"
+        )
+
+
 @contextmanager
 def reported_errors() -> Iterator[None]:
     """Known input/config errors → one line, exit 2; unexpected ones → one line, exit 1.

@@ -338,9 +338,11 @@ def write_list_xlsx(
             cell.fill = header_fill
             cell.alignment = Alignment(vertical="center", wrap_text=True)
         rows = named(lists[lists[sheet_column] == key][columns])
-        for record in rows.itertuples(index=False):
+        for number, record in enumerate(rows.itertuples(index=False), start=2):
             sheet.append([_excel_value(v) for v in record])
-            for cell in sheet[sheet.max_row]:
+            # the row just appended (sheet.max_row would scan every cell: quadratic)
+            (appended,) = sheet.iter_rows(min_row=number, max_row=number, max_col=len(columns))
+            for cell in appended:
                 if cell.data_type == "f":  # text that looks like a formula stays text
                     cell.data_type = "s"
         for index, column in enumerate(columns, start=1):
@@ -757,7 +759,8 @@ def _png(figure: object) -> str:
 
 
 def concatenate_parquet(parts: list[Path], out: Path) -> None:
-    """Stream Parquet files with the same columns into one, sorted by credit code (when they
+    """Stream Parquet files (or Arrow IPC files, `.arrow`: write_arrow_part) with the same
+    columns into one Parquet file, sorted by credit code (when they
     have one) in row groups of CANDIDATES_ROW_GROUP rows, so that a reader filtering on a
     credit code reads one small group, chosen by the groups' statistics, instead of the whole
     table. A firm's rows keep their order.
@@ -774,7 +777,7 @@ def concatenate_parquet(parts: list[Path], out: Path) -> None:
         plain: pa.Schema | None = None
         ordered = []
         for number, part in enumerate(parts):
-            table = pq.read_table(part).replace_schema_metadata(None)
+            table = _read_part(part).replace_schema_metadata(None)
             plain = plain or pa.schema([_plain_field(f) for f in table.schema])
             table = table.cast(_large(table.schema))  # a big part's text passes 2 GiB
             if "credit_code" in table.column_names:
@@ -805,6 +808,22 @@ def concatenate_parquet(parts: list[Path], out: Path) -> None:
                 writer.write_table(pa.concat_tables(pending))
 
 
+def write_arrow_part(frame: pd.DataFrame, path: Path) -> None:
+    """A part for concatenate_parquet as an Arrow IPC file: written without encoding, and its
+    categorical columns stay dictionaries (Parquet would spell out every value of a large
+    dictionary, such as the criteria's evidence)."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as ipc:
+        ipc.write_table(table)
+
+
+def _read_part(path: Path) -> pa.Table:
+    if path.suffix == ".arrow":
+        with pa.OSFile(str(path)) as source:
+            return pa.ipc.open_file(source).read_all()
+    return pq.read_table(path)
+
+
 def _large(schema: pa.Schema) -> pa.Schema:
     """Plain text with 64-bit offsets; dictionary columns stay dictionaries (sorting them moves
     indices, not text)."""
@@ -813,9 +832,12 @@ def _large(schema: pa.Schema) -> pa.Schema:
 
 
 def _plain_field(field: pa.Field) -> pa.Field:
-    return (
-        pa.field(field.name, field.type.value_type) if pa.types.is_dictionary(field.type) else field
-    )
+    """A dictionary column as its values; their text as Parquet reads a dictionary back
+    (`string`), whether the part came from Parquet or from pandas (`large_string`)."""
+    if not pa.types.is_dictionary(field.type):
+        return field
+    values = field.type.value_type
+    return pa.field(field.name, pa.string() if values == pa.large_string() else values)
 
 
 def _ipc_batches(path: Path) -> Iterator[pa.RecordBatch]:
@@ -834,6 +856,7 @@ def _merged(parts: list[Path], schema: pa.Schema) -> Iterator[pa.Table]:
                 yield pa.Table.from_batches([batch]).cast(schema)
         return
     held = [schema.empty_table() for _ in parts]
+    held_codes = [np.array([], dtype=object) for _ in parts]  # each held table's codes, once
     done = [False] * len(parts)
     while True:
         for i, batch_iterator in enumerate(batches):
@@ -843,18 +866,19 @@ def _merged(parts: list[Path], schema: pa.Schema) -> Iterator[pa.Table]:
                     done[i] = True
                 else:
                     held[i] = pa.Table.from_batches([batch]).cast(schema)  # small: one batch
+                    held_codes[i] = held[i]["credit_code"].to_numpy(zero_copy_only=False)
         live = [i for i in range(len(parts)) if held[i].num_rows]
         if not live:
             return
         # Safe to emit: every held row up to the smallest last code of a part still reading.
-        open_parts = [held[i]["credit_code"][-1].as_py() for i in live if not done[i]]
+        open_parts = [held_codes[i][-1] for i in live if not done[i]]
         bound = min(open_parts) if open_parts else None
         taken = []
         for i in live:
-            codes = held[i]["credit_code"].to_numpy(zero_copy_only=False)
+            codes = held_codes[i]
             cut = len(codes) if bound is None else int(np.searchsorted(codes, bound, "right"))
             taken.append(held[i].slice(0, cut))
-            held[i] = held[i].slice(cut)
+            held[i], held_codes[i] = held[i].slice(cut), codes[cut:]
         chunk = pa.concat_tables(taken)
         if chunk.num_rows:
             yield chunk.take(pc.sort_indices(chunk["credit_code"]))  # stable

@@ -104,6 +104,33 @@ def test_discover_refuses_a_date_before_the_measures_before_prefect_starts(
     assert len(result.output.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("command", ["discover", "train"])
+def test_a_flow_command_refuses_a_prefect_server_that_does_not_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    import socket
+
+    import flows.discovery
+    from zjtx.cli import app as zjtx_app
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the flow must not start")
+
+    monkeypatch.setattr(flows.discovery, "discovery_with_runner", never)
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}/api"
+    monkeypatch.setenv("PREFECT_API_URL", url)
+    data = _write(tmp_path)
+    arguments = [command, "--data", str(data)]
+    if command == "discover":
+        arguments += ["--as-of", "2026-06-30"]
+    result = runner.invoke(zjtx_app, arguments)
+    assert result.exit_code == 2, result.output
+    assert url in result.output and "does not answer" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_criteria_evaluates_refused_rows_and_pending_mentions(tmp_path: Path) -> None:
     # given firm A whose serious-dishonesty listing has an unparseable date
     data = _write(tmp_path)
