@@ -374,7 +374,7 @@ def assemble(
     stage_funnel = joined("funnel")
     watchlist, watch_summary = watchlists(paths, as_of, provinces, counts, failed_codes)
     config_dir = Path(__file__).resolve().parent.parent / "configs"
-    manifest = {
+    manifest: dict[str, object] = {
         "run_id": paths.run_id,
         "as_of": as_of.isoformat(),
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
