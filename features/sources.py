@@ -603,13 +603,23 @@ def string_isin(values: pd.Series, members: object) -> np.ndarray:
 
     pandas' own `isin` on Arrow-backed strings iterates in Python: minutes at a million rows.
     """
-    member_texts = pd.Series(members, dtype="str").dropna()
-    value_set = pa_arrow.array(member_texts.to_numpy(dtype=object), type=pa_arrow.string())
-    texts = pa_arrow.array(
-        values.astype("str").to_numpy(dtype=object), type=pa_arrow.string(), from_pandas=True
-    )
+    member_texts = _arrow_text(pd.Series(members, dtype="str").dropna())
+    value_set = pa_arrow.concat_arrays(member_texts.chunks) if member_texts.num_chunks else None
+    texts = _arrow_text(values)
+    if value_set is None:
+        return np.zeros(len(values), dtype=bool)
     found = pc.fill_null(pc.is_in(texts, value_set=value_set), False)
-    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+    return np.asarray(found.to_numpy(), dtype=bool)
+
+
+def _arrow_text(values: pd.Series) -> pa_arrow.ChunkedArray:
+    """Text values as Arrow large strings: the Arrow data of a `str` column itself (no copy
+    through Python objects); other columns converted to `str` first."""
+    text = values if values.dtype == "str" else values.astype("str")
+    arrow = pa_arrow.chunked_array(pa_arrow.array(text.array)) if len(text) else None
+    if arrow is None:
+        return pa_arrow.chunked_array([], type=pa_arrow.large_string())
+    return arrow.cast(pa_arrow.large_string())
 
 
 def _refused_rows(problems: Iterable[pd.DataFrame]) -> set[int]:

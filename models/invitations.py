@@ -258,7 +258,9 @@ def _listed(
 ) -> pd.DataFrame:
     """The rows of these firms and tiers with registry, model and criterion columns, ranked
     1..n per province and tier by `by` (descending; empty last), ties by credit code."""
-    discovery = criteria[criteria["mode"] == "discovery"]
+    # Narrow the (large, categorical) criteria frame to these firms before anything else.
+    these = criteria["credit_code"].isin(invited["credit_code"].unique())
+    discovery = criteria[these & (criteria["mode"] == "discovery")]
     details = _criterion_details(discovery, invited)
     registry = firms.reset_index(drop=True)
     registry = registry[["credit_code", "name", "region_code"]].assign(
@@ -299,7 +301,8 @@ def check_invitations(
         row = lists[bad_outcome].iloc[0]
         raise InvitationError(f"{row['credit_code']} has outcome {row['outcome']}")
     fails = criteria[
-        (criteria["mode"] == "discovery")
+        criteria["credit_code"].isin(lists["credit_code"].unique())
+        & (criteria["mode"] == "discovery")
         & (criteria["verdict"] == "fail")
         & (criteria["criterion"] != "outcome")
     ][["credit_code", "tier"]]
@@ -325,7 +328,8 @@ def _check_refused(lists: pd.DataFrame, criteria: pd.DataFrame, could_fail: pd.D
     )
     if at_risk.empty:
         return
-    discovery = criteria[criteria["mode"] == "discovery"]
+    these = criteria["credit_code"].isin(at_risk["credit_code"].unique())
+    discovery = criteria[these & (criteria["mode"] == "discovery")]
     verdicts = discovery[[*keys, "criterion", "verdict", "evidence"]].astype("str")
     checked = at_risk.merge(verdicts, on=[*keys, "criterion"])
     named = checked["evidence"].str.contains("被拒收", regex=False)
