@@ -259,7 +259,7 @@ def province(
     from models.ranking_config import load_model_config
     from models.watchlist import watchlist_rows
     from models.watchlist_config import load_watchlist_config
-    from zjtx.publication import write_arrow_part, write_list_csv, write_list_xlsx, write_reapply
+    from zjtx.publication import write_list_csv, write_list_xlsx, write_reapply, write_sorted_part
 
     share = paths.share(province_code)
     subset = read_saved_sources(share / "sources")
@@ -267,7 +267,7 @@ def province(
     criteria_config = load_criteria_config()
     refused = pd.read_parquet(paths.work / "refused.parquet")
     criteria = evaluate_criteria(subset, as_of, criteria_config, refused=refused, pending=pending)
-    write_arrow_part(criteria, paths.work / f"criteria-{province_code}.arrow")
+    write_sorted_part(criteria, paths.work / f"criteria-{province_code}.arrow")
     watch = watchlist_rows(criteria, subset, as_of, load_watchlist_config())
     watch.to_parquet(paths.work / f"watch-{province_code}.parquet")
     firm_features = pd.read_parquet(share / "features.parquet")
@@ -344,8 +344,8 @@ def assemble(
     """Join the results of the provinces that succeeded (`provinces`) into the run's summary
     files and manifest; those in `failed` are named in the manifest and the report."""
     from zjtx.publication import (
-        concatenate_parquet,
         config_hash,
+        merge_sorted_parts,
         write_list_csv,
         write_manifest,
         write_report_html,
@@ -362,7 +362,7 @@ def assemble(
         for suffix in (".csv", ".xlsx"):
             (paths.staging / "reapply" / f"{code}{suffix}").unlink(missing_ok=True)
     # The criteria of every firm are large: streamed file to file, never held whole.
-    concatenate_parquet(
+    merge_sorted_parts(
         [paths.work / f"criteria-{p}.arrow" for p in provinces],
         paths.staging / "candidates.parquet",
     )

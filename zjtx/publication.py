@@ -759,69 +759,70 @@ def _png(figure: object) -> str:
 
 
 def concatenate_parquet(parts: list[Path], out: Path) -> None:
-    """Stream Parquet files (or Arrow IPC files, `.arrow`: write_arrow_part) with the same
-    columns into one Parquet file, sorted by credit code (when they
+    """Stream Parquet files with the same columns into one, sorted by credit code (when they
     have one) in row groups of CANDIDATES_ROW_GROUP rows, so that a reader filtering on a
     credit code reads one small group, chosen by the groups' statistics, instead of the whole
     table. A firm's rows keep their order.
 
-    Each part is sorted on its own (one part in memory at a time) into a scratch Arrow file,
-    then the sorted parts are merged a batch at a time: memory holds one batch per part,
-    never the whole table. The
+    Each part is sorted on its own (one part in memory at a time) into a scratch Arrow file
+    (write_sorted_part), then the sorted parts are merged a batch at a time
+    (merge_sorted_parts): memory holds one batch per part, never the whole table. The
     parts' code ranges overlap (a firm's code need not start with its province's region), so
     concatenating them would make a reader look in a group of every part. Categorical
     (dictionary) columns are written as their values: Parquet encodes each group with its
     own dictionary, and each part may have chosen other categories anyway.
     """
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".sorting-") as scratch:
-        plain: pa.Schema | None = None
         ordered = []
         for number, part in enumerate(parts):
-            table = _read_part(part).replace_schema_metadata(None)
-            plain = plain or pa.schema([_plain_field(f) for f in table.schema])
-            table = table.cast(_large(table.schema))  # a big part's text passes 2 GiB
-            if "credit_code" in table.column_names:
-                codes = table["credit_code"].cast(pa.large_string())
-                table = table.take(pc.sort_indices(codes))  # stable
-                del codes
             ordered.append(Path(scratch) / f"{number}.arrow")
-            # Arrow IPC, not Parquet: written and read back without encoding; text as values a
-            # batch at a time (an Arrow dictionary would be written whole with every batch).
-            with pa.OSFile(str(ordered[-1]), "wb") as sink, pa.ipc.new_file(sink, plain) as ipc:
-                for start in range(0, table.num_rows, CANDIDATES_ROW_GROUP):
-                    ipc.write_table(table.slice(start, CANDIDATES_ROW_GROUP).cast(plain))
-            del table
-        if plain is None:
-            return
-        with pq.ParquetWriter(out, plain) as writer:
-            pending: list[pa.Table] = []
-            waiting = 0
-            for chunk in _merged(ordered, plain):
-                pending.append(chunk)
-                waiting += chunk.num_rows
-                while waiting >= CANDIDATES_ROW_GROUP:
-                    joined = pa.concat_tables(pending)
-                    writer.write_table(joined.slice(0, CANDIDATES_ROW_GROUP))
-                    rest = joined.slice(CANDIDATES_ROW_GROUP)
-                    pending, waiting = [rest], rest.num_rows
-            if waiting:
-                writer.write_table(pa.concat_tables(pending))
+            _sorted_into(pq.read_table(part), ordered[-1])
+        merge_sorted_parts(ordered, out)
 
 
-def write_arrow_part(frame: pd.DataFrame, path: Path) -> None:
-    """A part for concatenate_parquet as an Arrow IPC file: written without encoding, and its
-    categorical columns stay dictionaries (Parquet would spell out every value of a large
-    dictionary, such as the criteria's evidence)."""
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as ipc:
-        ipc.write_table(table)
+def write_sorted_part(frame: pd.DataFrame, path: Path) -> None:
+    """A part for merge_sorted_parts, written by the task that made the frame (a province's
+    criteria, while the other provinces work): its rows sorted by credit code, categorical
+    columns as their values, in Arrow IPC batches."""
+    _sorted_into(pa.Table.from_pandas(frame, preserve_index=False), path)
 
 
-def _read_part(path: Path) -> pa.Table:
-    if path.suffix == ".arrow":
-        with pa.OSFile(str(path)) as source:
-            return pa.ipc.open_file(source).read_all()
-    return pq.read_table(path)
+def _sorted_into(table: pa.Table, path: Path) -> None:
+    table = table.replace_schema_metadata(None)
+    plain = pa.schema([_plain_field(f) for f in table.schema])
+    table = table.cast(_large(table.schema))  # a big part's text passes 2 GiB
+    if "credit_code" in table.column_names:
+        codes = table["credit_code"].cast(pa.large_string())
+        table = table.take(pc.sort_indices(codes))  # stable
+        del codes
+    # Arrow IPC, not Parquet: written and read back without encoding; text as values a
+    # batch at a time (an Arrow dictionary would be written whole with every batch).
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, plain) as ipc:
+        for start in range(0, table.num_rows, CANDIDATES_ROW_GROUP):
+            ipc.write_table(table.slice(start, CANDIDATES_ROW_GROUP).cast(plain))
+
+
+def merge_sorted_parts(parts: list[Path], out: Path) -> None:
+    """Merge parts written by write_sorted_part into one Parquet file in credit-code order
+    (stable: part order between equal codes), in row groups of CANDIDATES_ROW_GROUP rows
+    (see concatenate_parquet); the columns as the first part has them."""
+    if not parts:
+        return
+    with pa.OSFile(str(parts[0])) as source:
+        plain = pa.ipc.open_file(source).schema
+    with pq.ParquetWriter(out, plain) as writer:
+        pending: list[pa.Table] = []
+        waiting = 0
+        for chunk in _merged(parts, plain):
+            pending.append(chunk)
+            waiting += chunk.num_rows
+            while waiting >= CANDIDATES_ROW_GROUP:
+                joined = pa.concat_tables(pending)
+                writer.write_table(joined.slice(0, CANDIDATES_ROW_GROUP))
+                rest = joined.slice(CANDIDATES_ROW_GROUP)
+                pending, waiting = [rest], rest.num_rows
+        if waiting:
+            writer.write_table(pa.concat_tables(pending))
 
 
 def _large(schema: pa.Schema) -> pa.Schema:
