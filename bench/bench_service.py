@@ -2,15 +2,23 @@
 
 Publishes the same discovery run under 20 run ids (hard links: the files are the same), starts
 the service (`service.app.create_app` under uvicorn, its own process) and drives it with 50
-concurrent clients for 60 s over the run listing, province lists, searches, firm pages and
-downloads, with ministry and province tokens, across the latest and older runs. Prints p50 /
-p95 / p99 latency and errors per endpoint, and the server's peak resident memory.
+concurrent clients for 60 s over the run listing, province lists, searches, firm pages,
+downloads and the match review page, with ministry and province tokens (the API with a Bearer
+token; the review page in a browser session opened by the login form), across the latest and
+older runs. Prints p50 / p95 / p99 latency and errors per endpoint, and the server's peak
+resident memory.
+
+The review queue of the run served holds `--pending` mentions (issue 28: 50,000), none decided
+yet: the published ones and, when the run has fewer, synthetic ones made from the run's own
+registry rows (`with_pending`) in the bench's copy of the run; the published run is not
+changed.
 
     python -m bench.bench_service                      # a 1M-firm run (made by bench_discovery)
     python -m bench.bench_service --source RUN_DIR     # any published run directory
     python -m bench.bench_service --firms 20000 --seconds 20
 
-Target (issue 13): 0 errors, p95 under 300 ms, server peak RSS under 1.5 GiB.
+Target (issues 13, 28): 0 errors, p95 under 300 ms on every endpoint (the review page too),
+server peak RSS under 1.5 GiB.
 
 The clients are aiohttp, not httpx: on this 2-core machine the load generator shares the CPU
 with the server, and httpx spent more CPU per request than the service itself (a trivial
@@ -21,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import random
@@ -39,20 +48,33 @@ import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
 
+from features.match_review import CANDIDATES_FILE, PROVINCE_FOLDER, REVIEW_FILE, sheet_province
+from features.safe_cells import safe_cell
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
+HOME_RUNS = OUT / "home" / "runs"  # bench_discovery's runs (ZJTX_HOME=bench/out/home)
+PENDING = 50_000  # mentions in the review queue of the run served (issue 28)
 RUNS = 20
 CLIENTS = 50
 SECONDS = 60.0
 LATEST_SHARE = 0.7  # most officials read this week's run; the rest browse older ones
-MIX = [("runs", 0.15), ("list", 0.25), ("search", 0.20), ("firm", 0.30), ("download", 0.10)]
+MIX = [
+    ("runs", 0.15),
+    ("list", 0.25),
+    ("search", 0.20),
+    ("firm", 0.30),
+    ("download", 0.10),
+    ("review", 0.10),  # the match review page, in a browser session, a few pages deep
+]
+REVIEW_PAGES = (1, 1, 1, 2, 3, 5)  # most officials work from the first page
 SERVER = """
 import sys, uvicorn
 from pathlib import Path
 from service.app import create_app
-runs, tokens, audit = (Path(a) for a in sys.argv[1:4])
-port = int(sys.argv[4])
-app = create_app(runs, tokens, audit, secure_cookie=False)
+runs, tokens, audit, decisions = (Path(a) for a in sys.argv[1:5])
+port = int(sys.argv[5])
+app = create_app(runs, tokens, audit, secure_cookie=False, decisions_file=decisions)
 uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 """
 
@@ -65,19 +87,208 @@ class Samples:
 
 
 def source_run(firms: int, given: Path | None) -> Path:
-    """A published run to copy: the given one, or bench_discovery's run of `firms` firms."""
+    """A published run to copy: the given one, or the newest run of `firms` firms that
+    bench_discovery published (`zjtx discover` with ZJTX_HOME=bench/out/home)."""
     if given is not None:
         return given.resolve()
-    runs = sorted((OUT / "runs").glob(f"bench-{firms}-*/manifest.json"))
-    if not runs:
+    found = published_runs(HOME_RUNS, firms)
+    if not found:
         print(f"no published {firms:,}-firm run yet: running bench_discovery once …", flush=True)
         subprocess.run(
             [sys.executable, "-m", "bench.bench_discovery", "--firms", str(firms)],
             cwd=ROOT,
             check=True,
         )
-        runs = sorted((OUT / "runs").glob(f"bench-{firms}-*/manifest.json"))
-    return runs[-1].parent
+        found = published_runs(HOME_RUNS, firms)
+    if not found:
+        raise SystemExit(f"no published {firms:,}-firm run under {HOME_RUNS}")
+    return found[-1]
+
+
+def published_runs(runs_dir: Path, firms: int) -> list[Path]:
+    """The run directories under `runs_dir` whose manifest counts `firms` firms, oldest first
+    (by the manifest's `created_at`, then the run id); the `latest` link is not a run."""
+    found: list[tuple[str, str, Path]] = []
+    for manifest in runs_dir.glob("*/manifest.json"):
+        run = manifest.parent
+        if run.is_symlink():
+            continue
+        try:
+            content = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # a run being written, or not a run
+        counts = content.get("counts") if isinstance(content, dict) else None
+        if isinstance(counts, dict) and counts.get("firms") == firms:
+            found.append((str(content.get("created_at", "")), run.name, run))
+    return [run for *_, run in sorted(found)]
+
+
+def with_pending(source: Path, target: Path, pending: int, seed: int = 28) -> tuple[Path, int]:
+    """The run `source`, or — when its review queue holds fewer than `pending` mentions — a
+    copy of it at `target` (hard links) whose queue holds `pending`: the review files
+    (`match_review.csv`, `match_review/<province>.csv`, `match_review_candidates.csv`) are
+    new files, the published rows byte for byte and then synthetic pending mentions.
+
+    Each synthetic mention copies a published one (source table, column, context, how many
+    candidates and in which provinces, so the provinces' and the ministry's shares stay as
+    published) and names real registry firms instead: for each candidate, a firm of the
+    run's candidates file in the same province, with its published name, former names,
+    region, industry, date and comparison scores. The name as written is the first firm's
+    with a character of its trade name dropped (a typo, as many real pending mentions are);
+    the key is new and distinct. Returns the run to serve and its queue length."""
+    queue_path, candidates_path = source / REVIEW_FILE, source / CANDIDATES_FILE
+    queue = _read_text_csv(queue_path)
+    if len(queue) >= pending:
+        return source, len(queue)
+    candidates = _read_text_csv(candidates_path)
+    if candidates.empty or queue.empty:
+        raise SystemExit(f"{source}: no review mentions or candidates to make more from")
+    rng = random.Random(seed)
+    firms = candidates.drop_duplicates("credit_code")
+    by_province: dict[str, list[int]] = {}
+    for position, region in enumerate(firms["region_code"]):
+        by_province.setdefault(_province_of(region), []).append(position)
+    firm_rows = firms.to_dict(orient="records")
+    templates = queue.to_dict(orient="records")
+    keys = set(queue["mention_key"])
+    next_row = {
+        str(table): int(pd.to_numeric(rows, errors="coerce").max()) + 1
+        for table, rows in queue.groupby("source")["row"]
+    }
+    new_mentions: list[dict[str, str]] = []
+    new_candidates: list[dict[str, str]] = []
+    attempts = 0
+    while len(queue) + len(new_mentions) < pending:
+        template = rng.choice(templates)
+        attempts += 1
+        if attempts > 20 * pending:
+            raise SystemExit(f"{source}: too few registry firms to make {pending:,} mentions")
+        codes = template["candidate_codes"]
+        regions = template["candidate_regions"].split("|") if codes else []
+        chosen = [
+            firm_rows[rng.choice(by_province.get(_province_of(r)) or range(len(firm_rows)))]
+            for r in regions
+        ]
+        if len({firm["credit_code"] for firm in chosen}) < len(chosen):
+            continue  # the same firm twice: draw again
+        chosen.sort(key=lambda firm: -_number(firm.get("probability", "")))  # best first
+        table = template["source"]
+        first = chosen[0]["name"] if chosen else template["raw_name"]
+        raw_name = safe_cell(_typo(first, rng))
+        number = next_row.get(table, 0)
+        next_row[table] = number + 1
+        digest = hashlib.sha256(f"bench\x1f{table}\x1f{number}\x1f{raw_name}".encode()).hexdigest()
+        key = f"{table}:{digest[:24]}"
+        if key in keys:
+            continue
+        keys.add(key)
+        mention = {
+            **template,
+            "row": str(number),
+            "raw_name": raw_name,
+            "mention_key": key,
+            "candidate_codes": "|".join(f["credit_code"] for f in chosen),
+            "candidate_names": "|".join(f["name"] for f in chosen),
+            "candidate_regions": "|".join(f["region_code"] for f in chosen),
+            "decision": "",
+        }
+        if chosen:
+            mention["score"] = chosen[0]["score"]
+            mention["matched_name"] = chosen[0]["name"]
+            mention["runner_up_score"] = chosen[1]["score"] if len(chosen) > 1 else ""
+        new_mentions.append(mention)
+        for rank, firm in enumerate(chosen, start=1):
+            new_candidates.append(
+                {**firm, "mention_key": key, "rank": str(rank), "matched_name": firm["name"]}
+            )
+    if target.exists():
+        shutil.rmtree(target)
+    review = {queue_path, candidates_path, source / "manifest.json"}
+    review |= set((source / PROVINCE_FOLDER).glob("*.csv"))
+    _link_tree(source, target, skip=review)
+    added = pd.DataFrame(new_mentions, columns=queue.columns)
+    _append_csv(queue_path, added, target / REVIEW_FILE)
+    _append_csv(
+        candidates_path,
+        pd.DataFrame(new_candidates, columns=candidates.columns),
+        target / CANDIDATES_FILE,
+    )
+    provinces = sheet_province(added).fillna("").astype(str).to_numpy()
+    sheets = {p.stem: p for p in (source / PROVINCE_FOLDER).glob("*.csv")}
+    for province in sorted(set(sheets) | {p for p in provinces if _province_of(p)}):
+        own = added[provinces == province]
+        published = sheets.get(province)
+        _append_csv(published, own, target / PROVINCE_FOLDER / f"{province}.csv", queue.columns)
+    manifest = json.loads((source / "manifest.json").read_text(encoding="utf-8"))
+    matching = manifest.get("counts", {}).get("matching")
+    if isinstance(matching, dict) and "review" in matching:
+        matching["review"] = pending
+    (target / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), "utf-8")
+    return target, pending
+
+
+def _read_text_csv(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return 0.0
+
+
+def _province_of(region: str) -> str:
+    """The province of a region code ("" when it has none), as features.match_review reads it."""
+    province = region[:2]
+    return province if len(province) == 2 and province.isdigit() else ""
+
+
+def _typo(name: str, rng: random.Random) -> str:
+    """The name with one character of its trade name (after the place) dropped."""
+    start = next((i + 1 for i, c in enumerate(name[:7]) if c in "省市县区"), 0)
+    if len(name) - start < 6:
+        return name
+    drop = start + rng.randrange(min(3, len(name) - start - 4))
+    return name[:drop] + name[drop + 1 :]
+
+
+def _append_csv(
+    published: Path | None,
+    rows: pd.DataFrame,
+    target: Path,
+    columns: pd.Index | None = None,
+) -> None:
+    """`target`: a new file with the published file's bytes (BOM and header included; or a
+    header as the flow writes it when there is none) followed by `rows` in the same format."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if published is not None:
+        shutil.copyfile(published, target)  # a copy, not a link: the published run stays as is
+        header = False
+    else:
+        rows = rows[list(columns)] if columns is not None else rows
+        header = True
+    rows.to_csv(
+        target,
+        mode="a" if published is not None else "w",
+        header=header,
+        index=False,
+        encoding="utf-8" if published is not None else "utf-8-sig",
+    )
+
+
+def _link_tree(source: Path, target: Path, skip: set[Path]) -> None:
+    """`target` with every file of `source` but `skip` (hard links, else copies)."""
+    for path in source.rglob("*"):
+        destination = target / path.relative_to(source)
+        if path.is_dir():
+            destination.mkdir(parents=True, exist_ok=True)
+        elif path not in skip:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(path, destination)
+            except OSError:
+                shutil.copy2(path, destination)
 
 
 def publish_copies(source: Path, runs_dir: Path, count: int) -> list[str]:
@@ -89,16 +300,7 @@ def publish_copies(source: Path, runs_dir: Path, count: int) -> list[str]:
     ids = [f"20260630-bench{index:02d}" for index in range(count)]
     for run_id in ids:
         target = runs_dir / run_id
-        for path in source.rglob("*"):
-            destination = target / path.relative_to(source)
-            if path.is_dir():
-                destination.mkdir(parents=True, exist_ok=True)
-            elif path.name != "manifest.json":
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    os.link(path, destination)
-                except OSError:
-                    shutil.copy2(path, destination)
+        _link_tree(source, target, skip={source / "manifest.json"})
         (target / "manifest.json").write_text(
             json.dumps({**manifest, "run_id": run_id}, ensure_ascii=False), encoding="utf-8"
         )
@@ -138,6 +340,35 @@ def search_terms(source: Path, provinces: list[str]) -> dict[str, list[str]]:
     return terms
 
 
+BROWSER = {  # what a browser sends on a page of this site (fetch metadata, HTML wanted)
+    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "Sec-Fetch-Site": "same-origin",
+    "Sec-Fetch-Mode": "navigate",
+    "Sec-Fetch-Dest": "document",
+}
+
+
+def log_in(base: str, tokens: dict[str | None, str]) -> dict[str | None, str]:
+    """One browser session per official (the ministry, each province), opened as a browser
+    opens it: the login form posted from the site with the token; the answer's cookie holds
+    the session id, which the clients of that official then send with each page."""
+    from service.app import COOKIE_NAME
+
+    sessions: dict[str | None, str] = {}
+    for who, token in tokens.items():
+        answer = httpx.post(
+            f"{base}/login",
+            data={"token": token},
+            headers={**BROWSER, "Origin": base, "Referer": f"{base}/login"},
+            follow_redirects=False,
+            timeout=30,
+        )
+        if answer.status_code != 303 or COOKIE_NAME not in answer.cookies:
+            raise SystemExit(f"login as {who or 'ministry'} failed: {answer.status_code}")
+        sessions[who] = f"{COOKIE_NAME}={answer.cookies[COOKIE_NAME]}"
+    return sessions
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -160,12 +391,15 @@ async def drive(
     firms: list[tuple[str, str]],
     terms: dict[str, list[str]],
     latest_share: float = LATEST_SHARE,
+    sessions: dict[str | None, str] | None = None,
 ) -> Samples:
     samples = Samples()
     provinces = sorted(terms)
-    names, weights = zip(*MIX, strict=True)
+    mix = MIX if sessions else [(kind, share) for kind, share in MIX if kind != "review"]
+    names, weights = zip(*mix, strict=True)
     deadline = time.perf_counter() + seconds
     connector = aiohttp.TCPConnector(limit=clients)
+    jar = aiohttp.DummyCookieJar()  # cookies only where a client sends its official's session
     timeout = aiohttp.ClientTimeout(total=60)
 
     async def client(number: int, http: aiohttp.ClientSession) -> None:
@@ -188,13 +422,22 @@ async def drive(
                 firm_province, code = rng.choice(firms)
                 who = firm_province or None
                 path = f"/api/v1/runs/{run}/firms/{code}"
-            else:
+            elif kind == "download":
                 path = f"/api/v1/runs/{run}/provinces/{province}/download/"
                 path += rng.choice(["csv", "xlsx"])
-            headers = {"Authorization": f"Bearer {tokens[who]}"}
+            if kind == "review":  # a page in the browser: the latest run's queue, a session
+                path = "/review"
+                page = rng.choice(REVIEW_PAGES)
+                params = {"page": str(page)} if page > 1 else {}
+                referer = f"{base}/review" + (f"?page={page - 1}" if page > 2 else "")
+                headers = {**BROWSER, "Cookie": (sessions or {})[who], "Referer": referer}
+            else:
+                headers = {"Authorization": f"Bearer {tokens[who]}"}
             started = time.perf_counter()
             try:
-                async with http.get(base + path, params=params, headers=headers) as response:
+                async with http.get(
+                    base + path, params=params, headers=headers, allow_redirects=kind != "review"
+                ) as response:
                     await response.read()
                     status = response.status
             except (aiohttp.ClientError, TimeoutError):
@@ -205,7 +448,7 @@ async def drive(
             if status != 200:
                 samples.errors[kind] = samples.errors.get(kind, 0) + 1
 
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout, cookie_jar=jar) as http:
         await asyncio.gather(*(client(n, http) for n in range(clients)))
     return samples
 
@@ -226,11 +469,19 @@ def main() -> None:
     parser.add_argument(
         "--latest-share", type=float, default=LATEST_SHARE, help="share of reads on `latest`"
     )
+    parser.add_argument(
+        "--pending",
+        type=int,
+        default=PENDING,
+        help="mentions in the review queue: the run's own, and synthetic ones up to this many",
+    )
     args = parser.parse_args()
     source = source_run(args.firms, args.source)
     home = OUT / "service"
     runs_dir = home / "runs"
-    run_ids = publish_copies(source, runs_dir, args.runs)
+    run_served, queued = with_pending(source, home / "source", args.pending)
+    print(f"review queue: {queued:,} pending mentions ({source.name})", flush=True)
+    run_ids = publish_copies(run_served, runs_dir, args.runs)
     provinces = sorted(p.stem for p in (source / "invitations").glob("*.csv"))
     tokens_file = home / "tokens.yaml"
     tokens_file.unlink(missing_ok=True)
@@ -241,8 +492,11 @@ def main() -> None:
     port = free_port()
     audit = home / "audit.jsonl"
     audit.unlink(missing_ok=True)
+    decisions = home / "decisions.sqlite"  # none yet: every mention of the queue is pending
+    decisions.unlink(missing_ok=True)
+    arguments = [str(runs_dir), str(tokens_file), str(audit), str(decisions), str(port)]
     server = subprocess.Popen(
-        [sys.executable, "-c", SERVER, str(runs_dir), str(tokens_file), str(audit), str(port)],
+        [sys.executable, "-c", SERVER, *arguments],
         cwd=ROOT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
@@ -258,6 +512,7 @@ def main() -> None:
             if time.monotonic() > deadline or server.poll() is not None:
                 raise SystemExit("the service did not start")
             time.sleep(0.2)
+        sessions = log_in(base, tokens)
         idle = peak_rss_gib(server.pid)
         print(
             f"{args.clients} clients for {args.seconds:.0f} s over {args.runs} runs …", flush=True
@@ -265,7 +520,15 @@ def main() -> None:
         cpu_before, load_before = cpu_seconds(server.pid), os.getloadavg()[0]
         samples = asyncio.run(
             drive(
-                base, args.seconds, args.clients, run_ids, tokens, firms, terms, args.latest_share
+                base,
+                args.seconds,
+                args.clients,
+                run_ids,
+                tokens,
+                firms,
+                terms,
+                args.latest_share,
+                sessions,
             )
         )
         cpu = cpu_seconds(server.pid) - cpu_before
@@ -280,7 +543,8 @@ def main() -> None:
             server.wait()
     table = Table(
         title=f"Service under load: {args.runs} runs of {source.name} ({firms_in_run:,} verdict "
-        f"rows), {args.latest_share:.0%} of reads on latest, {args.clients} clients, "
+        f"rows; review queue {queued:,} pending), {args.latest_share:.0%} of reads on latest, "
+        f"{args.clients} clients, "
         f"{args.seconds:.0f} s, {os.cpu_count()} cores"
     )
     for column in ("endpoint", "requests", "errors", "req/s", "p50 ms", "p95 ms", "p99 ms"):

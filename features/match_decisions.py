@@ -389,6 +389,38 @@ class DecisionStore:
         """Every row ever recorded (decisions, supersessions, undos), oldest first."""
         return self._frame(f"select {_QUOTED} from decisions order by id")
 
+    def version(self) -> tuple[int, int, int]:
+        """A cheap token that changes whenever a batch is recorded — by this object, another
+        DecisionStore on the same file, or another process (`zjtx match-review import`):
+        (file inode, largest row id, number of rows), (0, 0, 0) before the file exists.
+
+        Read from the file itself in one statement (one read transaction), so it sees every
+        committed batch and no uncommitted one. Every change of the decisions in force is an
+        insert (append-only; undo and supersede are rows too) and AUTOINCREMENT never reuses
+        an id, so the largest id grows with each batch; the count catches rows deleted by hand
+        and the inode a file replaced by another. Not `PRAGMA data_version`: it compares only
+        within one connection (a fresh connection always starts at the same value) and never
+        counts that connection's own writes. Read it *before* what it versions: a batch
+        committed in between makes the next version differ, so nothing stale is kept under it.
+        """
+        try:
+            inode = self.path.stat().st_ino
+        except FileNotFoundError:
+            return (0, 0, 0)
+        except OSError as exc:
+            raise self._failure(exc) from None
+        try:
+            connection = self._connect()
+            try:
+                largest, rows = connection.execute(
+                    "select coalesce(max(id), 0), count(*) from decisions"
+                ).fetchone()
+            finally:
+                connection.close()
+        except (sqlite3.Error, OSError) as exc:
+            raise self._failure(exc) from None
+        return (int(inode), int(largest), int(rows))
+
 
 def audit_entry(decision: Decision, who: object, where: str) -> dict[str, object]:
     """One line of the service's audit log (Article 28) for a recorded decision."""

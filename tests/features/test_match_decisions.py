@@ -243,6 +243,34 @@ def test_undo_and_supersede_by_the_deciding_province_or_the_ministry(tmp_path: P
         store.record([_by("王五", "ministry", action="undo")])
 
 
+def test_version_changes_with_every_batch_whoever_records_it(tmp_path: Path) -> None:
+    # given no store file yet: a version, and no file made by asking for it
+    path = tmp_path / "decisions.sqlite"
+    service, other = DecisionStore(path), DecisionStore(path)  # two handles, as two processes
+    assert service.version() == (0, 0, 0) and not path.exists()
+    # when one handle records, both see the new version; reading alone changes nothing
+    service.record([_by("李四", "province", "44", code=SHENZHEN)])
+    first = service.version()
+    assert other.version() == first != (0, 0, 0)
+    service.current()
+    assert service.version() == first
+    # and a batch through the other handle (a supersede, then an undo) changes it each time
+    other.record([_by("李四", "province", "44", action="supersede", code=GUANGZHOU)])
+    second = service.version()
+    other.record([_by("李四", "province", "44", action="undo")])
+    third = service.version()
+    assert len({first, second, third}) == 3
+    # a refused batch records nothing and leaves the version as it was
+    with pytest.raises(DecisionConflict):
+        other.record([_by("王五", "ministry", action="undo")])
+    assert service.version() == third
+    # a row deleted by hand (outside the store) changes it too
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("delete from decisions where id = 1")
+    connection.close()
+    assert service.version() != third
+
+
 def test_store_of_the_old_schema_is_migrated_without_losing_rows(tmp_path: Path) -> None:
     # given a store file written before issue 28, mode 0644
     path = tmp_path / "decisions.sqlite"

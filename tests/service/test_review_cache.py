@@ -1,0 +1,162 @@
+"""The review page derives its queue once per (queue file version, decisions version) (issue
+28): a decision recorded anywhere — this service, another handle on the store, another process
+such as `zjtx match-review import` — shows on the next view; an unchanged queue and unchanged
+decisions are neither parsed nor read again."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+import service.review
+from features.match_decisions import Decision, DecisionStore
+from service.app import COOKIE_NAME
+from tests.service.conftest import BASE_URL, Service
+from tests.service.review_world import (
+    GUANGDONG_MENTION,
+    GUANGZHOU,
+    MINISTRY_MENTION,
+    SHENZHEN,
+    ReviewWorld,
+    make_review_app,
+    make_world,
+)
+
+T = TypeVar("T")
+SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin", "Origin": BASE_URL}
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ReviewWorld:
+    monkeypatch.setenv("ZJTX_HOME", str(tmp_path / "home"))
+    return make_world(tmp_path)
+
+
+@pytest.fixture
+def ministry(world: ReviewWorld, service_files: Service) -> Iterator[TestClient]:
+    """The ministry's browser session on the review app."""
+    with TestClient(make_review_app(world, service_files.tokens_file), base_url=BASE_URL) as c:
+        answer = c.post(
+            "/login",
+            data={"token": service_files.tokens.ministry},
+            headers=SAME_ORIGIN,
+            follow_redirects=False,
+        )
+        assert answer.status_code == 303 and COOKIE_NAME in answer.cookies
+        yield c
+
+
+def _key_of(world: ReviewWorld, raw_name: str) -> str:
+    queue = pd.read_csv(world.run / "match_review.csv", dtype=str)
+    return str(queue.loc[queue["raw_name"] == raw_name, "mention_key"].iloc[0])
+
+
+def _store(world: ReviewWorld) -> DecisionStore:
+    """Another handle on the service's decisions file, as `zjtx match-review import` opens."""
+    return DecisionStore(world.home / "matching" / "decisions.sqlite")
+
+
+def _decision(key: str, code: str, action: str = "decide") -> Decision:
+    return Decision(
+        mention_key=key,
+        source="ip_holders",
+        column="holder_name",
+        raw_name=GUANGDONG_MENTION,
+        credit_code=code,
+        decided_by="离线导入",
+        channel="import",
+        action=action,
+        decider_id="reviewer",
+        role="offline",
+        province="",
+    )
+
+
+def _pending(page: str) -> set[str]:
+    return {m for m in (GUANGDONG_MENTION, MINISTRY_MENTION) if f"<h2>{m}</h2>" in page}
+
+
+def counted(function: Callable[..., T], calls: list[int]) -> Callable[..., T]:
+    """`function`, appending to `calls` each time it is called (a method too: a function)."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        calls.append(1)
+        return function(*args, **kwargs)
+
+    return wrapper
+
+
+def test_unchanged_queue_and_decisions_are_not_parsed_or_read_again(
+    ministry: TestClient, world: ReviewWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given the queue parser and the store's read of every decision in force, counted
+    parses: list[int] = []
+    reads: list[int] = []
+    monkeypatch.setattr(service.review, "_read_queue", counted(service.review._read_queue, parses))
+    monkeypatch.setattr(DecisionStore, "current", counted(DecisionStore.current, reads))
+    # when the ministry views the page three times, a page deep too
+    for path in ("/review", "/review?page=2", "/review"):
+        assert ministry.get(path).status_code == 200
+    # then the queue was parsed once and the decisions read once
+    assert (len(parses), len(reads)) == (1, 1)
+    # when a decision is recorded elsewhere, the decisions are read again, the queue is not
+    _store(world).record([_decision(_key_of(world, GUANGDONG_MENTION), "none")])
+    assert _pending(ministry.get("/review").text) == {MINISTRY_MENTION}
+    assert (len(parses), len(reads)) == (1, 2)
+    assert ministry.get("/review").status_code == 200
+    assert (len(parses), len(reads)) == (1, 2)
+
+
+def test_a_decision_by_another_handle_or_process_shows_on_the_next_view(
+    ministry: TestClient, world: ReviewWorld
+) -> None:
+    # given the page viewed (and so kept) with both mentions pending
+    key = _key_of(world, GUANGDONG_MENTION)
+    assert _pending(ministry.get("/review").text) == {GUANGDONG_MENTION, MINISTRY_MENTION}
+    # when another handle on the store records a decision
+    _store(world).record([_decision(key, SHENZHEN)])
+    # then the next view has it: gone from the queue, listed with the firm's name and the
+    # other candidate to supersede with
+    page = ministry.get("/review").text
+    assert _pending(page) == {MINISTRY_MENTION}
+    decided = page.split('id="decided"', 1)[1]
+    assert "深圳市华芯微电子有限公司 " + SHENZHEN in decided
+    assert f'<option value="{GUANGZHOU}">广州市华芯微电子有限公司' in decided
+    # when another process undoes it (a separate interpreter writing the same file)
+    script = (
+        "import sys; from pathlib import Path; from features.match_decisions import "
+        "Decision, DecisionStore; DecisionStore(Path(sys.argv[1])).record([Decision("
+        "mention_key=sys.argv[2], source='', column='', raw_name='', credit_code='', "
+        "decided_by='离线导入', channel='undo', action='undo', role='offline')])"
+    )
+    subprocess.run(
+        [sys.executable, "-c", script, str(_store(world).path), key],
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    # then the next view has the mention pending again and nothing decided
+    page = ministry.get("/review").text
+    assert _pending(page) == {GUANGDONG_MENTION, MINISTRY_MENTION}
+    assert 'id="decided-empty"' in page
+
+
+def test_a_decision_made_on_the_page_leaves_the_queue_at_once(
+    ministry: TestClient, world: ReviewWorld
+) -> None:
+    # given the page viewed once
+    key = _key_of(world, MINISTRY_MENTION)
+    assert MINISTRY_MENTION in _pending(ministry.get("/review").text)
+    # when the ministry decides "none of these" on it
+    answer = ministry.post(
+        f"/review/{key}", data={"decision": "none"}, headers=SAME_ORIGIN, follow_redirects=False
+    )
+    assert answer.status_code == 303
+    # then the page it is sent back to no longer lists it
+    assert _pending(ministry.get(answer.headers["location"]).text) == {GUANGDONG_MENTION}
