@@ -313,6 +313,18 @@ def _firm_name(rows: list[dict[str, Any]] | None, code: str) -> str:
     return str(found[0].get("name", "")) if found else ""
 
 
+def nearby_pages(page: int, pages: int, span: int = 3) -> list[int | None]:
+    """The page numbers the pager shows: the first, the last and those within `span` of this
+    one, None where it skips some (a ministry queue of 50,000 mentions has 2,500 pages)."""
+    shown = sorted({1, pages, *range(max(1, page - span), min(pages, page + span) + 1)})
+    links: list[int | None] = []
+    for number in shown:
+        if links and number - (links[-1] or 0) > 1:
+            links.append(None)
+        links.append(number)
+    return links
+
+
 def review_router(
     runs: RunStore,
     store: DecisionStore,
@@ -376,6 +388,7 @@ def review_router(
             "total": len(visible),
             "page": number,
             "pages": pages,
+            "page_links": nearby_pages(number, pages),
             "decided": decided,
             "decided_total": len(changeable),
             "notice": notice,

@@ -160,3 +160,31 @@ def test_a_decision_made_on_the_page_leaves_the_queue_at_once(
     assert answer.status_code == 303
     # then the page it is sent back to no longer lists it
     assert _pending(ministry.get(answer.headers["location"]).text) == {GUANGDONG_MENTION}
+
+
+@pytest.mark.parametrize(
+    ("page", "pages", "links"),
+    [
+        (1, 1, [1]),
+        (1, 2, [1, 2]),
+        (1, 2500, [1, 2, 3, 4, None, 2500]),
+        (1250, 2500, [1, None, 1247, 1248, 1249, 1250, 1251, 1252, 1253, None, 2500]),
+        (2500, 2500, [1, None, 2497, 2498, 2499, 2500]),
+        (5, 9, [1, 2, 3, 4, 5, 6, 7, 8, 9]),
+    ],
+)
+def test_the_pager_shows_the_pages_near_this_one_not_every_page(
+    page: int, pages: int, links: list[int | None]
+) -> None:
+    assert service.review.nearby_pages(page, pages) == links
+
+
+def test_the_page_links_what_the_pager_shows(
+    ministry: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import re
+
+    monkeypatch.setattr(service.review, "PAGE_SIZE", 1)  # a page per mention
+    first = ministry.get("/review?page=1").text
+    assert re.findall(r'href="/review\?page=(\d+)"', first) == ["2", "2"]  # page 2, 下一页
+    assert "下一页" in first and "上一页" not in first
