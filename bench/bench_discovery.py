@@ -9,7 +9,9 @@ is trained once on a small data set, so the lists are ordered by a champion as i
     python -m bench.bench_discovery                  # 250k, 500k and 1M firms
     python -m bench.bench_discovery --firms 20000    # a quick check
 
-With PREFECT_API_URL set the command uses that server; without, Prefect's temporary one.
+With PREFECT_API_URL set the command uses that server; without, Prefect's temporary one, which
+`startup` then includes. `--prefect-server` starts a Prefect server for the bench (as the
+scheduled deployment runs on one) and runs the command against it, to measure the difference.
 """
 
 from __future__ import annotations
@@ -18,10 +20,14 @@ import argparse
 import datetime as dt
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,6 +139,39 @@ def stage_bounds(
     return bounds
 
 
+@contextmanager
+def prefect_server(env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """A Prefect server for the duration (its own PREFECT_HOME under bench/out); yields the
+    environment naming it in PREFECT_API_URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    home = OUT / "prefect-server"
+    home.mkdir(parents=True, exist_ok=True)
+    prefect = str(Path(sys.executable).parent / "prefect")
+    command = [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    with (home / "server.log").open("w") as log:
+        server = subprocess.Popen(
+            command, env={**env, "PREFECT_HOME": str(home)}, stdout=log, stderr=log
+        )
+    url = f"http://127.0.0.1:{port}/api"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/health", timeout=2):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    log_path = home / "server.log"
+                    raise SystemExit(f"the Prefect server did not start: {log_path}") from None
+                time.sleep(0.5)
+        yield {**env, "PREFECT_API_URL": url}
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
 def ensure_data(firms: int, env: dict[str, str]) -> Path:
     data = OUT / f"gen-{firms}-{SEED}"
     if not (data / "firms.csv").exists():
@@ -178,18 +217,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--firms", type=int, nargs="*", default=[250_000, 500_000, 1_000_000])
     parser.add_argument("--home", type=Path, default=OUT / "home", help="ZJTX_HOME of the runs")
+    parser.add_argument(
+        "--prefect-server",
+        action="store_true",
+        help="run against a Prefect server started for the bench, not the temporary one",
+    )
     arguments = parser.parse_args()
     env = {**os.environ, "ZJTX_HOME": str(arguments.home), "PYTHONUNBUFFERED": "1"}
     load = os.getloadavg()  # before the runs: what else the machine was doing
     ensure_champion(env)
     measurements = []
-    for firms in arguments.firms:
-        data = ensure_data(firms, env)
-        m = measure(data, arguments.home / "runs", env, firms)
-        print(f"{firms:>9,} firms: {m.total_seconds:.1f} s, peak {m.total_peak_mib:,.0f} MiB")
-        measurements.append(m)
+    with prefect_server(env) if arguments.prefect_server else nullcontext(env) as run_env:
+        for firms in arguments.firms:
+            data = ensure_data(firms, run_env)
+            m = measure(data, arguments.home / "runs", run_env, firms)
+            print(f"{firms:>9,} firms: {m.total_seconds:.1f} s, peak {m.total_peak_mib:,.0f} MiB")
+            measurements.append(m)
+    server = "a running Prefect server" if arguments.prefect_server else "a temporary server"
     title = (
-        f"zjtx discover per stage (as of {AS_OF}; {os.cpu_count()} cores; "
+        f"zjtx discover per stage (as of {AS_OF}; {server}; {os.cpu_count()} cores; "
         f"load average before the runs {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f})"
     )
     Console(width=200).print(table(measurements, title))
