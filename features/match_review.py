@@ -10,6 +10,7 @@ established date, and the match score in its parts.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -23,6 +24,7 @@ from features.matching import (
     MatchingConfig,
     Registry,
     compare_candidates,
+    release_arrow_memory,
     review_queue,
 )
 from features.safe_cells import safe_frame
@@ -79,19 +81,32 @@ def _firm_table(data: SourceData) -> pd.DataFrame:
         table["established_on"] = established.dt.strftime("%Y-%m-%d")
     history = data.get("name_history")
     if history is not None and len(history):
-        former = history.groupby("credit_code")["former_name"].agg(
-            lambda names: "|".join(str(n) for n in names.dropna())
-        )
-        table["former_names"] = former.reindex(table.index).fillna("")
+        table["former_names"] = _former_names(history).reindex(table.index).fillna("")
     else:
         table["former_names"] = ""
     return table
 
 
-def review_sheet(links: pd.DataFrame, data: SourceData) -> pd.DataFrame:
-    """The review queue with what a person needs to decide it offline (`SHEET_COLUMNS`)."""
+def _former_names(history: pd.DataFrame) -> pd.Series:
+    """Per credit code of `name_history`: its former names "|"-joined in file order."""
+    codes = history["credit_code"].astype("str")
+    names = history["former_name"].astype("str")
+    present = codes.notna().to_numpy() & names.notna().to_numpy()
+    position, distinct = pd.factorize(codes[present])
+    order = np.argsort(position, kind="stable")
+    values = names[present].to_numpy(dtype=object)[order]
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(position, minlength=len(distinct)))])
+    joined = ["|".join(values[a:b]) for a, b in itertools.pairwise(bounds)]
+    return pd.Series(joined, index=pd.Index(distinct), dtype="str")
+
+
+def review_sheet(
+    links: pd.DataFrame, data: SourceData, firms: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """The review queue with what a person needs to decide it offline (`SHEET_COLUMNS`).
+    `firms`: `_firm_table(data)`, when the caller already has it."""
     queue = review_queue(links)
-    firms = _firm_table(data)
+    firms = _firm_table(data) if firms is None else firms
     sheet = queue.copy()
     sheet["mention_key"] = mention_keys(data, queue).to_numpy() if len(queue) else []
     sheet["context"] = mention_context(data, queue).to_numpy() if len(queue) else []
@@ -108,24 +123,38 @@ def _counterpart_regions(
 ) -> list[str]:
     """For a pending supplier or customer mention, the region of the firm on the other side of
     the relation (its linked firm, else the code the source gave); "" for other mentions."""
-    regions = [""] * len(queue)
-    linked = links[links["method"].isin(LINKED_METHODS) & links["credit_code"].notna()]
-    by_mention = linked.set_index(["source", "row", "column"])["credit_code"]
-    by_mention = by_mention[~by_mention.index.duplicated()]
-    for i, (source, row, column) in enumerate(
-        zip(queue["source"], queue["row"], queue["column"], strict=True)
-    ):
-        other = COUNTERPARTS.get((source, column))
-        if other is None:
+    regions = np.full(len(queue), "", dtype=object)
+    if queue.empty:
+        return regions.tolist()
+    use = links["method"].isin(LINKED_METHODS).to_numpy() & links["credit_code"].notna().to_numpy()
+    linked = links.loc[use, ["source", "row", "column", "credit_code"]]
+    sources, columns = (
+        queue["source"].to_numpy(dtype=object),
+        queue["column"].to_numpy(dtype=object),
+    )
+    region_of = firms["region_code"]
+    region_of = region_of[~region_of.index.duplicated(keep=False)]
+    for (source, column), (name_column, code_column) in COUNTERPARTS.items():
+        these = (sources == source) & (columns == column)
+        if not these.any():
             continue
-        name_column, code_column = other
-        code = by_mention.get((source, int(row), name_column))
+        rows = pd.Index(queue["row"].to_numpy()[these].astype(np.int64))
+        other = linked[(linked["source"] == source) & (linked["column"] == name_column)]
+        other = other.drop_duplicates("row")  # the first link of a mention, as a lookup finds
+        code = pd.Series(
+            other["credit_code"].to_numpy(dtype=object),
+            index=pd.Index(other["row"].to_numpy().astype(np.int64)),
+        ).reindex(rows)
         frame = data.get(source)
-        if code is None and frame is not None and code_column in frame and int(row) in frame.index:
-            code = frame.at[int(row), code_column]
-        region = firms["region_code"].get(code) if isinstance(code, str) else None
-        regions[i] = "" if region is None or pd.isna(region) else str(region)
-    return regions
+        if frame is not None and code_column in frame:
+            given = frame[code_column]
+            given = given[~given.index.duplicated(keep=False)]  # one cell per row, or none
+            code = code.where(code.notna(), given.reindex(rows).to_numpy(dtype=object))
+        text = code.to_numpy(dtype=object)
+        is_code = np.fromiter((isinstance(c, str) for c in text), dtype=bool, count=len(text))
+        found = region_of.reindex(np.where(is_code, text, None)).to_numpy(dtype=object)
+        regions[these] = ["" if pd.isna(r) else str(r) for r in found]
+    return regions.tolist()
 
 
 def _per_candidate(codes: pd.Series, values: pd.Series) -> list[str]:
@@ -148,17 +177,21 @@ def review_candidates(
     links: pd.DataFrame,
     data: SourceData,
     config: MatchingConfig | None = None,
+    registry: Registry | None = None,
+    firms: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """One row per pending mention and candidate firm (`CANDIDATE_COLUMNS`), best first."""
+    """One row per pending mention and candidate firm (`CANDIDATE_COLUMNS`), best first.
+    `registry` (`Registry.from_sources(data)`) and `firms` (`_firm_table(data)`): when the
+    caller already has them."""
     if sheet.empty:
         return pd.DataFrame({c: pd.Series(dtype="str") for c in CANDIDATE_COLUMNS})
-    registry = Registry.from_sources(data)
+    registry = Registry.from_sources(data) if registry is None else registry
     compared = compare_candidates(sheet, registry, config, named_only=True, all_links=links)
     named = sheet[["mention_key", "raw_name", "candidate_codes"]].dropna()
     named = named.assign(credit_code=named["candidate_codes"].str.split("|")).explode("credit_code")
     rows = named.merge(compared, on=["raw_name", "credit_code"], how="left")
     rows = rows.rename(columns={"name": "matched_name"})
-    firms = _firm_table(data).reindex(rows["credit_code"].to_numpy())
+    firms = (_firm_table(data) if firms is None else firms).reindex(rows["credit_code"].to_numpy())
     for column in ("name", "former_names", "region_code", "industry_code", "established_on"):
         rows[column] = firms[column].to_numpy()
     status = np.select(
@@ -221,18 +254,29 @@ CANDIDATES_FILE: Final = "match_review_candidates.csv"
 
 
 def write_review_files(
-    links: pd.DataFrame, data: SourceData, folder: Path, stem: str = "match_review"
+    links: pd.DataFrame,
+    data: SourceData,
+    folder: Path,
+    stem: str = "match_review",
+    registry: Registry | None = None,
 ) -> pd.DataFrame:
-    """Write `<stem>.csv` and `.xlsx` (the sheet) and `<stem>_candidates.csv`; returns the sheet."""
+    """Write `<stem>.csv` and `.xlsx` (the sheet) and `<stem>_candidates.csv`; returns the sheet.
+    `registry`: `Registry.from_sources(data)`, when the caller already has it (`link_mentions`
+    built it)."""
     folder.mkdir(parents=True, exist_ok=True)
-    sheet = review_sheet(links, data)
+    firms = _firm_table(data)
+    sheet = review_sheet(links, data, firms)
     # with a BOM like the lists (Excel reads the Chinese right), every text cell made safe
     safe_frame(sheet).to_csv(folder / f"{stem}.csv", index=False, encoding="utf-8-sig")
+    release_arrow_memory()  # the workbook's cells are Python objects: room for them first
     write_review_xlsx(sheet, folder / f"{stem}.xlsx")
-    candidates = review_candidates(sheet, links, data)
+    candidates = review_candidates(sheet, links, data, registry=registry, firms=firms)
+    del firms
     safe_frame(candidates).to_csv(
         folder / f"{stem}_candidates.csv", index=False, encoding="utf-8-sig"
     )
+    del candidates
+    release_arrow_memory()
     # a sheet per province beside the national one: the rows that province decides
     provinces = sheet_province(sheet) if len(sheet) else pd.Series(dtype="str")
     for province in sorted(p for p in set(provinces.dropna()) if p != "<NA>"):

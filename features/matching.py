@@ -22,11 +22,14 @@ All thresholds live in `configs/matching.yaml` (`MatchingConfig`).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Final
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import Field, model_validator
 from rapidfuzz import fuzz, process
 from scipy import sparse
@@ -201,6 +204,28 @@ class Registry:
     firm_ids: np.ndarray = field(repr=False)  # int id of each entry's firm
     entry_codes: np.ndarray = field(repr=False)  # credit_code of each entry (object array)
     entry_names: np.ndarray = field(repr=False)  # raw name of each entry (object array)
+    firm_codes: pd.Index = field(repr=False)  # credit_code of each firm id (unique)
+    # n-gram indexes built for this registry, per blocking setting (see `blocker`)
+    _blockers: dict[tuple[int, ...], _Blocker] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _lookups: dict[str, pa.Array] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def blocker(self, blocking: Blocking) -> _Blocker:
+        """The n-gram index of the entries' cores, built on first use and kept with the
+        registry, so every stage that blocks against it (fuzzy, pair classifier, review files)
+        shares one index and the candidates already found per core."""
+        key = (
+            blocking.max_block_size,
+            blocking.max_candidates,
+            blocking.min_shared_ngrams,
+            blocking.max_core_chars,
+        )
+        if key not in self._blockers:
+            self._blockers[key] = _Blocker.build(self.entries["core"], blocking)
+        return self._blockers[key]
 
     @classmethod
     def from_sources(cls, data: SourceData) -> Registry:
@@ -243,15 +268,37 @@ class Registry:
             entries[column] = parts[column].to_numpy()
         entries["name_region"] = parts["region_code"].to_numpy()
         entries["entry"] = np.arange(len(entries), dtype=np.int64)
+        firm_ids, firm_codes = pd.factorize(entries["credit_code"])
+        release_arrow_memory()  # what normalising a million names took and gave back
         return cls(
             entries=entries,
             codes=pd.Index(current["credit_code"].dropna().unique()),
             firm_levels=region_levels(entries["firm_region"]),
             name_levels=region_levels(entries["name_region"]),
-            firm_ids=pd.factorize(entries["credit_code"])[0].astype(np.int64),
+            firm_ids=firm_ids.astype(np.int64),
             entry_codes=entries["credit_code"].to_numpy(dtype=object),
             entry_names=entries["raw"].to_numpy(dtype=object),
+            firm_codes=pd.Index(np.asarray(firm_codes, dtype=object), dtype=object),
         )
+
+    def firms_of(self, codes: pd.Series) -> np.ndarray:
+        """The firm id of each credit code, -1 for a code of no registry entry (or none), looked
+        up in Arrow (no Python string per code)."""
+        texts = pa.array(codes.astype("str"), from_pandas=True).cast(pa.large_string())
+        found = pc.index_in(texts, value_set=self._firm_code_values())
+        return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+    def _firm_code_values(self) -> pa.Array:
+        if "firm_codes" not in self._lookups:
+            values = pa.array(self.firm_codes.to_numpy(dtype=object), type=pa.large_string())
+            self._lookups["firm_codes"] = values
+        return self._lookups["firm_codes"]
+
+
+def release_arrow_memory() -> None:
+    """Hand the memory Arrow's pool keeps after big temporary text columns back to the system
+    (the peak of the weekly run at a million firms; no value changes)."""
+    pa.default_memory_pool().release_unused()
 
 
 def _row_numbers(frame: pd.DataFrame) -> np.ndarray:
@@ -389,7 +436,7 @@ def _candidate_pairs(
     entry_codes, name_codes = codes[: len(entry_keys)], codes[len(entry_keys) :]
     firm = registry.firm_ids[entry_rows]
     width = int(firm.max()) + 1 if len(firm) else 1
-    key_firm = np.unique(entry_codes.astype(np.int64) * width + firm)
+    key_firm = pd.unique(entry_codes.astype(np.int64) * width + firm)  # hashed, not sorted
     firms_per_key = np.bincount(key_firm // width, minlength=len(uniques))
     crowded = firms_per_key > cap
     over = name_ids[crowded[name_codes]]
@@ -538,19 +585,30 @@ def _core_stage(
 # Fuzzy stage
 
 
+_NGRAM_ROWS = 100_000  # cores per slice of the n-gram arrays (memory bound, not a setting)
+
+
 def _ngram_keys(cores: pd.Series, max_chars: int) -> tuple[np.ndarray, np.ndarray]:
     """(row, key) of every character bigram and skip-bigram of each core, as int64 keys."""
-    text = cores.fillna("").to_numpy(dtype=f"<U{max_chars}")
-    points = text.view(np.uint32).reshape(len(text), max_chars).astype(np.int64)
-    bigram = (points[:, :-1] << 21) | points[:, 1:]
-    skip = ((points[:, :-2] << 21) | points[:, 2:]) | (1 << 42)
-    keys = np.concatenate([bigram, skip], axis=1)
-    valid = np.concatenate(
-        [(points[:, :-1] > 0) & (points[:, 1:] > 0), (points[:, :-2] > 0) & (points[:, 2:] > 0)],
-        axis=1,
-    )
-    rows = np.broadcast_to(np.arange(len(text))[:, None], keys.shape)
-    return rows[valid], keys[valid]
+    texts = cores.fillna("")
+    found_rows, found_keys = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+    for start in range(0, len(texts), _NGRAM_ROWS):
+        text = texts.iloc[start : start + _NGRAM_ROWS].to_numpy(dtype=f"<U{max_chars}")
+        points = text.view(np.uint32).reshape(len(text), max_chars).astype(np.int64)
+        bigram = (points[:, :-1] << 21) | points[:, 1:]
+        skip = ((points[:, :-2] << 21) | points[:, 2:]) | (1 << 42)
+        keys = np.concatenate([bigram, skip], axis=1)
+        valid = np.concatenate(
+            [
+                (points[:, :-1] > 0) & (points[:, 1:] > 0),
+                (points[:, :-2] > 0) & (points[:, 2:] > 0),
+            ],
+            axis=1,
+        )
+        rows = np.broadcast_to(np.arange(start, start + len(text))[:, None], keys.shape)
+        found_rows.append(rows[valid])
+        found_keys.append(keys[valid])
+    return np.concatenate(found_rows), np.concatenate(found_keys)
 
 
 @dataclass(frozen=True)
@@ -564,26 +622,179 @@ class BlockingStats:
     pairs_scored: int
 
 
-_BLOCK_CHUNK = 50_000  # mentions per sparse product (memory bound, not a matching setting)
+_BLOCK_PRODUCT = 8_000_000  # n-gram hits per sparse product (memory bound, not a setting)
+_BLOCK_ROWS = 50_000  # cores per sparse product
 
 
-def _best_pairs(shared: sparse.spmatrix, offset: int, blocking: Blocking) -> pd.DataFrame:
-    """The `max_candidates` entries sharing the most n-grams with each mention of a slice."""
-    shared = shared.tocsr()
-    shared.eliminate_zeros()
-    shared.sort_indices()  # ties in shared n-grams are broken by registry order, reproducibly
-    counts = shared.data
-    rows = np.repeat(np.arange(shared.shape[0]), np.diff(shared.indptr))
-    keep = counts >= blocking.min_shared_ngrams
-    rows, cols, counts = rows[keep], shared.indices[keep], counts[keep]
-    order = np.lexsort((-counts, rows))
-    rows, cols, counts = rows[order], cols[order], counts[order]
-    starts = np.searchsorted(rows, rows, side="left")
-    rank = np.arange(len(rows)) - starts
-    best = rank < blocking.max_candidates
-    return pd.DataFrame(
-        {"mention": rows[best] + offset, "entry": cols[best], "shared": counts[best]}
+def _best_pairs(shared: sparse.csr_matrix, blocking: Blocking) -> tuple[np.ndarray, ...]:
+    """The `max_candidates` entries sharing the most n-grams with each row of a product, most
+    shared first, ties broken by registry order: (row, entry, shared) arrays.
+
+    Only each row's candidates at or above its `max_candidates`-th count are sorted, not every
+    entry the row shares an n-gram with.
+    """
+    n_rows = shared.shape[0]
+    counts, cols = shared.data, shared.indices
+    rows = np.repeat(np.arange(n_rows, dtype=np.int32), np.diff(shared.indptr))
+    least = max(int(blocking.min_shared_ngrams), 1)  # zeros are never candidates
+    keep = counts >= least
+    if not keep.all():
+        rows, cols, counts = rows[keep], cols[keep], counts[keep]
+    del keep
+    k = int(blocking.max_candidates)
+    if not len(counts) or k <= 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, cols[:0], counts[:0]
+    top = int(counts.max()) + 1
+    # per row: how many candidates share at least c n-grams, for every c
+    at_least = np.bincount(rows.astype(np.int64) * top + counts, minlength=n_rows * top)
+    at_least = at_least.reshape(n_rows, top)[:, ::-1].cumsum(axis=1)[:, ::-1]
+    # the count of a row's k-th candidate (0: the row has fewer than k, all are kept)
+    threshold = (at_least[:, 1:] >= k).sum(axis=1)
+    del at_least
+    row_threshold = threshold[rows]
+    above = counts > row_threshold
+    tie = counts == row_threshold
+    del row_threshold
+    # of the candidates at the threshold, the first in registry order fill the k places
+    places = k - np.bincount(rows[above], minlength=n_rows)
+    tie_rows, tie_cols = rows[tie], cols[tie]
+    tie_index = np.nonzero(tie)[0]
+    del tie
+    tie_starts = np.concatenate([[0], np.cumsum(np.bincount(tie_rows, minlength=n_rows))])
+    by_col = sparse.csr_matrix(
+        (tie_index, tie_cols, tie_starts), shape=(n_rows, shared.shape[1]), copy=False
     )
+    by_col.has_sorted_indices = False
+    by_col.sort_indices()  # per row, by registry order
+    rank = np.arange(len(tie_rows)) - tie_starts[tie_rows]
+    chosen = by_col.data[rank < places[tie_rows]]
+    del by_col, tie_rows, tie_cols, tie_index
+    selected = np.nonzero(above)[0]
+    selected = np.concatenate([selected, chosen])
+    rows, cols, counts = rows[selected], cols[selected], counts[selected]
+    order = np.lexsort((cols, -counts, rows))
+    return rows[order].astype(np.int64), cols[order], counts[order]
+
+
+@dataclass
+class _Blocker:
+    """The registry's n-gram index, and the candidates found so far per distinct core.
+
+    The candidates of a mention depend on its core alone, so a core blocked once (the fuzzy
+    stage) is not blocked again (the pair classifier, the review files).
+    """
+
+    blocking: Blocking
+    vocabulary: np.ndarray
+    incidence: sparse.csr_matrix
+    too_common: int
+    block_size: np.ndarray  # registry names carrying each n-gram (0 once too common)
+    cores: pd.Index = field(default_factory=lambda: pd.Index([], dtype=object))
+    starts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    lengths: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    entries: list[np.ndarray] = field(default_factory=list)
+    shared: list[np.ndarray] = field(default_factory=list)
+    filled: int = 0
+
+    @classmethod
+    def build(cls, entry_cores: pd.Series, blocking: Blocking) -> _Blocker:
+        entry_rows, entry_keys = _ngram_keys(entry_cores, blocking.max_core_chars)
+        vocabulary, entry_token = np.unique(entry_keys, return_inverse=True)
+        del entry_keys
+        incidence = sparse.csr_matrix(
+            (np.ones(len(entry_rows), dtype=np.int32), (entry_token, entry_rows)),
+            shape=(len(vocabulary), len(entry_cores)),
+        )
+        del entry_rows, entry_token
+        incidence.data[:] = 1  # an n-gram twice in one core counts once
+        block_size = np.diff(incidence.indptr)
+        too_common = block_size > blocking.max_block_size
+        incidence.data[np.repeat(too_common, block_size)] = 0  # too common to block on
+        incidence.eliminate_zeros()
+        return cls(
+            blocking=blocking,
+            vocabulary=vocabulary,
+            incidence=incidence,
+            too_common=int(too_common.sum()),
+            block_size=np.diff(incidence.indptr).astype(np.int64),
+        )
+
+    def _queries(self, cores: pd.Series) -> sparse.csr_matrix:
+        vocabulary = self.vocabulary
+        mention_rows, mention_keys = _ngram_keys(cores, self.blocking.max_core_chars)
+        position = np.searchsorted(vocabulary, mention_keys)
+        position = np.minimum(position, len(vocabulary) - 1) if len(vocabulary) else position
+        known = (
+            (vocabulary[position] == mention_keys) if len(vocabulary) else np.zeros(0, dtype=bool)
+        )
+        queries = sparse.csr_matrix(
+            (np.ones(int(known.sum()), dtype=np.int32), (mention_rows[known], position[known])),
+            shape=(len(cores), len(vocabulary)),
+        )
+        queries.data[:] = 1
+        return queries
+
+    def _add(self, cores: pd.Series) -> None:
+        """Block distinct cores not seen yet and remember their candidates."""
+        queries = self._queries(cores)
+        # Pairs per core are independent: a slice of cores at a time bounds the memory the
+        # sparse product takes (every core × entry pair sharing an n-gram) without changing it.
+        hits = np.cumsum(queries @ self.block_size)
+        bounds = [0]
+        while bounds[-1] < len(cores):
+            start = bounds[-1]
+            base = hits[start - 1] if start else 0
+            end = int(np.searchsorted(hits, base + _BLOCK_PRODUCT, side="right"))
+            bounds.append(min(max(end, start + 1), start + _BLOCK_ROWS, len(cores)))
+        lengths = np.zeros(len(cores), dtype=np.int64)
+        for start, end in itertools.pairwise(bounds):
+            product = (queries[start:end] @ self.incidence).tocsr()
+            rows, entry, shared = _best_pairs(product, self.blocking)
+            del product
+            lengths[start:end] = np.bincount(rows, minlength=end - start)
+            self.entries.append(entry)
+            self.shared.append(shared)
+        self.starts = np.concatenate([self.starts, self.filled + np.cumsum(lengths) - lengths])
+        self.lengths = np.concatenate([self.lengths, lengths])
+        self.filled += int(lengths.sum())
+        self.cores = self.cores.append(pd.Index(np.asarray(cores, dtype=object)))
+
+    def block(self, mention_cores: pd.Series) -> tuple[pd.DataFrame, BlockingStats]:
+        """Candidate pairs of each mention (columns mention, entry, shared), as `block_pairs`."""
+        text = pd.Series(mention_cores.to_numpy(dtype=object), dtype=object).fillna("")
+        text = text.astype(str)
+        codes, distinct = pd.factorize(text)
+        slot = self.cores.get_indexer(distinct)
+        if (slot < 0).any():
+            self._add(pd.Series(distinct[slot < 0], dtype="str"))
+            slot = self.cores.get_indexer(distinct)
+        if len(self.entries) > 1:
+            self.entries = [np.concatenate(self.entries)]
+            self.shared = [np.concatenate(self.shared)]
+        per_mention = slot[codes]
+        count = self.lengths[per_mention]
+        total = int(count.sum())
+        if not len(codes):
+            pairs = pd.DataFrame({"mention": [], "entry": [], "shared": []}, dtype="int64")
+        else:
+            first = np.cumsum(count) - count
+            position = np.repeat(self.starts[per_mention] - first, count) + np.arange(total)
+            pairs = pd.DataFrame(
+                {
+                    "mention": np.repeat(np.arange(len(codes), dtype=np.int64), count),
+                    "entry": self.entries[0][position],
+                    "shared": self.shared[0][position],
+                }
+            )
+        stats = BlockingStats(
+            ngrams=len(self.vocabulary),
+            ngrams_too_common=self.too_common,
+            mentions=len(codes),
+            mentions_without_candidates=int((count == 0).sum()),
+            pairs_scored=total,
+        )
+        return pairs, stats
 
 
 def block_pairs(
@@ -592,82 +803,80 @@ def block_pairs(
     """Candidate (mention, entry) pairs sharing n-grams, the `max_candidates` best per mention.
 
     Returns columns mention (position in `mention_cores`), entry (position in `entry_cores`),
-    shared (number of shared n-grams).
+    shared (number of shared n-grams). `Registry.blocker` keeps the index for its registry.
     """
-    entry_rows, entry_keys = _ngram_keys(entry_cores, blocking.max_core_chars)
-    vocabulary, entry_token = np.unique(entry_keys, return_inverse=True)
-    incidence = sparse.csr_matrix(
-        (np.ones(len(entry_rows), dtype=np.int32), (entry_token, entry_rows)),
-        shape=(len(vocabulary), len(entry_cores)),
-    )
-    incidence.data[:] = 1  # an n-gram twice in one core counts once
-    block_size = np.diff(incidence.indptr)
-    too_common = block_size > blocking.max_block_size
-    incidence.data[np.repeat(too_common, block_size)] = 0  # too common to block on
-    incidence.eliminate_zeros()
-
-    mention_rows, mention_keys = _ngram_keys(mention_cores, blocking.max_core_chars)
-    position = np.searchsorted(vocabulary, mention_keys)
-    position = np.minimum(position, len(vocabulary) - 1) if len(vocabulary) else position
-    known = (vocabulary[position] == mention_keys) if len(vocabulary) else np.zeros(0, dtype=bool)
-    queries = sparse.csr_matrix(
-        (np.ones(int(known.sum()), dtype=np.int32), (mention_rows[known], position[known])),
-        shape=(len(mention_cores), len(vocabulary)),
-    )
-    queries.data[:] = 1
-    # Pairs per mention are independent: a slice of mentions at a time bounds the memory the
-    # sparse product takes (every mention × entry pair sharing an n-gram) without changing it.
-    chunks = [
-        _best_pairs(queries[start : start + _BLOCK_CHUNK] @ incidence, start, blocking)
-        for start in range(0, queries.shape[0], _BLOCK_CHUNK)
-    ]
-    pairs = (
-        pd.concat(chunks, ignore_index=True)
-        if chunks
-        else pd.DataFrame({"mention": [], "entry": [], "shared": []}, dtype="int64")
-    )
-    stats = BlockingStats(
-        ngrams=len(vocabulary),
-        ngrams_too_common=int(too_common.sum()),
-        mentions=len(mention_cores),
-        mentions_without_candidates=len(mention_cores) - pairs["mention"].nunique(),
-        pairs_scored=len(pairs),
-    )
-    return pairs, stats
+    return _Blocker.build(entry_cores, blocking).block(mention_cores)
 
 
 def _similarity(left: pd.Series, right: pd.Series) -> np.ndarray:
     """rapidfuzz ratio (0-1) of aligned strings, in parallel; missing → 0."""
     a = left.fillna("").astype(str).tolist()
     b = right.fillna("").astype(str).tolist()
+    return _ratios(a, b)
+
+
+def _ratios(a: list[str], b: list[str]) -> np.ndarray:
     if not a:
         return np.zeros(0)
     return np.asarray(process.cpdist(a, b, scorer=fuzz.ratio, workers=-1), dtype=float) / 100.0
 
 
-def score_candidates(
+def _texts_at(column: pd.Series, positions: np.ndarray) -> list[str]:
+    """The values of `column` at `positions` as Python strings, "" for missing: each distinct
+    position converted once (the same strings `_similarity` compares)."""
+    if not len(positions):
+        return []
+    distinct, inverse = np.unique(positions, return_inverse=True)
+    values = column.iloc[distinct].fillna("").to_numpy(dtype=object)
+    return values[inverse].tolist()  # type: ignore[no-any-return]
+
+
+def _values_at(column: pd.Series, positions: np.ndarray) -> np.ndarray:
+    """The values of `column` at `positions` as an object array (NaN for missing)."""
+    if not len(positions):
+        return np.zeros(0, dtype=object)
+    distinct, inverse = np.unique(positions, return_inverse=True)
+    return column.iloc[distinct].to_numpy(dtype=object)[inverse]
+
+
+@dataclass(frozen=True)
+class _PairScores:
+    """What `score_candidates` computes per pair, with the parts `pair_features` reuses."""
+
+    frame: pd.DataFrame  # mention, firm, core_similarity, region, score
+    industry_similarity: np.ndarray
+    both_industry: np.ndarray
+    form_mismatch: np.ndarray
+    branch: np.ndarray
+
+
+def _score_pairs(
     queries: pd.DataFrame,
     query_levels: np.ndarray,
     registry: Registry,
     pairs: pd.DataFrame,
     decision: FuzzyDecision,
-) -> pd.DataFrame:
-    """Adjusted score of each candidate pair: core similarity ± region, industry, form."""
+) -> _PairScores:
     mention = pairs["mention"].to_numpy()
     entry = pairs["entry"].to_numpy()
     entries = registry.entries
-    left = queries[["core", "industry", "form", "is_branch"]].iloc[mention]
-    right = entries[["core", "industry", "form"]].iloc[entry]
-    core_similarity = _similarity(left["core"], right["core"])
-    industry_similarity = _similarity(left["industry"], right["industry"])
-    both_industry = left["industry"].notna().to_numpy() & right["industry"].notna().to_numpy()
-    industry_mismatch = both_industry & (industry_similarity < decision.industry_mismatch_below)
-    left_form, right_form = left["form"].to_numpy(), right["form"].to_numpy()
-    form_mismatch = (
-        left["form"].notna().to_numpy()
-        & right["form"].notna().to_numpy()
-        & (left_form != right_form)
+    core_similarity = _ratios(
+        _texts_at(queries["core"], mention), _texts_at(entries["core"], entry)
     )
+    industry_similarity = _ratios(
+        _texts_at(queries["industry"], mention), _texts_at(entries["industry"], entry)
+    )
+    both_industry = (
+        queries["industry"].notna().to_numpy()[mention]
+        & entries["industry"].notna().to_numpy()[entry]
+    )
+    industry_mismatch = both_industry & (industry_similarity < decision.industry_mismatch_below)
+    form_mismatch = (
+        queries["form"].notna().to_numpy()[mention]
+        & entries["form"].notna().to_numpy()[entry]
+        & (_values_at(queries["form"], mention) != _values_at(entries["form"], entry))
+    )
+    branch = queries["is_branch"].to_numpy(dtype=bool)[mention]
     region = _region_status(
         query_levels[mention], registry.firm_levels[entry], registry.name_levels[entry]
     )
@@ -678,19 +887,33 @@ def score_candidates(
         - decision.region_conflict_penalty * (region < 0)
         - decision.industry_mismatch_penalty * industry_mismatch
         - decision.form_mismatch_penalty * form_mismatch
-        - decision.branch_penalty * left["is_branch"].to_numpy(dtype=bool)
+        - decision.branch_penalty * branch
     )
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "mention": mention,
             "firm": registry.firm_ids[entry],
-            "credit_code": registry.entry_codes[entry],
-            "raw": registry.entry_names[entry],
             "core_similarity": core_similarity,
             "region": region,
             "score": np.clip(score, 0.0, 1.0),
         }
     )
+    return _PairScores(frame, industry_similarity, both_industry, form_mismatch, branch)
+
+
+def score_candidates(
+    queries: pd.DataFrame,
+    query_levels: np.ndarray,
+    registry: Registry,
+    pairs: pd.DataFrame,
+    decision: FuzzyDecision,
+) -> pd.DataFrame:
+    """Adjusted score of each candidate pair: core similarity ± region, industry, form."""
+    frame = _score_pairs(queries, query_levels, registry, pairs, decision).frame
+    entry = pairs["entry"].to_numpy()
+    frame.insert(2, "credit_code", registry.entry_codes[entry])
+    frame.insert(3, "raw", registry.entry_names[entry])
+    return frame
 
 
 def pair_features(
@@ -708,32 +931,25 @@ def pair_features(
     Also returns mention, firm, entry, credit_code, raw (the candidate's name) and score (the
     fuzzy stage's adjusted score).
     """
-    scored = score_candidates(queries, query_levels, registry, pairs, decision)
+    scored = _score_pairs(queries, query_levels, registry, pairs, decision)
     mention = pairs["mention"].to_numpy()
     entry = pairs["entry"].to_numpy()
-    left = queries[["trade_name", "industry", "form", "is_branch"]].iloc[mention]
-    right = registry.entries[["trade_name", "industry", "form", "kind"]].iloc[entry]
-    frame = scored.assign(
+    entries = registry.entries
+    frame = scored.frame.assign(
         entry=entry,
-        trade_similarity=_similarity(left["trade_name"], right["trade_name"]),
+        trade_similarity=_ratios(
+            _texts_at(queries["trade_name"], mention), _texts_at(entries["trade_name"], entry)
+        ),
         mention_has_region=(region_depth(query_levels[mention]) > 0).astype(float),
-        industry_missing=(
-            left["industry"].isna().to_numpy() | right["industry"].isna().to_numpy()
-        ).astype(float),
-        branch=left["is_branch"].to_numpy(dtype=bool).astype(float),
-        former_name=(right["kind"].to_numpy() == "former").astype(float),
+        industry_missing=(~scored.both_industry).astype(float),
+        branch=scored.branch.astype(float),
+        former_name=(entries["kind"] == "former").to_numpy(dtype=bool)[entry].astype(float),
     )
     both_industry = 1.0 - frame["industry_missing"].to_numpy()
-    industry_similarity = _similarity(left["industry"], right["industry"])
     frame["industry_mismatch"] = both_industry * (
-        industry_similarity < decision.industry_mismatch_below
+        scored.industry_similarity < decision.industry_mismatch_below
     )
-    left_form, right_form = left["form"].to_numpy(), right["form"].to_numpy()
-    frame["form_mismatch"] = (
-        left["form"].notna().to_numpy()
-        & right["form"].notna().to_numpy()
-        & (left_form != right_form)
-    ).astype(float)
+    frame["form_mismatch"] = scored.form_mismatch.astype(float)
     region = frame["region"].to_numpy()
     frame["region_city"] = (region == 2).astype(float)
     frame["region_province"] = (region == 1).astype(float)
@@ -743,6 +959,9 @@ def pair_features(
         ["mention", "core_similarity", "score"], ascending=[True, False, False], kind="stable"
     )
     frame = frame.drop_duplicates(["mention", "firm"]).reset_index(drop=True)
+    kept = frame["entry"].to_numpy()
+    frame.insert(2, "credit_code", registry.entry_codes[kept])
+    frame.insert(3, "raw", registry.entry_names[kept])
     counts = (
         np.zeros(len(frame))
         if support is None
@@ -751,20 +970,72 @@ def pair_features(
     frame["support"] = counts
     frame["margin"] = frame["core_similarity"] - _best_other(frame, "core_similarity")
     # Rivals: the other candidates about as similar (within the margin): the ones a reviewer weighs.
-    pairs_of = frame[["mention", "firm", "core_similarity", "support"]]
-    rivals = pairs_of.merge(pairs_of, on="mention", suffixes=("", "_o"))
-    close = (rivals["firm_o"] != rivals["firm"]) & (
-        rivals["core_similarity_o"] >= rivals["core_similarity"] - decision.close_rival_margin
+    n_close, rival_support = _close_rivals(
+        frame["mention"].to_numpy(),
+        frame["core_similarity"].to_numpy(dtype=float),
+        frame["support"].to_numpy(dtype=float),
+        decision.close_rival_margin,
     )
-    rivals = rivals[close]
-    by_pair = rivals.groupby(["mention", "firm"], sort=False)
-    index = pd.MultiIndex.from_arrays([frame["mention"], frame["firm"]])
-    n_close = by_pair.size().reindex(index).fillna(0).to_numpy(dtype=float)
-    rival_support = by_pair["support_o"].max().reindex(index).fillna(0.0).to_numpy(dtype=float)
     frame["close_rivals"] = np.log1p(n_close)
     frame["support_margin"] = counts - rival_support
     frame["supported_alone"] = ((counts > 0) & (rival_support == 0)).astype(float)
     return frame
+
+
+def _close_rivals(
+    mention: np.ndarray, similarity: np.ndarray, support: np.ndarray, margin: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row (one per mention and firm, similarity descending within each mention): how many
+    other firms of the mention are within `margin` of its similarity (core_similarity_o >=
+    core_similarity - margin), and the highest support among them (0 if none).
+
+    The rows of a mention are sorted, so a row's close rivals are the first rows of its mention
+    up to the last one at or above its threshold: one sorted lookup per row and range maxima,
+    not every pair of candidates of a mention joined.
+    """
+    n = len(mention)
+    if not n:
+        return np.zeros(0), np.zeros(0)
+    group_start = np.searchsorted(mention, mention, side="left")
+    threshold = similarity - margin
+    # rows of the mention with similarity >= threshold: data (key 0) sort before an equal query
+    kind = np.concatenate([np.zeros(n, dtype=np.int8), np.ones(n, dtype=np.int8)])
+    order = np.lexsort(
+        (kind, np.concatenate([-similarity, -threshold]), np.concatenate([mention, mention]))
+    )
+    data_before = np.cumsum(kind[order] == 0)
+    is_query = kind[order] == 1
+    within = np.empty(n, dtype=np.int64)
+    within[order[is_query] - n] = data_before[is_query]
+    within -= group_start  # rows of the mention at or above the threshold, the row included
+    n_close = (within - 1).astype(float)
+    # highest support over [start, start + within) without the row itself
+    position = np.arange(n)
+    before = _range_max(support, group_start, position)
+    after = _range_max(support, position + 1, group_start + within)
+    rival = np.maximum(before, after)
+    return n_close, np.where(within > 1, rival, 0.0)
+
+
+def _range_max(values: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """max(values[start:end]) per pair of bounds (-inf for an empty range): a sparse table."""
+    length = end - start
+    out = np.full(len(start), -np.inf)
+    if not len(values) or not (length > 0).any():
+        return out
+    levels = [values]
+    while 2 ** len(levels) <= int(length.max()):
+        half = 2 ** (len(levels) - 1)
+        last = levels[-1]
+        levels.append(np.concatenate([np.maximum(last[:-half], last[half:]), last[-half:]]))
+    some = length > 0
+    level = np.floor(np.log2(np.where(some, length, 1))).astype(np.int64)
+    for k, table in enumerate(levels):
+        rows = some & (level == k)
+        if rows.any():
+            width = 2**k
+            out[rows] = np.maximum(table[start[rows]], table[end[rows] - width])
+    return out
 
 
 def _best_other(frame: pd.DataFrame, column: str) -> np.ndarray:
@@ -832,7 +1103,7 @@ def review_pairs(
 ) -> pd.DataFrame:
     """Candidate (mention, entry) pairs of names in review: n-gram blocking, plus every name
     of the firms a stage already named as candidates."""
-    blocked, _ = block_pairs(queries["core"], registry.entries["core"], blocking)
+    blocked, _ = registry.blocker(blocking).block(queries["core"])
     named = pd.DataFrame(
         {"mention": np.arange(len(queries)), "credit_code": pd.Series(candidate_codes, dtype="str")}
     ).dropna()
@@ -860,17 +1131,24 @@ def _fuzzy_stage(
     if not len(ids) or entries.empty:
         return None
     queries = names.iloc[ids].reset_index(drop=True)
-    pairs, stats = block_pairs(queries["core"], entries["core"], config.blocking)
+    pairs, stats = registry.blocker(config.blocking).block(queries["core"])
     if pairs.empty:
         return stats
-    scored = score_candidates(queries, resolution.levels[ids], registry, pairs, decision)
+    # score_candidates without the names: they are looked up for the rows kept only
+    scored = _score_pairs(queries, resolution.levels[ids], registry, pairs, decision).frame
+    scored["entry"] = pairs["entry"].to_numpy()
+    del pairs
     per_code = scored.sort_values(["mention", "score"], ascending=[True, False], kind="stable")
+    del scored
     per_code = per_code.drop_duplicates(["mention", "firm"]).reset_index(drop=True)
     rank = per_code.groupby("mention", sort=False).cumcount().to_numpy()
     best = per_code[rank == 0].set_index("mention")
+    best["credit_code"] = registry.entry_codes[best["entry"].to_numpy()]
+    best["raw"] = registry.entry_names[best["entry"].to_numpy()]
     runner_up = per_code[rank == 1].set_index("mention")["score"].reindex(best.index).fillna(0.0)
     top_ids, top_codes = _joined_by_group(
-        per_code["mention"].to_numpy()[rank < 3], per_code["credit_code"].to_numpy()[rank < 3]
+        per_code["mention"].to_numpy()[rank < 3],
+        registry.entry_codes[per_code["entry"].to_numpy()[rank < 3]],
     )
     top = pd.Series(top_codes, index=top_ids).reindex(best.index)
     margin = best["score"] - runner_up
@@ -908,12 +1186,17 @@ def resolve_names(
     """
     config = config or MatchingConfig.load()
     scores = config.stage_scores
-    distinct = pd.Series(pd.unique(names.dropna()), dtype="str")
+    # distinct names in order of appearance (pd.unique's order), and how often each occurs
+    position, uniques = pd.factorize(names)
+    distinct = pd.Series(uniques, dtype="str")
+    multiplicity = np.bincount(position[position >= 0], minlength=len(distinct))
     raw = distinct.str.strip()
     resolution = _Resolution.start(pd.DataFrame({"raw": raw, "region_code": pd.NA}))
     entries = registry.entries
     is_current = (entries["kind"] == "current").to_numpy()
-    current, former = entries[is_current], entries[~is_current]
+    keyed = entries[["raw", "parent", "core", "entry"]]  # what the equal-key stages compare
+    current, former = keyed[is_current], keyed[~is_current]
+    del keyed
     # Whole names first (current, then former), then cores: a former name written out in full
     # is better evidence than a core shared with look-alikes elsewhere.
     _equal_key_stage(resolution, registry, current, "raw", "exact", scores.exact, config)
@@ -924,6 +1207,7 @@ def resolve_names(
     parts["raw"] = raw.to_numpy()
     resolution.names = parts
     resolution.levels = region_levels(parts["region_code"])
+    release_arrow_memory()
     _equal_key_stage(
         resolution, registry, current, "parent", "normalized", scores.normalized, config
     )
@@ -935,9 +1219,13 @@ def resolve_names(
     if len(former):
         history_scores = (scores.history, scores.history)
         _core_stage(resolution, registry, former, "history", history_scores, config)
-    support = _support(names, distinct, resolution, registry, linked_codes)
+    del current, former
+    support = _support(multiplicity, resolution, registry, linked_codes)
+    release_arrow_memory()
     _fuzzy_stage(resolution, registry, config)
+    release_arrow_memory()
     _classifier_stage(resolution, registry, config, support)
+    release_arrow_memory()
     pending = resolution.pending
     resolution.decide(np.nonzero(pending)[0], "none", 0.0)
     return pd.DataFrame(
@@ -954,26 +1242,23 @@ def resolve_names(
 
 
 def _support(
-    names: pd.Series,
-    distinct: pd.Series,
+    multiplicity: np.ndarray,
     resolution: _Resolution,
     registry: Registry,
     linked_codes: pd.Series | None,
 ) -> np.ndarray:
-    """Per firm id: mentions linked to it with certainty (code, exact, normalized, history)."""
-    firm_of_code = pd.Series(registry.firm_ids, index=registry.entry_codes)
-    firm_of_code = firm_of_code[~firm_of_code.index.duplicated()]
-    multiplicity = names.dropna().value_counts().reindex(distinct.to_numpy()).fillna(0)
+    """Per firm id: mentions linked to it with certainty (code, exact, normalized, history);
+    `multiplicity`: the mentions of each distinct name."""
     certain = np.isin(resolution.method.astype(str), SUPPORT_METHODS)
     codes = pd.Series(resolution.credit_code[certain], dtype="str")
-    weights = multiplicity.to_numpy()[certain]
+    weights = multiplicity[certain]
     if linked_codes is not None:
         codes = pd.concat([codes, linked_codes.astype("str")], ignore_index=True)
         weights = np.concatenate([weights, np.ones(len(linked_codes))])
-    firms = firm_of_code.reindex(codes.to_numpy()).to_numpy()
-    known = ~pd.isna(firms)
+    firms = registry.firms_of(codes)
+    known = firms >= 0
     size = int(registry.firm_ids.max()) + 1 if len(registry.firm_ids) else 0
-    return np.bincount(firms[known].astype(np.int64), weights=weights[known], minlength=size)
+    return np.bincount(firms[known], weights=weights[known], minlength=size)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1004,6 +1289,7 @@ def link_mentions(
     data: SourceData,
     config: MatchingConfig | None = None,
     decisions: pd.DataFrame | None = None,
+    registry: Registry | None = None,
 ) -> pd.DataFrame:
     """Link every firm mention of the name-bearing tables to a registry firm (or to none).
 
@@ -1017,9 +1303,14 @@ def link_mentions(
     (method `decision`; no credit code when the choice was `none` or the firm has left the
     registry) and never reaches the review queue again — unless its row now carries a registry
     firm's valid credit code, which links it by `code` instead.
+
+    `registry`: `Registry.from_sources(data)`, when the caller already has it (the review files
+    and `features.unsettled.refused_by_firm` use the same one).
     """
     config = config or MatchingConfig.load()
-    registry = Registry.from_sources(data)
+    registry = Registry.from_sources(data) if registry is None else registry
+    registry.blocker(config.blocking)  # the n-gram index, built before the mentions take memory
+    release_arrow_memory()
     mentions = collect_mentions(data)
     given = mentions["given_code"].str.strip().str.upper()
     valid = credit_code_is_valid(given.str.strip().str.upper()).to_numpy(dtype=bool)
@@ -1031,27 +1322,31 @@ def link_mentions(
     valid = valid & ~by_decision
     outside = valid & ~registered  # a real code of a firm outside the registry: NIL
 
-    by_name = mentions.loc[~valid & ~by_decision, "raw_name"]
-    resolved = resolve_names(by_name, registry, config, given[registered]) if len(by_name) else None
-
-    links = mentions[["source", "row", "column", "raw_name"]].copy()
-    for column in ("credit_code", "method", "candidate_codes", "matched_name"):
-        links[column] = pd.Series(pd.NA, index=links.index, dtype="str")
-    links["score"] = 0.0
-    links["runner_up_score"] = np.nan
+    by_name = ~valid & ~by_decision
+    names = mentions.loc[by_name, "raw_name"]
+    resolved = resolve_names(names, registry, config, given[registered]) if len(names) else None
+    release_arrow_memory()
+    if resolved is not None and resolved.empty:
+        resolved = None
+    links = mentions[["source", "row", "column", "raw_name"]]
+    # Each mention resolved by name takes its distinct name's row of `resolved` (one take per
+    # column, not a frame reindexed to every mention).
+    take = np.full(len(mentions), -1, dtype=np.int64)
     if resolved is not None:
-        looked_up = resolved.set_index("raw_name").reindex(mentions["raw_name"])
-        use = ~valid & ~by_decision & mentions["raw_name"].notna().to_numpy()
-        for column in (
-            "credit_code",
-            "method",
-            "candidate_codes",
-            "matched_name",
-            "score",
-            "runner_up_score",
-        ):
-            links.loc[use, column] = looked_up[column].to_numpy()[use]
-    links.loc[registered, "credit_code"] = given[registered].to_numpy()
+        take[by_name] = _rows_of(names, resolved["raw_name"])
+    del names
+    for column in ("credit_code", "method", "candidate_codes", "matched_name"):
+        if resolved is not None:
+            links[column] = resolved[column].array.take(take, allow_fill=True)
+        else:
+            links[column] = pd.Series(pd.NA, index=links.index, dtype="str")
+    for column, missing in (("score", 0.0), ("runner_up_score", np.nan)):
+        values = np.full(len(mentions), missing)
+        if resolved is not None:
+            values = np.where(take >= 0, resolved[column].to_numpy()[take], missing)
+        links[column] = values
+    del take, resolved
+    links["credit_code"] = links["credit_code"].where(~registered, given)
     links.loc[registered, "method"] = "code"
     links.loc[registered, "score"] = config.stage_scores.code
     links.loc[outside, "method"] = "none"
@@ -1067,7 +1362,21 @@ def link_mentions(
         links.loc[by_decision, "matched_name"] = chosen.map(name_of).to_numpy()
     links["method"] = links["method"].fillna("none")
     links["score"] = links["score"].astype(float).fillna(0.0)
-    return links[list(LINK_COLUMNS)].reset_index(drop=True)
+    links = links[list(LINK_COLUMNS)].reset_index(drop=True)
+    release_arrow_memory()
+    return links
+
+
+def _rows_of(names: pd.Series, distinct: pd.Series) -> np.ndarray:
+    """Position of each of `names` among `distinct` (-1 for a missing name). `resolve_names`
+    lists the distinct names in order of appearance, as factorising finds them."""
+    position, uniques = pd.factorize(names)
+    if len(uniques) == len(distinct) and bool(
+        (pd.Series(uniques, dtype="str") == distinct.reset_index(drop=True)).all()
+    ):
+        return np.asarray(position, dtype=np.int64)
+    found = pd.Index(distinct).get_indexer(names)
+    return np.where(names.notna().to_numpy(), found, -1)
 
 
 def compare_candidates(
@@ -1099,10 +1408,9 @@ def compare_candidates(
     if pairs.empty:
         return empty
     every = links if all_links is None else all_links
-    certain = every[every["method"].isin(SUPPORT_METHODS)]["credit_code"].dropna()
-    firm_of_code = pd.Series(registry.firm_ids, index=registry.entry_codes)
-    firm_of_code = firm_of_code[~firm_of_code.index.duplicated()]
-    firms = firm_of_code.reindex(certain.to_numpy()).dropna().to_numpy(dtype=np.int64)
+    certain = every["credit_code"][every["method"].isin(SUPPORT_METHODS).to_numpy()].dropna()
+    firms = registry.firms_of(certain)
+    firms = firms[firms >= 0]
     size = int(registry.firm_ids.max()) + 1
     support = np.bincount(firms, minlength=size).astype(float)
     levels = region_levels(queries["region_code"])
@@ -1136,13 +1444,14 @@ def attribute_mentions(data: SourceData, links: pd.DataFrame | None = None) -> S
     source gave (empty unless the source had a code).
     """
     links = link_mentions(data) if links is None else links
-    linked = links[links["method"].isin(LINKED_METHODS) & links["credit_code"].notna()]
+    use = links["method"].isin(LINKED_METHODS).to_numpy() & links["credit_code"].notna().to_numpy()
+    linked = links.loc[use, ["source", "row", "column", "credit_code"]]
     tables = dict(data.tables)
     for table, pairs in MENTION_COLUMNS.items():
         frame = tables.get(table)
         if frame is None:
             continue
-        frame = frame.copy()
+        frame = frame.copy(deep=False)  # only the code columns change (copy-on-write)
         for name_column, code_column in pairs:
             if name_column not in frame.columns:
                 continue

@@ -23,9 +23,12 @@ PENDING_COLUMN = "pending_mention"  # models/criteria/doubts.py reads this descr
 CANDIDATE_SEPARATOR = "|"  # features.matching: candidate_codes are "|"-joined
 
 
-def refused_by_firm(data: SourceData, config: MatchingConfig | None = None) -> pd.DataFrame:
+def refused_by_firm(
+    data: SourceData, config: MatchingConfig | None = None, registry: Registry | None = None
+) -> pd.DataFrame:
     """Refused rows that name a registry firm: credit_code, table, row, reason (their rejects
-    entries joined). A valid code outside the registry names no registry firm (NIL)."""
+    entries joined). A valid code outside the registry names no registry firm (NIL).
+    `registry`: `Registry.from_sources(data)`, when the caller already has it."""
     refused = data.refused
     empty = pd.DataFrame({c: pd.Series(dtype="str") for c in REFUSED_BY_FIRM_COLUMNS})
     if refused.empty:
@@ -36,7 +39,8 @@ def refused_by_firm(data: SourceData, config: MatchingConfig | None = None) -> p
     named = refused[~has_code & refused["raw_name"].notna().to_numpy()]
     parts = [by_code[["table", "row", "credit_code"]]]
     if len(named):
-        resolved = resolve_names(named["raw_name"], Registry.from_sources(data), config)
+        registry = Registry.from_sources(data) if registry is None else registry
+        resolved = resolve_names(named["raw_name"], registry, config)
         looked_up = resolved.set_index("raw_name").reindex(named["raw_name"])
         linked = looked_up["method"].isin(LINKED_METHODS).to_numpy()
         parts.append(

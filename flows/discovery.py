@@ -122,16 +122,18 @@ def match(paths: RunPaths) -> dict[str, object]:
     to the review files (match_review.csv/.xlsx, match_review_candidates.csv)."""
     from features.match_decisions import load_decisions
     from features.match_review import write_review_files
-    from features.matching import attribute_mentions, link_mentions, review_queue
+    from features.matching import Registry, attribute_mentions, link_mentions, review_queue
     from features.sources import read_saved_sources, save_sources
     from features.unsettled import refused_by_firm
 
     sources = read_saved_sources(paths.sources)
-    links = link_mentions(sources, decisions=load_decisions())
-    write_review_files(links, sources, paths.staging)
+    registry = Registry.from_sources(sources)  # one registry for links, review files, refusals
+    links = link_mentions(sources, decisions=load_decisions(), registry=registry)
+    write_review_files(links, sources, paths.staging, registry=registry)
     # Issue 11: refused rows and pending mentions go to the criteria, never silently away.
     review_queue(links).to_parquet(paths.work / "match_review.parquet")
-    refused_by_firm(sources).to_parquet(paths.work / "refused.parquet")
+    refused_by_firm(sources, registry=registry).to_parquet(paths.work / "refused.parquet")
+    del registry
     save_sources(attribute_mentions(sources, links), paths.attributed)
     return {
         "mentions": len(links),
