@@ -29,10 +29,15 @@ class Dask(FrozenModel):
     threads_per_worker: int = Field(ge=1)
 
 
+class DefaultRunner(FrozenModel):
+    provinces_at_once: int = Field(ge=1)
+
+
 class FlowsConfig(FrozenModel):
     schedule: Schedule
     publication: Publication
     retries: Retries
+    default_runner: DefaultRunner
     dask: Dask
 
 

@@ -139,6 +139,11 @@ def _queue(runs: RunStore) -> tuple[str | None, pd.DataFrame]:
     return run_id, _parsed(path, _read_queue)
 
 
+# A page's pending mentions and latest decisions, each a record with its candidates.
+PageRows = tuple[list[dict[str, Any]], list[dict[str, Any]]]
+PAGES_KEPT = 256  # pages (scope, number) kept per version of the queue and decisions
+
+
 class _Review:
     """What the page derives from one version of the queue file and one version of the
     decisions store: the pending mentions (queue less decided), the decisions in force, and —
@@ -151,6 +156,24 @@ class _Review:
         self.pending = queue[pending.to_numpy()].reset_index(drop=True)
         self._visible: dict[str, pd.DataFrame] = {}
         self._changeable: dict[str | None, pd.DataFrame] = {}
+        self._pages: OrderedDict[tuple[str, int], PageRows] = OrderedDict()
+        self._pages_lock = threading.Lock()
+
+    def page(self, user: Principal, number: int, build: Callable[[], PageRows]) -> PageRows:
+        """The rows of one page as `build` makes them, once per scope and page of this version
+        (the most recent PAGES_KEPT kept; read-only once made)."""
+        key = (_scope(user), number)
+        with self._pages_lock:
+            found = self._pages.get(key)
+            if found is not None:
+                self._pages.move_to_end(key)
+                return found
+        made = build()
+        with self._pages_lock:
+            self._pages[key] = made
+            while len(self._pages) > PAGES_KEPT:
+                self._pages.popitem(last=False)
+        return made
 
     def visible(self, user: Principal) -> pd.DataFrame:
         scope = _scope(user)
@@ -346,28 +369,35 @@ def review_router(
         visible = review.visible(user)
         pages = max(1, -(-len(visible) // PAGE_SIZE))
         number = min(max(number, 1), pages)
-        shown = visible.iloc[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
         changeable = review.changeable(user)
-        recent = changeable.iloc[::-1].head(DECIDED_SHOWN)
-        # only the mentions shown (a page of 20 and the latest decisions) are grouped
-        by_key = _candidates(runs, run_id).of([*shown["mention_key"], *recent["mention_key"]])
-        mentions: list[dict[str, Any]] = []
-        for row in _records(shown):
-            rows = by_key.get(row["mention_key"])
-            row["candidates"] = rows or []
-            row["source_label"] = label(MENTION_SOURCE_LABELS, row["source"])
-            row["context_text"] = context_text(row.get("context"))
-            row["column_label"] = with_code(
-                label(MENTION_COLUMN_LABELS, row["column"]), row["column"]
-            )
-            mentions.append(row)
-        decided: list[dict[str, Any]] = []
-        for row in _records(recent):
-            rows = by_key.get(row["mention_key"])
-            row["source_label"] = label(MENTION_SOURCE_LABELS, row["source"])
-            row["firm_name"] = _firm_name(rows, row["credit_code"])
-            row["alternatives"] = [c for c in rows or () if c["credit_code"] != row["credit_code"]]
-            decided.append(row)
+
+        def page_rows() -> PageRows:
+            shown = visible.iloc[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
+            recent = changeable.iloc[::-1].head(DECIDED_SHOWN)
+            # only the mentions shown (a page of 20 and the latest decisions) are grouped
+            by_key = _candidates(runs, run_id).of([*shown["mention_key"], *recent["mention_key"]])
+            mentions: list[dict[str, Any]] = []
+            for row in _records(shown):
+                rows = by_key.get(row["mention_key"])
+                row["candidates"] = rows or []
+                row["source_label"] = label(MENTION_SOURCE_LABELS, row["source"])
+                row["context_text"] = context_text(row.get("context"))
+                row["column_label"] = with_code(
+                    label(MENTION_COLUMN_LABELS, row["column"]), row["column"]
+                )
+                mentions.append(row)
+            decided: list[dict[str, Any]] = []
+            for row in _records(recent):
+                rows = by_key.get(row["mention_key"])
+                row["source_label"] = label(MENTION_SOURCE_LABELS, row["source"])
+                row["firm_name"] = _firm_name(rows, row["credit_code"])
+                row["alternatives"] = [
+                    c for c in rows or () if c["credit_code"] != row["credit_code"]
+                ]
+                decided.append(row)
+            return mentions, decided
+
+        mentions, decided = review.page(user, number, page_rows)
         audit.append(
             {
                 "time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),

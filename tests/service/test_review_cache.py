@@ -114,6 +114,24 @@ def test_unchanged_queue_and_decisions_are_not_parsed_or_read_again(
     assert (len(parses), len(reads)) == (1, 2)
 
 
+def test_a_page_is_grouped_once_per_version_and_again_after_a_decision(
+    ministry: TestClient, world: ReviewWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given the grouping of a page's candidates, counted
+    groupings: list[int] = []
+    of = service.review._Candidates.of
+    monkeypatch.setattr(service.review._Candidates, "of", counted(of, groupings))
+    # when the ministry views the same page twice
+    first = ministry.get("/review").text
+    assert ministry.get("/review").text == first
+    # then its rows were grouped once
+    assert len(groupings) == 1
+    # when a decision is recorded elsewhere, the page is made again and shows it
+    _store(world).record([_decision(_key_of(world, GUANGDONG_MENTION), "none")])
+    assert _pending(ministry.get("/review").text) == {MINISTRY_MENTION}
+    assert len(groupings) == 2
+
+
 def test_a_decision_by_another_handle_or_process_shows_on_the_next_view(
     ministry: TestClient, world: ReviewWorld
 ) -> None:
