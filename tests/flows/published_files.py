@@ -1,10 +1,10 @@
 """A fingerprint of every file a published run holds, for comparing two runs byte by byte.
 
 Files are hashed as written, except where the bytes carry the moment of the run: a workbook by
-its cells (openpyxl stamps the time it was written), the manifest without its run id, times and
-input fingerprints, and the report without them (the report prints the manifest). The golden
-fingerprints of the 20k comparison run are regenerated, after a change that means to change a
-published byte, with
+its cells (openpyxl stamps the time it was written), the manifest without its run id, times,
+input fingerprints and configuration hash, and the report without them (the report prints the
+manifest). The golden fingerprints of the 20k comparison run are regenerated, after a change
+that means to change a published byte, with
 
     python -m tests.flows.published_files RUN_DIR > tests/flows/published_20k.json
 """
@@ -19,6 +19,9 @@ from pathlib import Path
 from openpyxl import load_workbook
 
 MOMENT_KEYS = ("run_id", "created_at", "timings_seconds", "stages_started_at", "inputs")
+# The hash of configs/*.yaml changes with any setting, operational ones too (flows.yaml): it
+# names the configuration, and the lists' own bytes show whether an output changed.
+CONFIGURATION_KEYS = ("config_hash",)
 
 
 def workbook_cells(path: Path) -> bytes:
@@ -34,7 +37,7 @@ def workbook_cells(path: Path) -> bytes:
 
 def manifest_content(path: Path) -> bytes:
     manifest = json.loads(path.read_text(encoding="utf-8"))
-    for key in MOMENT_KEYS:
+    for key in (*MOMENT_KEYS, *CONFIGURATION_KEYS):
         manifest.pop(key, None)
     return json.dumps(manifest, ensure_ascii=False, sort_keys=True).encode()
 
