@@ -20,7 +20,7 @@ asks for JSON; an unusable store answers 503.
 import datetime as dt
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, TypeVar, cast
 from urllib.parse import urlsplit
@@ -348,6 +348,20 @@ def nearby_pages(page: int, pages: int, span: int = 3) -> list[int | None]:
     return links
 
 
+def mention_fields(
+    mention_key: str, mention: Mapping[str, Any] | pd.Series, credit_code: str, note: str
+) -> dict[str, str]:
+    """What a decision records of its mention (a queue row or the decision in force)."""
+    return {
+        "mention_key": mention_key,
+        "source": str(mention["source"]),
+        "column": str(mention["column"]),
+        "raw_name": str(mention["raw_name"]),
+        "credit_code": credit_code,
+        "note": note.strip(),
+    }
+
+
 def review_router(
     runs: RunStore,
     store: DecisionStore,
@@ -555,14 +569,7 @@ def review_router(
                 raise Refused(409, ALREADY_DECIDED)
             if choice != NO_FIRM and confirm != "1":
                 return confirm_page(request, user, row, "decide", choice, note.strip(), run_id)
-            fields = {
-                "mention_key": mention_key,
-                "source": str(row["source"]),
-                "column": str(row["column"]),
-                "raw_name": str(row["raw_name"]),
-                "credit_code": choice,
-                "note": note.strip(),
-            }
+            fields = mention_fields(mention_key, row, choice, note)
             record(request, [decider(user, run_id, **fields)], user)
         except Refused as refused:
             return refusal(request, user, refused)
@@ -605,16 +612,8 @@ def review_router(
         try:
             in_force = changeable(user, mention_key, queue)
             getattr(request.state, AUDIT_STATE_KEY, {})["province"] = in_force["province"] or None
-            fields = {
-                "mention_key": mention_key,
-                "source": in_force["source"],
-                "column": in_force["column"],
-                "raw_name": in_force["raw_name"],
-                "credit_code": "",
-                "note": note.strip(),
-                "action": "undo",
-            }
-            record(request, [decider(user, run_id, **fields)], user)
+            fields = mention_fields(mention_key, in_force, "", note)
+            record(request, [decider(user, run_id, **fields, action="undo")], user)
         except Refused as refused:
             return refusal(request, user, refused)
         return RedirectResponse("/review?done=undone", status_code=303)
@@ -652,16 +651,8 @@ def review_router(
                 raise HTTPException(422, "新结论与现有结论相同")
             if choice != NO_FIRM and confirm != "1":
                 return confirm_page(request, user, row, "supersede", choice, note.strip(), run_id)
-            fields = {
-                "mention_key": mention_key,
-                "source": str(row["source"]),
-                "column": str(row["column"]),
-                "raw_name": str(row["raw_name"]),
-                "credit_code": choice,
-                "note": note.strip(),
-                "action": "supersede",
-            }
-            record(request, [decider(user, run_id, **fields)], user)
+            fields = mention_fields(mention_key, row, choice, note)
+            record(request, [decider(user, run_id, **fields, action="supersede")], user)
         except Refused as refused:
             return refusal(request, user, refused)
         return RedirectResponse("/review?done=superseded", status_code=303)
