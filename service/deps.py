@@ -115,7 +115,7 @@ async def api_principal(  # on the event loop: a stat and a hash, no thread need
     return principal
 
 
-def page_principal(
+async def page_principal(  # on the event loop, as api_principal: no wait for a thread (issue 28)
     request: Request, cookie: Annotated[str | None, Depends(cookie_scheme)]
 ) -> Principal:
     principal = _known(request, session_principal(request, cookie))

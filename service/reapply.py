@@ -47,7 +47,7 @@ PAGE_ERRORS: dict[int | str, dict[str, Any]] = {
 
 def reapply_router(
     api_user: Callable[..., Principal | Awaitable[Principal]],
-    page_user: Callable[..., Principal],
+    page_user: Callable[..., Principal | Awaitable[Principal]],
     templates: Jinja2Templates,
 ) -> APIRouter:
     """JSON, download and page routes of the re-application list, behind the app's token

@@ -20,7 +20,8 @@ asks for JSON; an unusable store answers 503.
 import datetime as dt
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar, cast
 from urllib.parse import urlsplit
@@ -139,9 +140,18 @@ def _queue(runs: RunStore) -> tuple[str | None, pd.DataFrame]:
     return run_id, _parsed(path, _read_queue)
 
 
-# A page's pending mentions and latest decisions, each a record with its candidates.
-PageRows = tuple[list[dict[str, Any]], list[dict[str, Any]]]
-PAGES_KEPT = 256  # pages (scope, number) kept per version of the queue and decisions
+PAGES_KEPT = 256  # pages (role, scope, number) kept per version of the queue and decisions
+
+
+@dataclass(frozen=True)
+class _Page:
+    """One page of the queue as every user of one scope sees it: the keys of the mentions and
+    decisions shown (for the audit line) and their HTML, review_rows.html rendered once
+    (issue 28: rendering was nine tenths of a page view). Nothing of the user in it."""
+
+    mentions: tuple[str, ...]
+    decided: tuple[str, ...]
+    html: str
 
 
 class _Review:
@@ -156,13 +166,13 @@ class _Review:
         self.pending = queue[pending.to_numpy()].reset_index(drop=True)
         self._visible: dict[str, pd.DataFrame] = {}
         self._changeable: dict[str | None, pd.DataFrame] = {}
-        self._pages: OrderedDict[tuple[str, int], PageRows] = OrderedDict()
+        self._pages: OrderedDict[tuple[str, str, int], _Page] = OrderedDict()
         self._pages_lock = threading.Lock()
 
-    def page(self, user: Principal, number: int, build: Callable[[], PageRows]) -> PageRows:
-        """The rows of one page as `build` makes them, once per scope and page of this version
-        (the most recent PAGES_KEPT kept; read-only once made)."""
-        key = (_scope(user), number)
+    def page(self, user: Principal, number: int, build: Callable[[], _Page]) -> _Page:
+        """One page as `build` makes it, once per role, scope and page of this version (the
+        most recent PAGES_KEPT kept): shared by the users of that scope, never across scopes."""
+        key = (user.role, _scope(user), number)
         with self._pages_lock:
             found = self._pages.get(key)
             if found is not None:
@@ -366,7 +376,7 @@ def review_router(
     runs: RunStore,
     store: DecisionStore,
     audit: AuditLog,
-    page_principal: Callable[..., Principal],
+    page_principal: Callable[..., Principal | Awaitable[Principal]],
     templates: Jinja2Templates,
 ) -> APIRouter:
     """Pages `/review` (the queue and the decisions in force), `POST /review/{mention_key}`
@@ -385,7 +395,7 @@ def review_router(
         number = min(max(number, 1), pages)
         changeable = review.changeable(user)
 
-        def page_rows() -> PageRows:
+        def rendered_page() -> _Page:
             shown = visible.iloc[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
             recent = changeable.iloc[::-1].head(DECIDED_SHOWN)
             # only the mentions shown (a page of 20 and the latest decisions) are grouped
@@ -409,9 +419,24 @@ def review_router(
                     c for c in rows or () if c["credit_code"] != row["credit_code"]
                 ]
                 decided.append(row)
-            return mentions, decided
+            context = {
+                "role": user.role,
+                "run_id": run_id,
+                "mentions": mentions,
+                "total": len(visible),
+                "page": number,
+                "pages": pages,
+                "page_links": nearby_pages(number, pages),
+                "decided": decided,
+                "decided_total": len(changeable),
+            }
+            return _Page(
+                mentions=tuple(m["mention_key"] for m in mentions),
+                decided=tuple(d["mention_key"] for d in decided),
+                html=templates.get_template("review_rows.html").render(context),
+            )
 
-        mentions, decided = review.page(user, number, page_rows)
+        page = review.page(user, number, rendered_page)
         audit.append(
             {
                 "time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
@@ -420,24 +445,12 @@ def review_router(
                 "path": str(request.url.path),
                 "event": "match_review_page",
                 "run_id": run_id,
-                "mentions": [m["mention_key"] for m in mentions],
-                "decided": [d["mention_key"] for d in decided],
+                "mentions": page.mentions,
+                "decided": page.decided,
                 "status": status,
             }
         )
-        context = {
-            "user": user,
-            "run_id": run_id,
-            "mentions": mentions,
-            "total": len(visible),
-            "page": number,
-            "pages": pages,
-            "page_links": nearby_pages(number, pages),
-            "decided": decided,
-            "decided_total": len(changeable),
-            "notice": notice,
-            "refused": status >= 400,
-        }
+        context = {"user": user, "rows": page.html, "notice": notice, "refused": status >= 400}
         return templates.TemplateResponse(request, "review.html", context, status_code=status)
 
     def refusal(request: Request, user: Principal, refused: Refused) -> Response:

@@ -111,7 +111,7 @@ def _labelled(row: dict[str, Any]) -> dict[str, Any]:
 
 def watchlist_router(
     api_user: Callable[..., Principal | Awaitable[Principal]],
-    page_user: Callable[..., Principal],
+    page_user: Callable[..., Principal | Awaitable[Principal]],
     templates: Jinja2Templates,
 ) -> APIRouter:
     """JSON, download and page routes of the watch list, behind the app's token dependencies."""

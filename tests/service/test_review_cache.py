@@ -5,12 +5,15 @@ decisions are neither parsed nor read again."""
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, TypeVar
 
+import jinja2
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
@@ -18,6 +21,8 @@ from fastapi.testclient import TestClient
 import service.review
 from features.match_decisions import Decision, DecisionStore
 from service.app import COOKIE_NAME
+from service.deps import page_principal
+from service.tokens import issue_token
 from tests.service.conftest import BASE_URL, Service
 from tests.service.review_world import (
     GUANGDONG_MENTION,
@@ -206,3 +211,92 @@ def test_the_page_links_what_the_pager_shows(
     first = ministry.get("/review?page=1").text
     assert re.findall(r'href="/review\?page=(\d+)"', first) == ["2", "2"]  # page 2, 下一页
     assert "下一页" in first and "上一页" not in first
+
+
+@pytest.fixture
+def officials(world: ReviewWorld, tmp_path: Path) -> Iterator[dict[str, TestClient]]:
+    """Browser sessions of two ministry officials and a Guangdong one, on one review app."""
+    tokens_file = tmp_path / "tokens.yaml"
+    names = {"ministry": "部级审核员甲", "ministry_too": "部级审核员乙", "guangdong": "广东审核员"}
+    provinces = {"ministry": None, "ministry_too": None, "guangdong": "44"}
+    app = make_review_app(world, tokens_file)
+    sessions: dict[str, TestClient] = {}
+    with ExitStack() as stack:
+        for who, name in names.items():
+            role = "ministry" if provinces[who] is None else "province"
+            _, token = issue_token(tokens_file, role, provinces[who], name)
+            client = stack.enter_context(TestClient(app, base_url=BASE_URL))
+            answer = client.post(
+                "/login", data={"token": token}, headers=SAME_ORIGIN, follow_redirects=False
+            )
+            assert answer.status_code == 303
+            sessions[who] = client
+        yield sessions
+
+
+def counted_renders(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
+    """Each render of template `name`, counted."""
+    renders: list[int] = []
+    render = jinja2.Template.render
+
+    def counting(self: jinja2.Template, *args: Any, **kwargs: Any) -> str:
+        if self.name == name:
+            renders.append(1)
+        return render(self, *args, **kwargs)
+
+    monkeypatch.setattr(jinja2.Template, "render", counting)
+    return renders
+
+
+@pytest.mark.parametrize("first", ["ministry", "guangdong"])
+def test_a_rendered_page_is_shared_within_its_scope_only(
+    officials: dict[str, TestClient], monkeypatch: pytest.MonkeyPatch, first: str
+) -> None:
+    # given the rows' renders counted, and one official viewing the page first
+    renders = counted_renders(monkeypatch, "review_rows.html")
+    officials[first].get("/review")
+    # when each official views it
+    pages = {who: client.get("/review").text for who, client in officials.items()}
+    # then the rows were rendered once per scope: a second ministry official shares them
+    assert len(renders) == 2
+    assert pages["ministry_too"] == pages["ministry"].replace("部级审核员甲", "部级审核员乙")
+    # and each page is its own official's: name, role, and the mentions of their scope
+    assert "部级审核员甲" in pages["ministry"] and "部级审核员乙" not in pages["ministry"]
+    assert _pending(pages["ministry"]) == {GUANGDONG_MENTION, MINISTRY_MENTION}
+    assert "部级账号可撤销或改选任何结论" in pages["ministry"]
+    province = pages["guangdong"]
+    assert "广东审核员" in province and "部级审核员" not in province
+    assert _pending(province) == {GUANGDONG_MENTION}
+    assert "仅列出本省作出的结论" in province and "部级账号可撤销" not in province
+
+
+def test_a_rendered_page_shows_a_decision_on_the_next_view_and_no_old_notice(
+    officials: dict[str, TestClient], world: ReviewWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given the ministry's page rendered once, with a notice
+    renders = counted_renders(monkeypatch, "review_rows.html")
+    ministry = officials["ministry"]
+    assert "已记录复核结论" in ministry.get("/review?done=decided").text
+    assert "已记录复核结论" not in ministry.get("/review").text  # the notice is not kept
+    assert len(renders) == 1
+    # when the Guangdong official decides its mention on the page
+    key = _key_of(world, GUANGDONG_MENTION)
+    answer = officials["guangdong"].post(
+        f"/review/{key}", data={"decision": "none"}, headers=SAME_ORIGIN, follow_redirects=False
+    )
+    assert answer.status_code == 303
+    # then the ministry's next view is rendered again and shows it decided
+    page = ministry.get("/review").text
+    assert len(renders) == 2
+    assert _pending(page) == {MINISTRY_MENTION}
+    assert f'data-key="{key}"' in page.split('id="decided"', 1)[1]
+    # and a decision recorded by another process shows as well
+    _store(world).record([_decision(key, "", action="undo")])
+    assert _pending(ministry.get("/review").text) == {GUANGDONG_MENTION, MINISTRY_MENTION}
+
+
+def test_the_session_is_checked_on_the_event_loop() -> None:
+    """A page's session lookup is a dict and a stat (as the API's token check): run in a worker
+    thread it made each page wait for a thread twice under load (issue 28: the review page's
+    p50 was twice the API's)."""
+    assert inspect.iscoroutinefunction(page_principal)
