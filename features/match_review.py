@@ -17,6 +17,9 @@ from typing import Final
 
 import numpy as np
 import pandas as pd
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
 
 from features.match_decisions import NO_FIRM, Decision, mention_context, mention_keys
 from features.matching import (
@@ -44,6 +47,7 @@ COUNTERPARTS: Final = {
     ("supply_chain", "supplier_name"): ("customer_name", "customer_credit_code"),
     ("supply_chain", "customer_name"): ("supplier_name", "supplier_credit_code"),
 }
+HEADER_FONT: Final = Font(bold=True)
 PROVINCE_FOLDER: Final = "match_review"  # match_review/<province>.csv/.xlsx beside the national
 CANDIDATE_COLUMNS: Final = (
     "mention_key",
@@ -244,8 +248,18 @@ def write_review_xlsx(sheet: pd.DataFrame, path: Path) -> None:
     """The review sheet as Excel, with the `decision` column to fill in (cells made safe:
     features.safe_cells)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with pd.ExcelWriter(path, engine="openpyxl") as writer:
-        safe_frame(sheet).to_excel(writer, sheet_name="match_review", index=False)
+    safe = safe_frame(sheet)
+    # write-only: rows streamed to the file, not a workbook of cell objects in memory (issue 25)
+    book = Workbook(write_only=True)
+    out = book.create_sheet("match_review")
+    header = [WriteOnlyCell(out, value=str(name)) for name in safe.columns]
+    for cell in header:
+        cell.font = HEADER_FONT
+    out.append(header)
+    values = [safe[name].astype(object).where(safe[name].notna(), None).tolist() for name in safe]
+    for row in zip(*values, strict=True):
+        out.append(row)
+    book.save(path)
 
 
 REVIEW_FILE: Final = "match_review.csv"

@@ -23,6 +23,7 @@ All thresholds live in `configs/matching.yaml` (`MatchingConfig`).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -77,6 +78,15 @@ PAIR_FEATURES: Final = (
     "support_margin",  # support minus the best support among the close rivals
     "supported_alone",  # the firm has such links and no close rival has any
 )
+# What matching, its review files and its refusals read (columns; None: all): the registry,
+# the name-bearing tables and the titles of the patents their holders name; the other tables
+# pass it by unread (issue 25).
+MATCH_TABLES: Final[Mapping[str, tuple[str, ...] | None]] = {
+    "firms": None,
+    "name_history": None,
+    "ip_rights": ("ip_id", "title"),
+    **dict.fromkeys(MENTION_COLUMNS),
+}
 LINK_COLUMNS: Final = (
     "source",
     "row",

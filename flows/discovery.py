@@ -9,7 +9,7 @@ import datetime as dt
 import json
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -123,11 +123,18 @@ def match(paths: RunPaths) -> dict[str, object]:
     to the review files (match_review.csv/.xlsx, match_review_candidates.csv)."""
     from features.match_decisions import load_decisions
     from features.match_review import write_review_files
-    from features.matching import Registry, attribute_mentions, link_mentions, review_queue
-    from features.sources import read_saved_sources, save_sources
+    from features.matching import (
+        MATCH_TABLES,
+        Registry,
+        attribute_mentions,
+        link_mentions,
+        review_queue,
+    )
+    from features.schemas import MENTION_COLUMNS
+    from features.sources import pass_on_saved_sources, read_saved_sources, save_sources
     from features.unsettled import refused_by_firm
 
-    sources = read_saved_sources(paths.sources)
+    sources = read_saved_sources(paths.sources, MATCH_TABLES)
     registry = Registry.from_sources(sources)  # one registry for links, review files, refusals
     links = link_mentions(sources, decisions=load_decisions(), registry=registry)
     write_review_files(links, sources, paths.staging, registry=registry)
@@ -135,7 +142,10 @@ def match(paths: RunPaths) -> dict[str, object]:
     review_queue(links).to_parquet(paths.work / "match_review.parquet")
     refused_by_firm(sources, registry=registry).to_parquet(paths.work / "refused.parquet")
     del registry
-    save_sources(attribute_mentions(sources, links), paths.attributed)
+    attributed = attribute_mentions(sources, links)
+    mentioning = {t: f for t, f in attributed.tables.items() if t in MENTION_COLUMNS}
+    save_sources(replace(attributed, tables=mentioning), paths.attributed)
+    pass_on_saved_sources(paths.sources, paths.attributed)  # the tables no mention changed
     return {
         "mentions": len(links),
         "linked": int(links["credit_code"].notna().sum()),

@@ -21,6 +21,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
@@ -325,36 +327,47 @@ def write_list_xlsx(
     """One sheet per tier (or per value of `sheets`' column) with Chinese headers, a frozen
     header row and widths; a 说明 sheet (with `notes`: how this run ordered the lists)."""
     sheet_column, sheet_names = sheets
-    workbook = Workbook()
-    workbook.remove(workbook.active)
+    # write-only: rows streamed to the file, not a workbook of cell objects (issue 25)
+    workbook = Workbook(write_only=True)
     header_font = Font(bold=True, color="FFFFFF")
     header_fill = PatternFill("solid", fgColor="1F4E78")
+
+    def header(sheet: Any, names: list[str], wrap: bool) -> list[WriteOnlyCell]:
+        cells = []
+        for name in names:
+            cell = WriteOnlyCell(sheet, value=name)
+            cell.font = header_font
+            cell.fill = header_fill
+            if wrap:
+                cell.alignment = Alignment(vertical="center", wrap_text=True)
+            cells.append(cell)
+        return cells
+
+    def text_cell(sheet: Any, value: object) -> object:
+        if not isinstance(value, str) or not value.startswith("="):
+            return value
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.data_type = "s"  # text that looks like a formula stays text
+        return cell
+
     columns = [c for c in labels if c in lists.columns]
     for key, sheet_name in sheet_names.items():
         sheet = workbook.create_sheet(sheet_name)
-        sheet.append([labels[c][0] for c in columns])
-        for cell in sheet[1]:
-            cell.font = header_font
-            cell.fill = header_fill
-            cell.alignment = Alignment(vertical="center", wrap_text=True)
-        rows = named(lists[lists[sheet_column] == key][columns])
-        for number, record in enumerate(rows.itertuples(index=False), start=2):
-            sheet.append([_excel_value(v) for v in record])
-            # the row just appended (sheet.max_row would scan every cell: quadratic)
-            (appended,) = sheet.iter_rows(min_row=number, max_row=number, max_col=len(columns))
-            for cell in appended:
-                if cell.data_type == "f":  # text that looks like a formula stays text
-                    cell.data_type = "s"
         for index, column in enumerate(columns, start=1):
             sheet.column_dimensions[get_column_letter(index)].width = labels[column][1]
         sheet.freeze_panes = "A2"
+        rows = named(lists[lists[sheet_column] == key][columns])
         if len(rows):
-            sheet.auto_filter.ref = sheet.dimensions
+            sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(rows) + 1}"
+        sheet.append(header(sheet, [labels[c][0] for c in columns], wrap=True))
+        for record in rows.itertuples(index=False):
+            sheet.append([text_cell(sheet, _excel_value(v)) for v in record])
     guide = workbook.create_sheet("说明")
-    guide.append(["列名", "CSV 列名", "说明"])
-    for cell in guide[1]:
-        cell.font = header_font
-        cell.fill = header_fill
+    guide.column_dimensions["A"].width = 18
+    guide.column_dimensions["B"].width = 14
+    guide.column_dimensions["C"].width = 100
+    guide.freeze_panes = "A2"
+    guide.append(header(guide, ["列名", "CSV 列名", "说明"], wrap=False))
     for column in columns:
         name, _, meaning = labels[column]
         guide.append([name, with_code("", column), meaning])
@@ -362,10 +375,6 @@ def write_list_xlsx(
     guide.append(["注意", "", note])
     for extra in notes:
         guide.append(["排序说明", "", extra])
-    guide.column_dimensions["A"].width = 18
-    guide.column_dimensions["B"].width = 14
-    guide.column_dimensions["C"].width = 100
-    guide.freeze_panes = "A2"
     fixed = pd.Timestamp(*FIXED_ZIP_TIME).to_pydatetime()
     workbook.properties.created = fixed
     workbook.properties.modified = fixed
@@ -782,38 +791,67 @@ def concatenate_parquet(parts: list[Path], out: Path) -> None:
 
 def write_sorted_part(frame: pd.DataFrame, path: Path) -> None:
     """A part for merge_sorted_parts, written by the task that made the frame (a province's
-    criteria, while the other provinces work): its rows sorted by credit code, categorical
-    columns as their values, in Arrow IPC batches."""
+    criteria, while the other provinces work): its rows sorted by credit code, in Arrow IPC
+    batches."""
     _sorted_into(pa.Table.from_pandas(frame, preserve_index=False), path)
 
 
 def _sorted_into(table: pa.Table, path: Path) -> None:
-    table = table.replace_schema_metadata(None)
-    plain = pa.schema([_plain_field(f) for f in table.schema])
-    table = table.cast(_large(table.schema))  # a big part's text passes 2 GiB
+    table = table.replace_schema_metadata(None).combine_chunks()  # one dictionary per column
     if "credit_code" in table.column_names:
-        codes = table["credit_code"].cast(pa.large_string())
-        table = table.take(pc.sort_indices(codes))  # stable
-        del codes
-    # Arrow IPC, not Parquet: written and read back without encoding; text as values a
-    # batch at a time (an Arrow dictionary would be written whole with every batch).
-    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, plain) as ipc:
+        position = table.column_names.index("credit_code")
+        codes = table["credit_code"].combine_chunks()
+        if not pa.types.is_dictionary(codes.type):
+            codes = pc.dictionary_encode(codes)
+        table = table.set_column(position, "credit_code", codes)
+    kept = table.schema
+    table = table.cast(_large(kept))  # a big part's plain text passes 2 GiB
+    if "credit_code" in table.column_names:
+        codes = table["credit_code"].chunk(0)
+        table = table.take(
+            np.argsort(_code_ranks(codes.dictionary)[_indices(codes)], kind="stable")
+        )
+    # Arrow IPC, not Parquet: written and read back without encoding. A dictionary column
+    # (the credit code always) stays one: its values are written once for the file, each
+    # batch holds indices; merge_sorted_parts writes the values.
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, kept) as ipc:
         for start in range(0, table.num_rows, CANDIDATES_ROW_GROUP):
-            ipc.write_table(table.slice(start, CANDIDATES_ROW_GROUP).cast(plain))
+            ipc.write_table(table.slice(start, CANDIDATES_ROW_GROUP).cast(kept))
+
+
+def _code_ranks(codes: pa.Array, among: pa.Array | None = None) -> np.ndarray:
+    """The rank of each of the distinct `codes` in text order among `among` (default: the
+    codes themselves), and one more, for a missing code, after them all: rows are sorted by
+    their code's rank (integers), never by text."""
+    if among is None:
+        among = codes
+    ordered = among.take(pc.sort_indices(among))
+    ranks = np.empty(len(codes) + 1, dtype=np.int64)
+    found = pc.index_in(codes.cast(ordered.type), value_set=ordered)
+    ranks[:-1] = found.to_numpy(zero_copy_only=False)
+    ranks[-1] = len(ordered)
+    return ranks
+
+
+def _indices(codes: pa.DictionaryArray) -> np.ndarray:
+    """A dictionary column's indices, a missing value as the index after the dictionary."""
+    missing = len(codes.dictionary)
+    return np.asarray(codes.indices.fill_null(missing).to_numpy(zero_copy_only=False), np.int64)
 
 
 def merge_sorted_parts(parts: list[Path], out: Path) -> None:
     """Merge parts written by write_sorted_part into one Parquet file in credit-code order
     (stable: part order between equal codes), in row groups of CANDIDATES_ROW_GROUP rows
-    (see concatenate_parquet); the columns as the first part has them."""
+    (see concatenate_parquet); the columns as the first part has them, dictionaries as
+    their values."""
     if not parts:
         return
-    with pa.OSFile(str(parts[0])) as source:
-        plain = pa.ipc.open_file(source).schema
+    readers = [pa.ipc.open_file(pa.OSFile(str(p))) for p in parts]  # read, not mapped
+    plain = pa.schema([_plain_field(f) for f in readers[0].schema])
     with pq.ParquetWriter(out, plain) as writer:
         pending: list[pa.Table] = []
         waiting = 0
-        for chunk in _merged(parts, plain):
+        for chunk in _merged(readers, plain):
             pending.append(chunk)
             waiting += chunk.num_rows
             while waiting >= CANDIDATES_ROW_GROUP:
@@ -841,48 +879,58 @@ def _plain_field(field: pa.Field) -> pa.Field:
     return pa.field(field.name, pa.string() if values == pa.large_string() else values)
 
 
-def _ipc_batches(path: Path) -> Iterator[pa.RecordBatch]:
-    reader = pa.ipc.open_file(pa.OSFile(str(path)))  # read, not mapped: memory stays a batch
+def _batches(reader: pa.ipc.RecordBatchFileReader) -> Iterator[pa.RecordBatch]:
     for index in range(reader.num_record_batches):
         yield reader.get_batch(index)
 
 
-def _merged(parts: list[Path], schema: pa.Schema) -> Iterator[pa.Table]:
+def _merged(readers: list[pa.ipc.RecordBatchFileReader], schema: pa.Schema) -> Iterator[pa.Table]:
     """Rows of Arrow IPC files each sorted by credit code, in credit-code order (stable, part
-    order between equal codes), a batch of each file at a time."""
-    batches = [_ipc_batches(p) for p in parts]
+    order between equal codes), a batch of each file at a time, as `schema` (values)."""
+    batches = [_batches(reader) for reader in readers]
     if "credit_code" not in schema.names:
         for batch_iterator in batches:
             for batch in batch_iterator:
                 yield pa.Table.from_batches([batch]).cast(schema)
         return
-    held = [schema.empty_table() for _ in parts]
-    held_codes = [np.array([], dtype=object) for _ in parts]  # each held table's codes, once
-    done = [False] * len(parts)
+    # Every part's codes ranked among the codes of all parts (an IPC file has one dictionary
+    # per column): each batch's order is then a matter of integers.
+    dictionaries = [
+        r.get_batch(0)["credit_code"].dictionary for r in readers if r.num_record_batches
+    ]
+    every = pc.unique(pa.concat_arrays([d.cast(pa.large_string()) for d in dictionaries]))
+    held = [schema.empty_table() for _ in readers]
+    held_ranks = [np.array([], dtype=np.int64) for _ in readers]
+    ranks: list[np.ndarray | None] = [None] * len(readers)
+    done = [False] * len(readers)
     while True:
         for i, batch_iterator in enumerate(batches):
             if not held[i].num_rows and not done[i]:
                 batch = next(batch_iterator, None)
                 if batch is None:
                     done[i] = True
-                else:
-                    held[i] = pa.Table.from_batches([batch]).cast(schema)  # small: one batch
-                    held_codes[i] = held[i]["credit_code"].to_numpy(zero_copy_only=False)
-        live = [i for i in range(len(parts)) if held[i].num_rows]
+                    continue
+                codes = batch["credit_code"]
+                if ranks[i] is None:
+                    ranks[i] = _code_ranks(codes.dictionary, every)
+                held_ranks[i] = ranks[i][_indices(codes)]  # type: ignore[index]
+                held[i] = pa.Table.from_batches([batch]).cast(schema)  # small: one batch
+        live = [i for i in range(len(readers)) if held[i].num_rows]
         if not live:
             return
-        # Safe to emit: every held row up to the smallest last code of a part still reading.
-        open_parts = [held_codes[i][-1] for i in live if not done[i]]
+        # Safe to emit: every held row up to the smallest last rank of a part still reading.
+        open_parts = [held_ranks[i][-1] for i in live if not done[i]]
         bound = min(open_parts) if open_parts else None
-        taken = []
+        taken, taken_ranks = [], []
         for i in live:
-            codes = held_codes[i]
-            cut = len(codes) if bound is None else int(np.searchsorted(codes, bound, "right"))
+            these = held_ranks[i]
+            cut = len(these) if bound is None else int(np.searchsorted(these, bound, "right"))
             taken.append(held[i].slice(0, cut))
-            held[i], held_codes[i] = held[i].slice(cut), codes[cut:]
+            taken_ranks.append(these[:cut])
+            held[i], held_ranks[i] = held[i].slice(cut), these[cut:]
         chunk = pa.concat_tables(taken)
         if chunk.num_rows:
-            yield chunk.take(pc.sort_indices(chunk["credit_code"]))  # stable
+            yield chunk.take(np.argsort(np.concatenate(taken_ranks), kind="stable"))
 
 
 def write_manifest(path: Path, manifest: Mapping[str, object]) -> None:

@@ -450,6 +450,79 @@ def test_credit_code_check_matches_the_reference_examples() -> None:
     assert credit_code_is_valid(codes).tolist() == [True, True, False, False, False, False]
 
 
+def test_credit_code_check_reads_every_shape_of_cell_without_a_python_string_each() -> None:
+    # issue 25: the check reads the codes' bytes; a cell of another shape is simply not valid
+    codes = pd.Series(
+        [
+            "91110108551385082Q",
+            None,
+            "",
+            "91110108551385082q",
+            "９１１１０１０８５５１３８５０８２Ｑ",
+            "91110108551385082Q ",
+            "91110108551385082",
+            "天津某某科技有限公司某某某某某某某",
+            "914403001922038216",
+        ],
+        index=range(10, 19),
+        dtype="str",
+    )
+    valid = credit_code_is_valid(codes)
+    assert valid.index.tolist() == list(range(10, 19))
+    assert valid.tolist() == [True, False, False, False, False, False, False, False, True]
+    assert credit_code_is_valid(pd.Series([], dtype="str")).tolist() == []
+    assert credit_code_is_valid(pd.Series(["91110108551385082Q", None], dtype=object)).tolist() == [
+        True,
+        False,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("cells", "expected"),
+    [
+        (["1", " 2.5", "-3e2", None], [1.0, 2.5, -300.0, None]),  # Arrow reads them all
+        (["1", "十", "2", "1,000"], [1.0, None, 2.0, None]),  # one it cannot: pandas, per cell
+        (["inf", "nan", "4"], [None, None, 4.0]),  # not finite: not a number
+    ],
+)
+def test_numbers_are_read_the_same_whichever_parser_reads_them(
+    tmp_path: Path, cells: list[str | None], expected: list[float | None]
+) -> None:
+    lines = [f"{FIN_HEADER},net_profit"]  # signed, no check across columns
+    for year, cell in enumerate(cells, start=2021):
+        lines.append(f"{CODE_A},{year},20000000,19000000,1000000,30000000,10000000,80,{cell or ''}")
+    write_csv(tmp_path, "firms", [FIRMS_HEADER, FIRM_A, FIRM_B])
+    write_csv(tmp_path, "financials", lines)
+    loaded = load_sources(tmp_path)
+    profit = loaded.tables["financials"]["net_profit"].reindex(range(len(cells)))
+    assert [None if pd.isna(v) else v for v in profit] == expected
+    refused = loaded.rejects[loaded.rejects["column"] == "net_profit"]
+    assert sorted(refused["row"]) == [i for i, v in enumerate(expected) if v is None and cells[i]]
+
+
+def test_a_stage_reads_the_tables_and_columns_it_names_and_passes_the_rest_on(
+    tmp_path: Path,
+) -> None:
+    from features.sources import pass_on_saved_sources, read_saved_sources, save_sources
+
+    (tmp_path / "data").mkdir()
+    write_csv(tmp_path / "data", "firms", [FIRMS_HEADER, FIRM_A, FIRM_B])
+    write_csv(tmp_path / "data", "financials", [FIN_HEADER, FIN_OK])
+    save_sources(load_sources(tmp_path / "data"), tmp_path / "saved")
+    some = read_saved_sources(tmp_path / "saved", {"firms": ("credit_code", "name", "nope")})
+    assert list(some.tables) == ["firms"]
+    assert list(some.tables["firms"].columns) == ["credit_code", "name"]
+    assert some.tables["firms"].index.name == "row"
+    save_sources(some, tmp_path / "later")
+    pass_on_saved_sources(tmp_path / "saved", tmp_path / "later")
+    later = read_saved_sources(tmp_path / "later")
+    assert sorted(later.tables) == ["financials", "firms"]
+    assert list(later.tables["firms"].columns) == ["credit_code", "name"]  # its own, kept
+    assert (tmp_path / "later" / "financials.parquet").stat().st_ino == (
+        tmp_path / "saved" / "financials.parquet"
+    ).stat().st_ino
+
+
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "zjtx.cli", *args], capture_output=True, text=True, timeout=120

@@ -25,12 +25,16 @@ CONFIGURATION_KEYS = ("config_hash",)
 
 
 def workbook_cells(path: Path) -> bytes:
+    """Every sheet's rows of cell values; a row's trailing empty cells are no content (a
+    workbook written row by row records no dimension to pad rows to)."""
     book = load_workbook(path, read_only=True)
-    rows = [
-        [sheet.title, *[repr(cell) for cell in row]]
-        for sheet in book.worksheets
-        for row in sheet.iter_rows(values_only=True)
-    ]
+    rows = []
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows(values_only=True):
+            values = list(row)
+            while values and values[-1] is None:
+                values.pop()
+            rows.append([sheet.title, *[repr(cell) for cell in values]])
     book.close()
     return json.dumps(rows, ensure_ascii=False).encode()
 

@@ -17,6 +17,7 @@ from zjtx.publication import (
     ROW_OFFSET,
     clear_abandoned_staging,
     concatenate_parquet,
+    merge_sorted_parts,
     publish,
     record_spans,
     row_index,
@@ -25,6 +26,7 @@ from zjtx.publication import (
     write_list_csv,
     write_list_xlsx,
     write_row_indexes,
+    write_sorted_part,
 )
 
 
@@ -220,6 +222,34 @@ def test_merging_sorted_parts_equals_one_stable_sort(
     pd.testing.assert_frame_equal(merged, expected)
     groups = pq.ParquetFile(tmp_path / "candidates.parquet").metadata
     assert all(groups.row_group(i).num_rows == 5 for i in range(groups.num_row_groups - 1))
+
+
+def test_province_parts_merge_in_code_order_with_a_missing_code_last(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: criteria-like parts (categorical, as the engine makes them; categories in no
+    # order) written by the province tasks, one row without a code, batches of 3
+    monkeypatch.setattr("zjtx.publication.CANDIDATES_ROW_GROUP", 3)
+    frames = [
+        pd.DataFrame({"credit_code": ["C", "A", None, "C"], "verdict": ["pass", "fail", "x", "y"]}),
+        pd.DataFrame({"credit_code": ["B", "A", "D"], "verdict": ["unknown", "pass", "fail"]}),
+    ]
+    parts = []
+    for index, frame in enumerate(frames):
+        categorical = frame.astype("category")
+        categorical["credit_code"] = categorical["credit_code"].cat.reorder_categories(
+            sorted(categorical["credit_code"].cat.categories, reverse=True)
+        )
+        parts.append(tmp_path / f"{index}.arrow")
+        write_sorted_part(categorical, parts[-1])
+    # when
+    merge_sorted_parts(parts, tmp_path / "candidates.parquet")
+    # then: one stable sort of all rows by code (part order between equal codes), missing last
+    merged = pd.read_parquet(tmp_path / "candidates.parquet")
+    assert merged["credit_code"].tolist()[:-1] == ["A", "A", "B", "C", "C", "D"]
+    assert pd.isna(merged["credit_code"].iloc[-1])
+    assert merged["verdict"].tolist() == ["fail", "pass", "unknown", "pass", "y", "fail", "x"]
+    assert str(pq.read_schema(tmp_path / "candidates.parquet").field("verdict").type) == "string"
 
 
 def sample_watchlist() -> pd.DataFrame:
