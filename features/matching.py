@@ -278,7 +278,9 @@ class Registry:
             entries[column] = parts[column].to_numpy()
         entries["name_region"] = parts["region_code"].to_numpy()
         entries["entry"] = np.arange(len(entries), dtype=np.int64)
-        firm_ids, firm_codes = pd.factorize(entries["credit_code"])
+        entry_codes = entries["credit_code"].to_numpy(dtype=object)
+        # the firms' codes are the entries' own string objects, not a second million of them
+        firm_ids, firm_codes = pd.factorize(entry_codes)
         release_arrow_memory()  # what normalising a million names took and gave back
         return cls(
             entries=entries,
@@ -286,9 +288,9 @@ class Registry:
             firm_levels=region_levels(entries["firm_region"]),
             name_levels=region_levels(entries["name_region"]),
             firm_ids=firm_ids.astype(np.int64),
-            entry_codes=entries["credit_code"].to_numpy(dtype=object),
+            entry_codes=entry_codes,
             entry_names=entries["raw"].to_numpy(dtype=object),
-            firm_codes=pd.Index(np.asarray(firm_codes, dtype=object), dtype=object),
+            firm_codes=pd.Index(firm_codes, dtype=object),
         )
 
     def firms_of(self, codes: pd.Series) -> np.ndarray:

@@ -14,7 +14,7 @@ import csv
 import io
 import os
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -436,8 +436,13 @@ def _coerce(raw: pd.Series, kind: str) -> tuple[pd.Series, pd.Series, pd.Series]
         values = text.str.strip()
         bad = pd.Series(False, index=raw.index)
     elif kind == "code":
-        # Full-width characters and lower case are formatting, not a different code: normalise.
-        values = text.str.normalize("NFKC").str.strip().str.upper()
+        # Full-width characters and lower case are formatting, not a different code: normalise
+        # (ASCII text is its own NFKC form: only the other cells go through Python).
+        values = text.str.strip()
+        wide = ~values.str.isascii().fillna(True).astype(bool)
+        if wide.any():
+            values = values.mask(wide, values[wide].str.normalize("NFKC").str.strip())
+        values = values.str.upper()
         bad = pd.Series(False, index=raw.index)
     elif kind == "enum":
         values = text.str.strip().str.lower()
@@ -722,9 +727,12 @@ def pass_on_saved_sources(saved: Path, directory: Path) -> None:
 
 
 def subset_sources(
-    data: SourceData, credit_codes: pd.Index, rights_of: pd.DataFrame | None = None
+    data: SourceData,
+    concerns: Callable[[str, str], np.ndarray],
+    rights_of: pd.DataFrame | None = None,
 ) -> SourceData:
-    """The rows that concern the given firms (mentions by their attributed codes).
+    """The rows that concern some firms: `concerns(table, column)` says, row by row, whether
+    the credit code in that column is one of theirs (mentions by their attributed codes).
 
     Reference tables (chain_nodes) are kept whole; ip_rights keeps the rights those firms hold,
     and those the holder rows `rights_of` name (mentions pending review).
@@ -732,12 +740,12 @@ def subset_sources(
     tables: dict[str, pd.DataFrame] = {}
     for table, frame in data.tables.items():
         if table == "firms" or table in FIRM_KEYED_TABLES:
-            tables[table] = frame[string_isin(frame["credit_code"], credit_codes)]
+            tables[table] = frame[concerns(table, "credit_code")]
         elif table in MENTION_COLUMNS:
-            keep = pd.Series(False, index=frame.index)
+            keep = np.zeros(len(frame), dtype=bool)
             for _, code_column in MENTION_COLUMNS[table]:
                 if code_column in frame:
-                    keep |= string_isin(frame[code_column], credit_codes)
+                    keep |= concerns(table, code_column)
             tables[table] = frame[keep]
         else:
             tables[table] = frame

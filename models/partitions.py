@@ -10,10 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from features.sources import SourceData, string_isin, subset_sources
+from features.schemas import FIRM_KEYED_TABLES, MENTION_COLUMNS
+from features.sources import SourceData, subset_sources
 from models.invitations import NO_PROVINCE, home_province
 
 
@@ -25,14 +30,36 @@ class ProvinceShare:
     features: pd.DataFrame
 
 
-def province_firms(firms: pd.DataFrame) -> dict[str, pd.Index]:
-    """The credit codes of each province's firms (home_province), provinces in code order;
-    firms without a province (NO_PROVINCE) belong to none."""
-    homes = home_province(firms)
-    return {
-        code: pd.Index(firms.loc[(homes == code).to_numpy(), "credit_code"])
-        for code in sorted(set(homes) - {NO_PROVINCE})
-    }
+class _Homes:
+    """The province (its number in `provinces`, -1 for none) of the firm a credit code names,
+    looked up once per code column rather than once per province (issue 25)."""
+
+    def __init__(self, firms: pd.DataFrame) -> None:
+        homes = home_province(firms)
+        self.provinces = sorted(set(homes) - {NO_PROVINCE})
+        number = {province: i for i, province in enumerate(self.provinces)}
+        # the last entry answers for a code that names no firm
+        self._numbers = np.array([*(number.get(h, -1) for h in homes), -1], dtype=np.int32)
+        self._codes = _large_text(firms["credit_code"])
+
+    def of(self, codes: pd.Series) -> np.ndarray:
+        found = pc.index_in(_large_text(codes), value_set=self._codes)
+        positions = np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False))
+        return self._numbers[positions]
+
+    def of_rows(self, data: SourceData) -> dict[tuple[str, str], np.ndarray]:
+        """(table, code column) → the province of each row's code, for subset_sources."""
+        found = {}
+        for table, frame in data.tables.items():
+            columns = ["credit_code"] if table == "firms" or table in FIRM_KEYED_TABLES else []
+            columns += [code for _, code in MENTION_COLUMNS.get(table, ()) if code in frame]
+            for column in columns:
+                found[table, column] = self.of(frame[column])
+        return found
+
+
+def _large_text(values: pd.Series) -> pa.Array:
+    return pa.array(values.astype("str"), from_pandas=True).cast(pa.large_string())
 
 
 def province_shares(
@@ -41,9 +68,19 @@ def province_shares(
     """Each province's share of `live` (the data as it stood on as_of, read live), of the
     pending mentions (features.unsettled.pending_mentions over `live`) and of the features
     (indexed by credit code), one province at a time."""
-    for province, codes in province_firms(live.tables["firms"]).items():
-        own_pending = subset_sources(pending, codes)
+    homes = _Homes(live.tables["firms"])
+    live_rows, pending_rows = homes.of_rows(live), homes.of_rows(pending)
+    feature_homes = homes.of(features.index.to_series())
+    for number, province in enumerate(homes.provinces):
+        own_pending = subset_sources(pending, partial(_is_home, pending_rows, number))
         # the rights pending holder mentions name, so the doubt they raise is judged on the right
-        own = subset_sources(live, codes, rights_of=own_pending.get("ip_holders"))
-        own_features = features[string_isin(features.index.to_series(), codes)]
-        yield ProvinceShare(province, own, own_pending, own_features)
+        own = subset_sources(
+            live, partial(_is_home, live_rows, number), rights_of=own_pending.get("ip_holders")
+        )
+        yield ProvinceShare(province, own, own_pending, features[feature_homes == number])
+
+
+def _is_home(
+    rows: dict[tuple[str, str], np.ndarray], number: int, table: str, column: str
+) -> np.ndarray:
+    return rows[table, column] == number
