@@ -36,30 +36,42 @@ class _Homes:
 
     def __init__(self, firms: pd.DataFrame) -> None:
         homes = home_province(firms)
-        self.provinces = sorted(set(homes) - {NO_PROVINCE})
-        number = {province: i for i, province in enumerate(self.provinces)}
+        self.provinces = sorted(set(homes.unique()) - {NO_PROVINCE})
+        numbers = pd.Categorical(homes, categories=self.provinces).codes  # -1: no province
         # the last entry answers for a code that names no firm
-        self._numbers = np.array([*(number.get(h, -1) for h in homes), -1], dtype=np.int32)
+        self._numbers = np.append(numbers.astype(np.int32), np.int32(-1))
         self._codes = _large_text(firms["credit_code"])
 
     def of(self, codes: pd.Series) -> np.ndarray:
-        found = pc.index_in(_large_text(codes), value_set=self._codes)
+        return self.of_columns([codes])[0]
+
+    def of_columns(self, columns: list[pd.Series]) -> list[np.ndarray]:
+        """The province of each code of each column: one lookup for them all (the firms' codes
+        hashed once)."""
+        chunks = [chunk for codes in columns for chunk in _large_text(codes).chunks]
+        values = pa.chunked_array(chunks, pa.large_string())
+        found = pc.index_in(values, value_set=self._codes)
         positions = np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False))
-        return self._numbers[positions]
+        numbers = self._numbers[positions]
+        ends = np.cumsum([len(codes) for codes in columns])
+        return np.split(numbers, ends[:-1]) if columns else []
 
     def of_rows(self, data: SourceData) -> dict[tuple[str, str], np.ndarray]:
         """(table, code column) → the province of each row's code, for subset_sources."""
-        found = {}
+        keys = []
         for table, frame in data.tables.items():
             columns = ["credit_code"] if table == "firms" or table in FIRM_KEYED_TABLES else []
             columns += [code for _, code in MENTION_COLUMNS.get(table, ()) if code in frame]
-            for column in columns:
-                found[table, column] = self.of(frame[column])
-        return found
+            keys += [(table, column) for column in columns]
+        found = self.of_columns([data.tables[table][column] for table, column in keys])
+        return dict(zip(keys, found, strict=True))
 
 
-def _large_text(values: pd.Series) -> pa.Array:
-    return pa.array(values.astype("str"), from_pandas=True).cast(pa.large_string())
+def _large_text(values: pd.Series) -> pa.ChunkedArray:
+    """The column's own Arrow text (no Python string per value), as large strings."""
+    text = pa.array(values.astype("str").array)  # a ChunkedArray where the column has chunks
+    chunks = text.chunks if isinstance(text, pa.ChunkedArray) else [text]
+    return pa.chunked_array(chunks, text.type).cast(pa.large_string())
 
 
 def province_shares(
