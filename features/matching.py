@@ -212,9 +212,7 @@ class Registry:
     firm_levels: np.ndarray = field(repr=False)  # region_levels of firm_region, per entry
     name_levels: np.ndarray = field(repr=False)  # region_levels of name_region, per entry
     firm_ids: np.ndarray = field(repr=False)  # int id of each entry's firm
-    entry_codes: np.ndarray = field(repr=False)  # credit_code of each entry (object array)
-    entry_names: np.ndarray = field(repr=False)  # raw name of each entry (object array)
-    firm_codes: pd.Index = field(repr=False)  # credit_code of each firm id (unique)
+    firm_codes: pa.Array = field(repr=False)  # credit_code of each firm id (unique)
     # n-gram indexes built for this registry, per blocking setting (see `blocker`)
     _blockers: dict[tuple[int, ...], _Blocker] = field(
         default_factory=dict, init=False, repr=False, compare=False
@@ -278,9 +276,7 @@ class Registry:
             entries[column] = parts[column].to_numpy()
         entries["name_region"] = parts["region_code"].to_numpy()
         entries["entry"] = np.arange(len(entries), dtype=np.int64)
-        entry_codes = entries["credit_code"].to_numpy(dtype=object)
-        # the firms' codes are the entries' own string objects, not a second million of them
-        firm_ids, firm_codes = pd.factorize(entry_codes)
+        firm_ids, firm_codes = pd.factorize(entries["credit_code"])
         release_arrow_memory()  # what normalising a million names took and gave back
         return cls(
             entries=entries,
@@ -288,10 +284,17 @@ class Registry:
             firm_levels=region_levels(entries["firm_region"]),
             name_levels=region_levels(entries["name_region"]),
             firm_ids=firm_ids.astype(np.int64),
-            entry_codes=entry_codes,
-            entry_names=entries["raw"].to_numpy(dtype=object),
-            firm_codes=pd.Index(firm_codes, dtype=object),
+            firm_codes=_arrow_text(pd.Series(firm_codes, dtype="str")),
         )
+
+    def codes_at(self, entries: np.ndarray) -> np.ndarray:
+        """The credit code of each of these entries (object array). Taken from the entries'
+        Arrow text when asked: the registry keeps no Python string per entry (issue 25)."""
+        return _objects_at(self.entries["credit_code"], entries)
+
+    def names_at(self, entries: np.ndarray) -> np.ndarray:
+        """The registry name of each of these entries (object array)."""
+        return _objects_at(self.entries["raw"], entries)
 
     def firms_of(self, codes: pd.Series) -> np.ndarray:
         """The firm id of each credit code, -1 for a code of no registry entry (or none), looked
@@ -301,10 +304,20 @@ class Registry:
         return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
 
     def _firm_code_values(self) -> pa.Array:
-        if "firm_codes" not in self._lookups:
-            values = pa.array(self.firm_codes.to_numpy(dtype=object), type=pa.large_string())
-            self._lookups["firm_codes"] = values
-        return self._lookups["firm_codes"]
+        return self.firm_codes
+
+
+def _objects_at(column: pd.Series, positions: np.ndarray) -> np.ndarray:
+    """The values of a text column at these positions as Python strings (object array)."""
+    return np.asarray(column.array.take(np.asarray(positions, dtype=np.int64)), dtype=object)
+
+
+def _arrow_text(values: pd.Series) -> pa.Array:
+    """Text as one Arrow large-string array."""
+    text = pa.array(values.array)  # a ChunkedArray where the column has chunks
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    return text.cast(pa.large_string())
 
 
 def release_arrow_memory() -> None:
@@ -509,13 +522,13 @@ def _equal_key_stage(
         names[single],
         method,
         score,
-        codes=registry.entry_codes[entry],
-        matched=registry.entry_names[entry],
+        codes=registry.codes_at(entry),
+        matched=registry.names_at(entry),
     )
     several = per_firm[np.isin(per_firm["name_id"].to_numpy(), names[~single])]
     if len(several):
         review_ids, joined = _joined_by_group(
-            several["name_id"].to_numpy(), registry.entry_codes[several["entry"].to_numpy()]
+            several["name_id"].to_numpy(), registry.codes_at(several["entry"].to_numpy())
         )
         resolution.decide(review_ids, "review", score, candidates=joined)
 
@@ -582,13 +595,13 @@ def _core_stage(
         names[single],
         method,
         np.where(chosen["status"].to_numpy() > 0, scores[0], scores[1]),
-        codes=registry.entry_codes[entry],
-        matched=registry.entry_names[entry],
+        codes=registry.codes_at(entry),
+        matched=registry.names_at(entry),
     )
     rest = per_firm[~np.isin(per_firm["name_id"].to_numpy(), names[single])]
     if len(rest):
         ambiguous, joined = _joined_by_group(
-            rest["name_id"].to_numpy(), registry.entry_codes[rest["entry"].to_numpy()]
+            rest["name_id"].to_numpy(), registry.codes_at(rest["entry"].to_numpy())
         )
         resolution.decide(ambiguous, "review", scores[1], candidates=joined)
 
@@ -923,8 +936,8 @@ def score_candidates(
     """Adjusted score of each candidate pair: core similarity ± region, industry, form."""
     frame = _score_pairs(queries, query_levels, registry, pairs, decision).frame
     entry = pairs["entry"].to_numpy()
-    frame.insert(2, "credit_code", registry.entry_codes[entry])
-    frame.insert(3, "raw", registry.entry_names[entry])
+    frame.insert(2, "credit_code", registry.codes_at(entry))
+    frame.insert(3, "raw", registry.names_at(entry))
     return frame
 
 
@@ -972,8 +985,8 @@ def pair_features(
     )
     frame = frame.drop_duplicates(["mention", "firm"]).reset_index(drop=True)
     kept = frame["entry"].to_numpy()
-    frame.insert(2, "credit_code", registry.entry_codes[kept])
-    frame.insert(3, "raw", registry.entry_names[kept])
+    frame.insert(2, "credit_code", registry.codes_at(kept))
+    frame.insert(3, "raw", registry.names_at(kept))
     counts = (
         np.zeros(len(frame))
         if support is None
@@ -1121,7 +1134,7 @@ def review_pairs(
     ).dropna()
     named = named.assign(credit_code=named["credit_code"].str.split("|")).explode("credit_code")
     by_code = pd.DataFrame(
-        {"credit_code": registry.entry_codes, "entry": registry.entries["entry"].to_numpy()}
+        {"credit_code": registry.entries["credit_code"], "entry": registry.entries["entry"]}
     )
     named = named.merge(by_code, on="credit_code")[["mention", "entry"]]
     pairs = pd.concat([blocked[["mention", "entry"]], named], ignore_index=True)
@@ -1155,12 +1168,12 @@ def _fuzzy_stage(
     per_code = per_code.drop_duplicates(["mention", "firm"]).reset_index(drop=True)
     rank = per_code.groupby("mention", sort=False).cumcount().to_numpy()
     best = per_code[rank == 0].set_index("mention")
-    best["credit_code"] = registry.entry_codes[best["entry"].to_numpy()]
-    best["raw"] = registry.entry_names[best["entry"].to_numpy()]
+    best["credit_code"] = registry.codes_at(best["entry"].to_numpy())
+    best["raw"] = registry.names_at(best["entry"].to_numpy())
     runner_up = per_code[rank == 1].set_index("mention")["score"].reindex(best.index).fillna(0.0)
     top_ids, top_codes = _joined_by_group(
         per_code["mention"].to_numpy()[rank < 3],
-        registry.entry_codes[per_code["entry"].to_numpy()[rank < 3]],
+        registry.codes_at(per_code["entry"].to_numpy()[rank < 3]),
     )
     top = pd.Series(top_codes, index=top_ids).reindex(best.index)
     margin = best["score"] - runner_up
