@@ -167,11 +167,13 @@ def build_features(data: SourceData, as_of: date, config: FeatureConfig) -> pd.D
     revenue = parts[0]["revenue"]
     parts.append(build_supply_features(data, as_of, config, firm_revenue=revenue))
     features = pd.concat(parts, axis=1)
+    del parts, revenue  # a million firms' features are half a GiB: one copy at a time
     features["est_evaluation_score"] = estimate_evaluation_score(
         features, config.evaluation_estimate
     )
-    features = features.astype("float64").replace([np.inf, -np.inf], np.nan)
-    return features
+    values = features.to_numpy(dtype="float64")  # one block of floats, infinities missing
+    values[np.isinf(values)] = np.nan
+    return pd.DataFrame(values, index=features.index, columns=features.columns, copy=False)
 
 
 def estimate_evaluation_score(features: pd.DataFrame, estimate: EvaluationEstimate) -> pd.Series:
