@@ -244,11 +244,10 @@ def sheet_province(sheet: pd.DataFrame) -> pd.Series:
     return province_of_mention(sheet["candidate_regions"], counterpart)
 
 
-def write_review_xlsx(sheet: pd.DataFrame, path: Path) -> None:
-    """The review sheet as Excel, with the `decision` column to fill in (cells made safe:
-    features.safe_cells)."""
+def write_review_xlsx(safe: pd.DataFrame, path: Path) -> None:
+    """The review sheet as Excel, with the `decision` column to fill in; its cells already made
+    safe (features.safe_cells.safe_frame), as for the CSV beside it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    safe = safe_frame(sheet)
     # write-only: rows streamed to the file, not a workbook of cell objects in memory (issue 25)
     book = Workbook(write_only=True)
     out = book.create_sheet("match_review")
@@ -281,9 +280,10 @@ def write_review_files(
     firms = _firm_table(data)
     sheet = review_sheet(links, data, firms)
     # with a BOM like the lists (Excel reads the Chinese right), every text cell made safe
-    safe_frame(sheet).to_csv(folder / f"{stem}.csv", index=False, encoding="utf-8-sig")
+    safe = safe_frame(sheet)
+    safe.to_csv(folder / f"{stem}.csv", index=False, encoding="utf-8-sig")
     release_arrow_memory()  # the workbook's cells are Python objects: room for them first
-    write_review_xlsx(sheet, folder / f"{stem}.xlsx")
+    write_review_xlsx(safe, folder / f"{stem}.xlsx")
     candidates = review_candidates(sheet, links, data, registry=registry, firms=firms)
     del firms
     safe_frame(candidates).to_csv(
@@ -294,10 +294,10 @@ def write_review_files(
     # a sheet per province beside the national one: the rows that province decides
     provinces = sheet_province(sheet) if len(sheet) else pd.Series(dtype="str")
     for province in sorted(p for p in set(provinces.dropna()) if p != "<NA>"):
-        own = sheet[(provinces == province).to_numpy()]
+        own = safe[(provinces == province).to_numpy()]
         target = folder / PROVINCE_FOLDER
         target.mkdir(exist_ok=True)
-        safe_frame(own).to_csv(target / f"{province}.csv", index=False, encoding="utf-8-sig")
+        own.to_csv(target / f"{province}.csv", index=False, encoding="utf-8-sig")
         write_review_xlsx(own, target / f"{province}.xlsx")
     return sheet
 

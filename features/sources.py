@@ -574,21 +574,23 @@ def _refuse_orphans(
     tables: dict[str, pd.DataFrame],
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """Refuse rows that name a credit code the registry does not hold, or an unknown ip_id."""
-    known = pd.Index(tables["firms"]["credit_code"])
     notes: list[pd.DataFrame] = []
     result = dict(tables)
-    for table in FIRM_KEYED_TABLES:
-        if table in result:
-            result[table], note = _refuse_unknown(
-                table, result[table], "credit_code", known, "credit_code not in the firms registry"
-            )
-            notes.append(note)
+    keyed = [table for table in FIRM_KEYED_TABLES if table in result]
+    # every table's codes looked up at once: the registry's codes hashed once, not per table
+    known = strings_isin([result[t]["credit_code"] for t in keyed], tables["firms"]["credit_code"])
+    for table, member in zip(keyed, known, strict=True):
+        result[table], note = _refuse_unknown(
+            table, result[table], "credit_code", member, "credit_code not in the firms registry"
+        )
+        notes.append(note)
     if "ip_holders" in result and "ip_rights" in result:
+        holders = result["ip_holders"]
         result["ip_holders"], note = _refuse_unknown(
             "ip_holders",
-            result["ip_holders"],
+            holders,
             "ip_id",
-            pd.Index(result["ip_rights"]["ip_id"]),
+            string_isin(holders["ip_id"], result["ip_rights"]["ip_id"]),
             "ip_id not in ip_rights",
         )
         notes.append(note)
@@ -596,10 +598,10 @@ def _refuse_orphans(
 
 
 def _refuse_unknown(
-    table: str, frame: pd.DataFrame, column: str, known: pd.Index, reason: str
+    table: str, frame: pd.DataFrame, column: str, member: np.ndarray, reason: str
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     # Row numbers in rejects refer to the file, so keep them through earlier refusals.
-    unknown = pd.Series(~string_isin(frame[column], known), index=frame.index)
+    unknown = pd.Series(~member, index=frame.index)
     if not unknown.any():
         return frame, _concat_rejects([])
     note = pd.DataFrame(
@@ -620,13 +622,20 @@ def string_isin(values: pd.Series, members: object) -> np.ndarray:
 
     pandas' own `isin` on Arrow-backed strings iterates in Python: minutes at a million rows.
     """
+    return strings_isin([values], members)[0]
+
+
+def strings_isin(columns: list[pd.Series], members: object) -> list[np.ndarray]:
+    """`string_isin` of each column, the members hashed once for them all."""
     member_texts = _arrow_text(pd.Series(members, dtype="str").dropna())
-    value_set = pa_arrow.concat_arrays(member_texts.chunks) if member_texts.num_chunks else None
-    texts = _arrow_text(values)
-    if value_set is None:
-        return np.zeros(len(values), dtype=bool)
-    found = pc.fill_null(pc.is_in(texts, value_set=value_set), False)
-    return np.asarray(found.to_numpy(), dtype=bool)
+    if not member_texts.num_chunks or not columns:
+        return [np.zeros(len(values), dtype=bool) for values in columns]
+    value_set = pa_arrow.concat_arrays(member_texts.chunks)
+    chunks = [chunk for values in columns for chunk in _arrow_text(values).chunks]
+    texts = pa_arrow.chunked_array(chunks, pa_arrow.large_string())
+    found = np.asarray(pc.fill_null(pc.is_in(texts, value_set=value_set), False).to_numpy())
+    ends = np.cumsum([len(values) for values in columns])
+    return [part.astype(bool) for part in np.split(found, ends[:-1])]
 
 
 def _arrow_text(values: pd.Series) -> pa_arrow.ChunkedArray:
