@@ -320,15 +320,14 @@ def _ip_features(
     self_developed = class1 & ~transferred & (held["holder_rank"] <= config.ip_holder_rank_max)
     new_since = pd.Timestamp(date(last_year - config.new_ip_window_years + 1, 1, 1))
 
+    # each holder's firm found once (a hash of the codes), then every count is a bincount
+    firm = pd.Categorical(held["holder_credit_code"], categories=index).codes
+    known = firm >= 0
+
     def count(mask: pd.Series) -> pd.Series:
-        return (
-            held[mask.fillna(False).astype(bool)]
-            .groupby("holder_credit_code")
-            .size()
-            .reindex(index)
-            .fillna(0)
-            .astype("float64")
-        )
+        chosen = mask.fillna(False).to_numpy(dtype=bool) & known
+        counts = np.bincount(firm[chosen], minlength=len(index))
+        return pd.Series(counts.astype("float64"), index=index)
 
     result = pd.DataFrame(index=index)
     result["class1_ip_count"] = count(self_developed)
