@@ -248,10 +248,20 @@ def _financial_features(data: SourceData, last_year: int, index: pd.Index) -> pd
     if financials is None:
         return result
     known = financials[financials["fiscal_year"].astype("float64") <= last_year]
+    # each row's firm found once (a hash of the codes), every year's accounts then by position
+    firm = pd.Categorical(known["credit_code"], categories=index).codes
+    fiscal_year = known["fiscal_year"].to_numpy(dtype="float64", na_value=np.nan)
+    amounts = [c for c in known.columns if c != "credit_code"]
 
     def year(offset: int) -> pd.DataFrame:
-        rows = known[known["fiscal_year"] == last_year - offset]
-        return rows.drop_duplicates("credit_code").set_index("credit_code").reindex(index)
+        rows = np.flatnonzero((fiscal_year == last_year - offset) & (firm >= 0))
+        _, first = np.unique(firm[rows], return_index=True)  # a firm's first row of the year
+        rows = rows[first]
+        frame = pd.DataFrame(np.nan, index=index, columns=amounts, dtype="float64")
+        for name in amounts:
+            values = known[name].to_numpy(dtype="float64", na_value=np.nan)
+            frame[name] = _placed(values[rows], firm[rows], len(index), index)
+        return frame
 
     # Filing lag: a firm whose accounts of Y are not filed yet is read from Y-1 (and so on back).
     years = [year(offset) for offset in range(4)]
@@ -285,12 +295,27 @@ def _financial_features(data: SourceData, last_year: int, index: pd.Index) -> pd
         [result["rd_intensity"], _ratio(rd_before, column(previous, "revenue"))], axis=1
     ).min(axis=1, skipna=False)
     result["rd_staff_share"] = _ratio(column(current, "rd_staff"), column(current, "employees"))
-    per_firm = known.groupby("credit_code")["fiscal_year"]
-    result["accounts_years"] = per_firm.nunique().reindex(index).fillna(0).astype("float64")
-    result["accounts_lag_years"] = last_year - per_firm.max().reindex(index).astype("float64")
+    filed_years = pd.Series(fiscal_year[firm >= 0]).groupby(firm[firm >= 0])
+    years_filed = filed_years.nunique()
+    result["accounts_years"] = _placed(
+        years_filed.to_numpy("float64"), years_filed.index.to_numpy(), len(index), index, 0.0
+    )
+    latest = filed_years.max()
+    result["accounts_lag_years"] = last_year - _placed(
+        latest.to_numpy("float64"), latest.index.to_numpy(), len(index), index
+    )
     # The 2022 table's growth reads the firm's own latest two years (filing lag included).
     result["audited"] = column(current, "audited")
     return result
+
+
+def _placed(
+    values: np.ndarray, positions: np.ndarray, size: int, index: pd.Index, missing: float = np.nan
+) -> pd.Series:
+    """`values` at their firms' `positions` in `index`, `missing` elsewhere."""
+    placed = np.full(size, missing, dtype="float64")
+    placed[positions] = values
+    return pd.Series(placed, index=index)
 
 
 # --- intellectual property, awards, institutions, equity, talent ---------------------------
