@@ -251,17 +251,19 @@ def _financial_features(data: SourceData, last_year: int, index: pd.Index) -> pd
     # each row's firm found once (a hash of the codes), every year's accounts then by position
     firm = pd.Categorical(known["credit_code"], categories=index).codes
     fiscal_year = known["fiscal_year"].to_numpy(dtype="float64", na_value=np.nan)
-    amounts = [c for c in known.columns if c != "credit_code"]
+    amounts = {
+        name: known[name].to_numpy(dtype="float64", na_value=np.nan)
+        for name in known.columns
+        if name != "credit_code"
+    }
 
     def year(offset: int) -> pd.DataFrame:
         rows = np.flatnonzero((fiscal_year == last_year - offset) & (firm >= 0))
         _, first = np.unique(firm[rows], return_index=True)  # a firm's first row of the year
         rows = rows[first]
-        frame = pd.DataFrame(np.nan, index=index, columns=amounts, dtype="float64")
-        for name in amounts:
-            values = known[name].to_numpy(dtype="float64", na_value=np.nan)
-            frame[name] = _placed(values[rows], firm[rows], len(index), index)
-        return frame
+        return pd.DataFrame(
+            {name: _placed(values[rows], firm[rows], index) for name, values in amounts.items()}
+        )
 
     # Filing lag: a firm whose accounts of Y are not filed yet is read from Y-1 (and so on back).
     years = [year(offset) for offset in range(4)]
@@ -298,11 +300,11 @@ def _financial_features(data: SourceData, last_year: int, index: pd.Index) -> pd
     filed_years = pd.Series(fiscal_year[firm >= 0]).groupby(firm[firm >= 0])
     years_filed = filed_years.nunique()
     result["accounts_years"] = _placed(
-        years_filed.to_numpy("float64"), years_filed.index.to_numpy(), len(index), index, 0.0
+        years_filed.to_numpy("float64"), years_filed.index.to_numpy(), index, 0.0
     )
     latest = filed_years.max()
     result["accounts_lag_years"] = last_year - _placed(
-        latest.to_numpy("float64"), latest.index.to_numpy(), len(index), index
+        latest.to_numpy("float64"), latest.index.to_numpy(), index
     )
     # The 2022 table's growth reads the firm's own latest two years (filing lag included).
     result["audited"] = column(current, "audited")
@@ -310,10 +312,10 @@ def _financial_features(data: SourceData, last_year: int, index: pd.Index) -> pd
 
 
 def _placed(
-    values: np.ndarray, positions: np.ndarray, size: int, index: pd.Index, missing: float = np.nan
+    values: np.ndarray, positions: np.ndarray, index: pd.Index, missing: float = np.nan
 ) -> pd.Series:
     """`values` at their firms' `positions` in `index`, `missing` elsewhere."""
-    placed = np.full(size, missing, dtype="float64")
+    placed = np.full(len(index), missing, dtype="float64")
     placed[positions] = values
     return pd.Series(placed, index=index)
 

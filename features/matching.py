@@ -44,7 +44,7 @@ from features.names import (
     significant_code,
 )
 from features.schemas import MENTION_COLUMNS, credit_code_is_valid
-from features.sources import SourceData, string_isin
+from features.sources import SourceData, arrow_text, string_isin
 from zjtx.config import FrozenModel, load_config
 
 LINKED_METHODS: Final = (
@@ -217,9 +217,6 @@ class Registry:
     _blockers: dict[tuple[int, ...], _Blocker] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
-    _lookups: dict[str, pa.Array] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
 
     def blocker(self, blocking: Blocking) -> _Blocker:
         """The n-gram index of the entries' cores, built on first use and kept with the
@@ -284,7 +281,7 @@ class Registry:
             firm_levels=region_levels(entries["firm_region"]),
             name_levels=region_levels(entries["name_region"]),
             firm_ids=firm_ids.astype(np.int64),
-            firm_codes=_arrow_text(pd.Series(firm_codes, dtype="str")),
+            firm_codes=arrow_text(pd.Series(firm_codes, dtype="str")).combine_chunks(),
         )
 
     def codes_at(self, entries: np.ndarray) -> np.ndarray:
@@ -299,25 +296,13 @@ class Registry:
     def firms_of(self, codes: pd.Series) -> np.ndarray:
         """The firm id of each credit code, -1 for a code of no registry entry (or none), looked
         up in Arrow (no Python string per code)."""
-        texts = pa.array(codes.astype("str"), from_pandas=True).cast(pa.large_string())
-        found = pc.index_in(texts, value_set=self._firm_code_values())
+        found = pc.index_in(arrow_text(codes), value_set=self.firm_codes)
         return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
-
-    def _firm_code_values(self) -> pa.Array:
-        return self.firm_codes
 
 
 def _objects_at(column: pd.Series, positions: np.ndarray) -> np.ndarray:
     """The values of a text column at these positions as Python strings (object array)."""
     return np.asarray(column.array.take(np.asarray(positions, dtype=np.int64)), dtype=object)
-
-
-def _arrow_text(values: pd.Series) -> pa.Array:
-    """Text as one Arrow large-string array."""
-    text = pa.array(values.array)  # a ChunkedArray where the column has chunks
-    if isinstance(text, pa.ChunkedArray):
-        text = text.combine_chunks()
-    return text.cast(pa.large_string())
 
 
 def release_arrow_memory() -> None:

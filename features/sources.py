@@ -627,18 +627,25 @@ def string_isin(values: pd.Series, members: object) -> np.ndarray:
 
 def strings_isin(columns: list[pd.Series], members: object) -> list[np.ndarray]:
     """`string_isin` of each column, the members hashed once for them all."""
-    member_texts = _arrow_text(pd.Series(members, dtype="str").dropna())
+    return [found >= 0 for found in index_in_columns(columns, members)]
+
+
+def index_in_columns(columns: list[pd.Series], members: object) -> list[np.ndarray]:
+    """For each column, the position of each value among the distinct text `members` (-1 for
+    none, and for NA): every column looked up at once, the members hashed once."""
+    member_texts = arrow_text(pd.Series(members, dtype="str").dropna())
     if not member_texts.num_chunks or not columns:
-        return [np.zeros(len(values), dtype=bool) for values in columns]
+        return [np.full(len(values), -1, dtype=np.int64) for values in columns]
     value_set = pa_arrow.concat_arrays(member_texts.chunks)
-    chunks = [chunk for values in columns for chunk in _arrow_text(values).chunks]
+    chunks = [chunk for values in columns for chunk in arrow_text(values).chunks]
     texts = pa_arrow.chunked_array(chunks, pa_arrow.large_string())
-    found = np.asarray(pc.fill_null(pc.is_in(texts, value_set=value_set), False).to_numpy())
+    found = pc.fill_null(pc.index_in(texts, value_set=value_set), -1)
+    positions = np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
     ends = np.cumsum([len(values) for values in columns])
-    return [part.astype(bool) for part in np.split(found, ends[:-1])]
+    return np.split(positions, ends[:-1])
 
 
-def _arrow_text(values: pd.Series) -> pa_arrow.ChunkedArray:
+def arrow_text(values: pd.Series) -> pa_arrow.ChunkedArray:
     """Text values as Arrow large strings: the Arrow data of a `str` column itself (no copy
     through Python objects); other columns converted to `str` first."""
     text = values if values.dtype == "str" else values.astype("str")

@@ -14,11 +14,9 @@ from functools import partial
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from features.schemas import FIRM_KEYED_TABLES, MENTION_COLUMNS
-from features.sources import SourceData, subset_sources
+from features.sources import SourceData, index_in_columns, subset_sources
 from models.invitations import NO_PROVINCE, home_province
 
 
@@ -40,21 +38,14 @@ class _Homes:
         numbers = pd.Categorical(homes, categories=self.provinces).codes  # -1: no province
         # the last entry answers for a code that names no firm
         self._numbers = np.append(numbers.astype(np.int32), np.int32(-1))
-        self._codes = _large_text(firms["credit_code"])
+        self._codes = firms["credit_code"]
 
     def of(self, codes: pd.Series) -> np.ndarray:
         return self.of_columns([codes])[0]
 
     def of_columns(self, columns: list[pd.Series]) -> list[np.ndarray]:
-        """The province of each code of each column: one lookup for them all (the firms' codes
-        hashed once)."""
-        chunks = [chunk for codes in columns for chunk in _large_text(codes).chunks]
-        values = pa.chunked_array(chunks, pa.large_string())
-        found = pc.index_in(values, value_set=self._codes)
-        positions = np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False))
-        numbers = self._numbers[positions]
-        ends = np.cumsum([len(codes) for codes in columns])
-        return np.split(numbers, ends[:-1]) if columns else []
+        """The province of each code of each column: one lookup for them all."""
+        return [self._numbers[found] for found in index_in_columns(columns, self._codes)]
 
     def of_rows(self, data: SourceData) -> dict[tuple[str, str], np.ndarray]:
         """(table, code column) → the province of each row's code, for subset_sources."""
@@ -65,13 +56,6 @@ class _Homes:
             keys += [(table, column) for column in columns]
         found = self.of_columns([data.tables[table][column] for table, column in keys])
         return dict(zip(keys, found, strict=True))
-
-
-def _large_text(values: pd.Series) -> pa.ChunkedArray:
-    """The column's own Arrow text (no Python string per value), as large strings."""
-    text = pa.array(values.astype("str").array)  # a ChunkedArray where the column has chunks
-    chunks = text.chunks if isinstance(text, pa.ChunkedArray) else [text]
-    return pa.chunked_array(chunks, text.type).cast(pa.large_string())
 
 
 def province_shares(
