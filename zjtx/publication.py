@@ -16,7 +16,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import partial
@@ -767,28 +766,6 @@ def _png(figure: object) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def concatenate_parquet(parts: list[Path], out: Path) -> None:
-    """Stream Parquet files with the same columns into one, sorted by credit code (when they
-    have one) in row groups of CANDIDATES_ROW_GROUP rows, so that a reader filtering on a
-    credit code reads one small group, chosen by the groups' statistics, instead of the whole
-    table. A firm's rows keep their order.
-
-    Each part is sorted on its own (one part in memory at a time) into a scratch Arrow file
-    (write_sorted_part), then the sorted parts are merged a batch at a time
-    (merge_sorted_parts): memory holds one batch per part, never the whole table. The
-    parts' code ranges overlap (a firm's code need not start with its province's region), so
-    concatenating them would make a reader look in a group of every part. Categorical
-    (dictionary) columns are written as their values: Parquet encodes each group with its
-    own dictionary, and each part may have chosen other categories anyway.
-    """
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".sorting-") as scratch:
-        ordered = []
-        for number, part in enumerate(parts):
-            ordered.append(Path(scratch) / f"{number}.arrow")
-            _sorted_into(pq.read_table(part), ordered[-1])
-        merge_sorted_parts(ordered, out)
-
-
 def write_sorted_part(frame: pd.DataFrame, path: Path) -> None:
     """A part for merge_sorted_parts, written by the task that made the frame (a province's
     criteria, while the other provinces work): its rows sorted by credit code, in Arrow IPC
@@ -841,9 +818,13 @@ def _indices(codes: pa.DictionaryArray) -> np.ndarray:
 
 def merge_sorted_parts(parts: list[Path], out: Path) -> None:
     """Merge parts written by write_sorted_part into one Parquet file in credit-code order
-    (stable: part order between equal codes), in row groups of CANDIDATES_ROW_GROUP rows
-    (see concatenate_parquet); the columns as the first part has them, dictionaries as
-    their values."""
+    (stable: part order between equal codes), in row groups of CANDIDATES_ROW_GROUP rows, so
+    that a reader filtering on a credit code reads one small group, chosen by the groups'
+    statistics, instead of the whole table. The parts' code ranges overlap (a firm's code need
+    not start with its province's region), so concatenating them would make a reader look in
+    a group of every part. Memory holds one batch per part, never the whole table. The columns
+    are as the first part has them, dictionaries as their values: Parquet encodes each group
+    with its own dictionary, and each part may have chosen other categories anyway."""
     if not parts:
         return
     readers = [pa.ipc.open_file(pa.OSFile(str(p))) for p in parts]  # read, not mapped

@@ -16,7 +16,6 @@ from zjtx.publication import (
     ROW_LENGTH,
     ROW_OFFSET,
     clear_abandoned_staging,
-    concatenate_parquet,
     merge_sorted_parts,
     publish,
     record_spans,
@@ -28,6 +27,14 @@ from zjtx.publication import (
     write_row_indexes,
     write_sorted_part,
 )
+
+
+def sort_and_merge(parts: list[Path], out: Path) -> None:
+    """As the weekly run does: each province task sorts its part, assemble merges them."""
+    sorted_parts = [part.with_suffix(".arrow") for part in parts]
+    for part, sorted_part in zip(parts, sorted_parts, strict=True):
+        write_sorted_part(pd.read_parquet(part), sorted_part)
+    merge_sorted_parts(sorted_parts, out)
 
 
 def sample_list() -> pd.DataFrame:
@@ -102,7 +109,7 @@ def test_parquet_parts_with_different_categories_concatenate(tmp_path: Path) -> 
     first.to_parquet(tmp_path / "a.parquet", index=False)
     second.to_parquet(tmp_path / "b.parquet", index=False)
     # when they are streamed into one file
-    concatenate_parquet([tmp_path / "a.parquet", tmp_path / "b.parquet"], tmp_path / "all.parquet")
+    sort_and_merge([tmp_path / "a.parquet", tmp_path / "b.parquet"], tmp_path / "all.parquet")
     # then every row is there with its value
     joined = pd.read_parquet(tmp_path / "all.parquet")
     assert len(joined) == 302
@@ -173,7 +180,7 @@ def test_candidates_are_sorted_by_credit_code_in_small_row_groups(
         parts.append(tmp_path / f"part{index}.parquet")
         frame.to_parquet(parts[-1], index=False)
     # when
-    concatenate_parquet(parts, tmp_path / "candidates.parquet")
+    sort_and_merge(parts, tmp_path / "candidates.parquet")
     # then: one order across the parts (a firm's rows together, in their order), groups of 4
     # rows whose statistics name the codes they hold — a reader filtering on a code reads one
     table = pd.read_parquet(tmp_path / "candidates.parquet").astype(str)
@@ -215,7 +222,7 @@ def test_merging_sorted_parts_equals_one_stable_sort(
         parts.append(tmp_path / f"part{index}.parquet")
         frames[-1].to_parquet(parts[-1], index=False)
     # when
-    concatenate_parquet(parts, tmp_path / "candidates.parquet")
+    sort_and_merge(parts, tmp_path / "candidates.parquet")
     # then
     merged = pd.read_parquet(tmp_path / "candidates.parquet")
     expected = pd.concat(frames).sort_values("credit_code", kind="stable", ignore_index=True)
