@@ -27,7 +27,6 @@ from features.matching import (
     MatchingConfig,
     Registry,
     compare_candidates,
-    release_arrow_memory,
     review_queue,
 )
 from features.safe_cells import safe_frame
@@ -266,32 +265,38 @@ REVIEW_XLSX: Final = "match_review.xlsx"
 CANDIDATES_FILE: Final = "match_review_candidates.csv"
 
 
-def write_review_files(
-    links: pd.DataFrame,
-    data: SourceData,
-    folder: Path,
-    stem: str = "match_review",
-    registry: Registry | None = None,
-) -> pd.DataFrame:
-    """Write `<stem>.csv` and `.xlsx` (the sheet) and `<stem>_candidates.csv`; returns the sheet.
-    `registry`: `Registry.from_sources(data)`, when the caller already has it (`link_mentions`
-    built it)."""
-    folder.mkdir(parents=True, exist_ok=True)
+@dataclass(frozen=True)
+class ReviewTables:
+    """What the review files show: the sheet (`review_sheet`) and its candidates
+    (`review_candidates`)."""
+
+    sheet: pd.DataFrame
+    candidates: pd.DataFrame
+
+
+def review_tables(
+    links: pd.DataFrame, data: SourceData, registry: Registry | None = None
+) -> ReviewTables:
+    """The sheet and its candidates for the pending mentions of `links`. `registry`:
+    `Registry.from_sources(data)`, when the caller already has it (`link_mentions` built it)."""
     firms = _firm_table(data)
     sheet = review_sheet(links, data, firms)
+    candidates = review_candidates(sheet, links, data, registry=registry, firms=firms)
+    return ReviewTables(sheet, candidates)
+
+
+def write_review_tables(review: ReviewTables, folder: Path, stem: str = "match_review") -> None:
+    """Write `<stem>.csv` and `.xlsx` (the sheet), `<stem>_candidates.csv`, and a sheet per
+    province beside the national one (the rows that province decides)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    sheet = review.sheet
     # with a BOM like the lists (Excel reads the Chinese right), every text cell made safe
     safe = safe_frame(sheet)
     safe.to_csv(folder / f"{stem}.csv", index=False, encoding="utf-8-sig")
-    release_arrow_memory()  # the workbook's cells are Python objects: room for them first
     write_review_xlsx(safe, folder / f"{stem}.xlsx")
-    candidates = review_candidates(sheet, links, data, registry=registry, firms=firms)
-    del firms
-    safe_frame(candidates).to_csv(
+    safe_frame(review.candidates).to_csv(
         folder / f"{stem}_candidates.csv", index=False, encoding="utf-8-sig"
     )
-    del candidates
-    release_arrow_memory()
-    # a sheet per province beside the national one: the rows that province decides
     provinces = sheet_province(sheet) if len(sheet) else pd.Series(dtype="str")
     for province in sorted(p for p in set(provinces.dropna()) if p != "<NA>"):
         own = safe[(provinces == province).to_numpy()]
@@ -299,7 +304,19 @@ def write_review_files(
         target.mkdir(exist_ok=True)
         own.to_csv(target / f"{province}.csv", index=False, encoding="utf-8-sig")
         write_review_xlsx(own, target / f"{province}.xlsx")
-    return sheet
+
+
+def write_review_files(
+    links: pd.DataFrame,
+    data: SourceData,
+    folder: Path,
+    stem: str = "match_review",
+    registry: Registry | None = None,
+) -> pd.DataFrame:
+    """`review_tables` written by `write_review_tables`; returns the sheet."""
+    review = review_tables(links, data, registry)
+    write_review_tables(review, folder, stem)
+    return review.sheet
 
 
 # ---------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -270,8 +271,8 @@ class Registry:
         entries = entries.drop_duplicates(["credit_code", "raw"]).reset_index(drop=True)
         parts = normalize_names(entries["raw"])
         for column in ("clean", "parent", "core", "trade_name", "industry", "form"):
-            entries[column] = parts[column].to_numpy()
-        entries["name_region"] = parts["region_code"].to_numpy()
+            entries[column] = parts[column].array  # Arrow text as it is: no Python strings
+        entries["name_region"] = parts["region_code"].array
         entries["entry"] = np.arange(len(entries), dtype=np.int64)
         firm_ids, firm_codes = pd.factorize(entries["credit_code"])
         release_arrow_memory()  # what normalising a million names took and gave back
@@ -341,7 +342,8 @@ def collect_mentions(data: SourceData) -> pd.DataFrame:
     `row` is the table's index: the 0-based data-row number in the source file(s) (the loader
     keeps it, gaps where rows were refused), so a mention can be found in the file.
     """
-    frames = []
+    columns: dict[str, list[pa.Array]] = {c: [] for c in ("source", "column", "raw_name")}
+    columns["given_code"], rows = [], []
     for table, pairs in MENTION_COLUMNS.items():
         frame = data.get(table)
         if frame is None:
@@ -349,26 +351,30 @@ def collect_mentions(data: SourceData) -> pd.DataFrame:
         for name_column, code_column in pairs:
             if name_column not in frame.columns:
                 continue
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "source": table,
-                        "row": _row_numbers(frame),
-                        "column": name_column,
-                        "raw_name": frame[name_column].astype("str").to_numpy(),
-                        "given_code": _column(frame, code_column).to_numpy(),
-                    }
-                )
-            )
-    if not frames:
+            # Arrow text end to end: a million names never become Python strings (issue 25)
+            columns["source"].append(pa.repeat(table, len(frame)).cast(pa.large_string()))
+            columns["column"].append(pa.repeat(name_column, len(frame)).cast(pa.large_string()))
+            columns["raw_name"].extend(arrow_text(frame[name_column]).chunks)
+            columns["given_code"].extend(arrow_text(_column(frame, code_column)).chunks)
+            rows.append(_row_numbers(frame))
+    if not rows:
         empty = {c: pd.Series(dtype="str") for c in ("source", "column", "raw_name", "given_code")}
         return pd.DataFrame({**empty, "row": pd.Series(dtype=np.int64)})[
             ["source", "row", "column", "raw_name", "given_code"]
         ]
-    mentions = pd.concat(frames, ignore_index=True)
-    for column in ("source", "column", "raw_name", "given_code"):
-        mentions[column] = mentions[column].astype("str")
-    return mentions
+    text = {
+        name: pa.chunked_array(chunks, pa.large_string()).to_pandas()
+        for name, chunks in columns.items()
+    }
+    return pd.DataFrame(
+        {
+            "source": text["source"],
+            "row": np.concatenate(rows),
+            "column": text["column"],
+            "raw_name": text["raw_name"],
+            "given_code": text["given_code"],
+        }
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -632,8 +638,9 @@ class BlockingStats:
     pairs_scored: int
 
 
-_BLOCK_PRODUCT = 8_000_000  # n-gram hits per sparse product (memory bound, not a setting)
+_BLOCK_PRODUCT = 4_000_000  # n-gram hits per sparse product (memory bound, not a setting)
 _BLOCK_ROWS = 50_000  # cores per sparse product
+_PRODUCTS_AT_ONCE = 2  # sparse products computed at once (two cores, twice the memory of one)
 
 
 def _best_pairs(shared: sparse.csr_matrix, blocking: Blocking) -> tuple[np.ndarray, ...]:
@@ -710,7 +717,7 @@ class _Blocker:
     @classmethod
     def build(cls, entry_cores: pd.Series, blocking: Blocking) -> _Blocker:
         entry_rows, entry_keys = _ngram_keys(entry_cores, blocking.max_core_chars)
-        vocabulary, entry_token = np.unique(entry_keys, return_inverse=True)
+        entry_token, vocabulary = pd.factorize(entry_keys, sort=True)  # np.unique's, hashed
         del entry_keys
         incidence = sparse.csr_matrix(
             (np.ones(len(entry_rows), dtype=np.int32), (entry_token, entry_rows)),
@@ -757,14 +764,24 @@ class _Blocker:
             base = hits[start - 1] if start else 0
             end = int(np.searchsorted(hits, base + _BLOCK_PRODUCT, side="right"))
             bounds.append(min(max(end, start + 1), start + _BLOCK_ROWS, len(cores)))
-        lengths = np.zeros(len(cores), dtype=np.int64)
-        for start, end in itertools.pairwise(bounds):
+
+        def best(span: tuple[int, int]) -> tuple[np.ndarray, ...]:
+            start, end = span
             product = (queries[start:end] @ self.incidence).tocsr()
             rows, entry, shared = _best_pairs(product, self.blocking)
-            del product
-            lengths[start:end] = np.bincount(rows, minlength=end - start)
-            self.entries.append(entry)
-            self.shared.append(shared)
+            return np.bincount(rows, minlength=end - start), entry, shared
+
+        # SciPy's sparse product runs outside the GIL: two slices at a time use both cores
+        # (twice the bounded memory of one); the results are taken in slice order.
+        lengths = np.zeros(len(cores), dtype=np.int64)
+        spans = list(itertools.pairwise(bounds))
+        with ThreadPoolExecutor(max_workers=_PRODUCTS_AT_ONCE) as pool:
+            for (start, end), (counts, entry, shared) in zip(
+                spans, pool.map(best, spans), strict=True
+            ):
+                lengths[start:end] = counts
+                self.entries.append(entry)
+                self.shared.append(shared)
         self.starts = np.concatenate([self.starts, self.filled + np.cumsum(lengths) - lengths])
         self.lengths = np.concatenate([self.lengths, lengths])
         self.filled += int(lengths.sum())
@@ -1140,7 +1157,30 @@ def _fuzzy_stage(
     ids = np.nonzero(eligible)[0]
     if not len(ids) or entries.empty:
         return None
-    queries = names.iloc[ids].reset_index(drop=True)
+    # Each name's candidates are its own: a slice of names at a time bounds the pairs held
+    # (issue 25) without changing a link.
+    parts = [
+        _fuzzy_names(resolution, registry, config, ids[start : start + _FUZZY_NAMES])
+        for start in range(0, len(ids), _FUZZY_NAMES)
+    ]
+    return BlockingStats(
+        ngrams=parts[-1].ngrams,
+        ngrams_too_common=parts[-1].ngrams_too_common,
+        mentions=sum(part.mentions for part in parts),
+        mentions_without_candidates=sum(part.mentions_without_candidates for part in parts),
+        pairs_scored=sum(part.pairs_scored for part in parts),
+    )
+
+
+_FUZZY_NAMES = 100_000  # names blocked and scored at once (memory bound, not a setting)
+
+
+def _fuzzy_names(
+    resolution: _Resolution, registry: Registry, config: MatchingConfig, ids: np.ndarray
+) -> BlockingStats:
+    """The fuzzy stage for the names at `ids` (positions in `resolution`)."""
+    decision = config.fuzzy
+    queries = resolution.names.iloc[ids].reset_index(drop=True)
     pairs, stats = registry.blocker(config.blocking).block(queries["core"])
     if pairs.empty:
         return stats
@@ -1214,7 +1254,7 @@ def resolve_names(
     pending = np.nonzero(resolution.pending)[0]
     parts = normalize_names(distinct.iloc[pending]).reindex(range(len(distinct)))
     parts["is_branch"] = parts["is_branch"].fillna(False).astype(bool)
-    parts["raw"] = raw.to_numpy()
+    parts["raw"] = raw.array
     resolution.names = parts
     resolution.levels = region_levels(parts["region_code"])
     release_arrow_memory()
@@ -1323,7 +1363,7 @@ def link_mentions(
     release_arrow_memory()
     mentions = collect_mentions(data)
     given = mentions["given_code"].str.strip().str.upper()
-    valid = credit_code_is_valid(given.str.strip().str.upper()).to_numpy(dtype=bool)
+    valid = credit_code_is_valid(given).to_numpy(dtype=bool)
     # A registry firm's code the source gives for the row outranks a decision made without it
     # (issue 28): the key leaves the code out, so an old "none" must not hide a later code.
     registered = valid & string_isin(given.fillna(""), registry.codes)

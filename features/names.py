@@ -775,7 +775,7 @@ def normalize_names(names: pd.Series | Sequence[str | None]) -> pd.DataFrame:
     series = names if isinstance(names, pd.Series) else pd.Series(list(names), dtype="str")
     series = series.astype("str")
     position, distinct = pd.factorize(series)
-    raw = pa.array(np.asarray(distinct, dtype=object), pa.string())
+    raw = _arrow_strings(distinct.array)
     if len(raw) > PARALLEL_CHUNK:
         chunks = [raw.slice(i, PARALLEL_CHUNK) for i in range(0, len(raw), PARALLEL_CHUNK)]
         region_vocabulary(), _traditional_pattern()  # build the caches before the threads
@@ -791,10 +791,18 @@ def normalize_names(names: pd.Series | Sequence[str | None]) -> pd.DataFrame:
     if not found.all():
         for column in NAME_PART_COLUMNS:
             result.loc[~found, column] = False if column == "is_branch" else pd.NA
-    result.insert(0, "name", series.to_numpy())
+    result.insert(0, "name", series.array)
     result.index = series.index
     result["is_branch"] = result["is_branch"].astype(bool)
     return result
+
+
+def _arrow_strings(values: object) -> pa.Array:
+    """Arrow text of a pandas `str` array as it is stored (no Python strings on the way)."""
+    arrow = pa.array(values)
+    if isinstance(arrow, pa.ChunkedArray):
+        arrow = arrow.combine_chunks()
+    return arrow.cast(pa.string())
 
 
 @dataclass(frozen=True)

@@ -120,9 +120,9 @@ def prepare(data_dir: Path, paths: RunPaths) -> dict[str, object]:
 @task
 def match(paths: RunPaths) -> dict[str, object]:
     """Link every firm mention to the registry, officials' decisions first; ambiguous ones go
-    to the review files (match_review.csv/.xlsx, match_review_candidates.csv)."""
+    to the review tables, which `review_files` writes."""
     from features.match_decisions import load_decisions
-    from features.match_review import write_review_files
+    from features.match_review import review_tables
     from features.matching import (
         MATCH_TABLES,
         Registry,
@@ -137,7 +137,10 @@ def match(paths: RunPaths) -> dict[str, object]:
     sources = read_saved_sources(paths.sources, MATCH_TABLES)
     registry = Registry.from_sources(sources)  # one registry for links, review files, refusals
     links = link_mentions(sources, decisions=load_decisions(), registry=registry)
-    write_review_files(links, sources, paths.staging, registry=registry)
+    review = review_tables(links, sources, registry=registry)
+    review.sheet.to_parquet(paths.work / "review_sheet.parquet")
+    review.candidates.to_parquet(paths.work / "review_candidates.parquet")
+    del review
     # Issue 11: refused rows and pending mentions go to the criteria, never silently away.
     review_queue(links).to_parquet(paths.work / "match_review.parquet")
     refused_by_firm(sources, registry=registry).to_parquet(paths.work / "refused.parquet")
@@ -152,6 +155,20 @@ def match(paths: RunPaths) -> dict[str, object]:
         "review": int((links["method"] == "review").sum()),
         "decided": int((links["method"] == "decision").sum()),
     }
+
+
+@task(retries=IO_RETRY_COUNT, retry_delay_seconds=IO_RETRY_DELAY)
+def review_files(paths: RunPaths) -> None:
+    """The review files (match_review.csv/.xlsx, match_review_candidates.csv, a sheet per
+    province) from the tables `match` kept; nothing later reads them, so they are written
+    beside the next stages."""
+    from features.match_review import ReviewTables, write_review_tables
+
+    review = ReviewTables(
+        sheet=pd.read_parquet(paths.work / "review_sheet.parquet"),
+        candidates=pd.read_parquet(paths.work / "review_candidates.parquet"),
+    )
+    write_review_tables(review, paths.staging)
 
 
 @task
@@ -541,6 +558,7 @@ def discovery(data_dir: Path, as_of: dt.date | None = None, runs_dir: Path | Non
     counts["matching"] = match(paths)
     release_memory()
     clock.done("match")
+    reviewed = review_files.submit(paths)  # beside features and partition (issue 25)
     features_path = features(paths, as_of)
     model_path, model_version, ranking = champion(paths)
     release_memory()
@@ -555,6 +573,7 @@ def discovery(data_dir: Path, as_of: dt.date | None = None, runs_dir: Path | Non
     del firms
     futures = [province.submit(paths, code, as_of, model_path, ranking) for code in provinces]
     wait(futures)
+    reviewed.result()  # a run without its review files is not published
     lists, failed = province_outcomes(paths, provinces, futures)
     release_memory()
     counts["lists"] = lists

@@ -18,6 +18,7 @@ import re
 import shutil
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -829,19 +830,32 @@ def merge_sorted_parts(parts: list[Path], out: Path) -> None:
         return
     readers = [pa.ipc.open_file(pa.OSFile(str(p))) for p in parts]  # read, not mapped
     plain = pa.schema([_plain_field(f) for f in readers[0].schema])
-    with pq.ParquetWriter(out, plain) as writer:
-        pending: list[pa.Table] = []
-        waiting = 0
-        for chunk in _merged(readers, plain):
-            pending.append(chunk)
-            waiting += chunk.num_rows
-            while waiting >= CANDIDATES_ROW_GROUP:
-                joined = pa.concat_tables(pending)
-                writer.write_table(joined.slice(0, CANDIDATES_ROW_GROUP))
-                rest = joined.slice(CANDIDATES_ROW_GROUP)
-                pending, waiting = [rest], rest.num_rows
-        if waiting:
-            writer.write_table(pa.concat_tables(pending))
+    # Parquet encodes a group outside the GIL while the next group is merged: one group in
+    # the writer at a time, in order.
+    with pq.ParquetWriter(out, plain) as writer, ThreadPoolExecutor(max_workers=1) as encoder:
+        writing: Future[None] | None = None
+        for group in _row_groups(_merged(readers, plain)):
+            if writing is not None:
+                writing.result()
+            writing = encoder.submit(writer.write_table, group)
+        if writing is not None:
+            writing.result()
+
+
+def _row_groups(chunks: Iterator[pa.Table]) -> Iterator[pa.Table]:
+    """The rows of `chunks` in groups of CANDIDATES_ROW_GROUP (the last one smaller)."""
+    pending: list[pa.Table] = []
+    waiting = 0
+    for chunk in chunks:
+        pending.append(chunk)
+        waiting += chunk.num_rows
+        while waiting >= CANDIDATES_ROW_GROUP:
+            joined = pa.concat_tables(pending)
+            yield joined.slice(0, CANDIDATES_ROW_GROUP)
+            rest = joined.slice(CANDIDATES_ROW_GROUP)
+            pending, waiting = [rest], rest.num_rows
+    if waiting:
+        yield pa.concat_tables(pending)
 
 
 def _large(schema: pa.Schema) -> pa.Schema:

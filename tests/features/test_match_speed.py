@@ -223,6 +223,54 @@ def test_one_shared_registry_gives_the_same_links_review_files_and_refusals(tmp_
     )
 
 
+def test_fuzzy_names_taken_a_slice_at_a_time_give_the_same_links(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given distinctive registered names, and mentions with a one-character typo in the trade
+    # name (the fuzzy stage links them) beside the look-alikes of `_world` (review)
+    rng = np.random.default_rng(5)
+    alphabet = list("华科技能源电子信息材料精密机械智造新中天宏达通泰安康瑞丰盛博远")
+    world = _world()
+    firms = world.tables["firms"]
+    trades = ["".join(rng.choice(alphabet, size=4, replace=False)) for _ in range(60)]
+    added = pd.DataFrame(
+        {
+            "credit_code": pd.array([f"91330100{i:09d}Y" for i in range(60)], dtype="str"),
+            "name": pd.array([f"杭州{t}科技有限公司" for t in trades], dtype="str"),
+            "region_code": pd.array(["330100"] * 60, dtype="str"),
+            "industry_code": pd.array(["C3976"] * 60, dtype="str"),
+            "established_on": pd.to_datetime(["2016-05-01"] * 60).as_unit("us"),
+        }
+    )
+    typos = [
+        f"杭州{t[:3]}{alphabet[(alphabet.index(t[3]) + 1) % len(alphabet)]}科技有限公司"
+        for t in trades
+    ]
+    holders = world.tables["ip_holders"]
+    more = pd.DataFrame(
+        {
+            "ip_id": pd.array([f"ZT{i}" for i in range(len(typos))], dtype="str"),
+            "holder_name": pd.array(typos, dtype="str"),
+            "holder_rank": pd.array([1] * len(typos), dtype="Int64"),
+            "holder_credit_code": pd.array([None] * len(typos), dtype="str"),
+        }
+    )
+    data = SourceData(
+        tables={
+            **world.tables,
+            "firms": pd.concat([firms, added], ignore_index=True),
+            "ip_holders": pd.concat([holders, more], ignore_index=True),
+        }
+    )
+    at_once = link_mentions(data)
+    assert {"fuzzy", "review"} <= set(at_once["method"])
+    # when the fuzzy stage takes a few names at a time
+    monkeypatch.setattr(matching, "_FUZZY_NAMES", 7)
+    sliced = link_mentions(data)
+    # then every link, score, candidate list and runner-up is the same
+    pd.testing.assert_frame_equal(sliced, at_once)
+
+
 def test_former_names_are_joined_in_file_order_like_the_groupby() -> None:
     history = _world().tables["name_history"]
     expected = history.groupby("credit_code")["former_name"].agg(
