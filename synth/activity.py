@@ -14,7 +14,7 @@ import pandas as pd
 
 from features.schemas import NODE_CATEGORIES
 from synth import vocab
-from synth.codes import distinct_integers, patent_numbers
+from synth.codes import SERIALS, distinct_integers, patent_numbers
 from synth.config import SynthConfig
 from synth.population import day_number, random_days, shifted_probability, sigmoid, year_start
 from synth.regions import Regions, short_name
@@ -94,9 +94,15 @@ def add_nil_rows(
 
 # --------------------------------------------------------------------------- IP
 def build_ip(
-    firms: pd.DataFrame, config: SynthConfig, rng: np.random.Generator
+    firms: pd.DataFrame,
+    config: SynthConfig,
+    rng: np.random.Generator,
+    serials: range = SERIALS,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """ip_rights (with status_on: the day it stopped being valid) and ip_holders (truth)."""
+    """ip_rights (with status_on: the day it stopped being valid) and ip_holders (truth).
+
+    IP numbers use distinct serials of `serials` (a national run gives each province its own
+    block, so numbers stay distinct nationally)."""
     cfg = config.innovation
     seg = firms["segment"].to_numpy()
     q = firms["quality"].to_numpy()
@@ -149,7 +155,7 @@ def build_ip(
     owner, ip_type, granted = owner[keep], ip_type[keep], granted[keep]
     m = owner.size
     grant_year = granted.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
-    serial = distinct_integers(m, 10**7, rng)
+    serial = serials.start + distinct_integers(m, len(serials), rng)
     apply_year = grant_year - rng.integers(0, 3, m)
     patent_kind = np.select(
         [

@@ -71,6 +71,7 @@ def credit_code_valid(code: str) -> bool:
 
 # Chinese patent numbers: ZL + year + type (1 invention, 2 utility model, 3 design) + 7-digit
 # serial, then "." and a mod-11 check digit over the 12 digits (weights 2..9, 2..5).
+SERIALS = range(10**7)  # every 7-digit serial (IP numbers of the other kinds use them too)
 _PATENT_WEIGHTS = np.array([2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5])
 
 

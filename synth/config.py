@@ -223,6 +223,25 @@ class WorldConfig(FrozenModel):
     submitted_on: bool = True
 
 
+class CrossProvinceConfig(FrozenModel):
+    """Records of one province that name a firm of another (national runs): always a large
+    firm (a chain leader, never an SME candidate), so no firm's criteria change with them."""
+
+    leader_customer: Probability = Field(ge=0, le=1)  # supply relations to a chain leader
+    ip_co_holder: Probability = Field(ge=0, le=1)  # co-holders that are no firm of the province
+    award_co_winner: Probability = Field(ge=0, le=1)  # national/provincial award rows
+
+
+class NationalConfig(FrozenModel):
+    """`zjtx generate --provinces` (issue 26): firms spread over provinces by enterprise counts,
+    built and written one province at a time."""
+
+    enterprise_counts: str  # file under synth/data/ (docs/national-provinces.md)
+    min_firms_per_province: int = Field(ge=100)  # the smallest world the generator builds
+    guests_per_province: int = Field(ge=1)  # large firms each province lends the others' records
+    cross_province: CrossProvinceConfig
+
+
 class CreditEventConfig(FrozenModel):
     yearly_rate: dict[str, float]  # per event type, per firm and year (filing firms)
     micro_abnormal_rate: float  # abnormal_operation per tiny firm and year
@@ -249,6 +268,7 @@ class SynthConfig(FrozenModel):
     applications: ApplicationConfig
     credit_events: CreditEventConfig
     missing_tables_by_province: dict[str, list[str]]  # province code -> tables it never shares
+    national: NationalConfig
     world: WorldConfig = WorldConfig()
 
     @model_validator(mode="after")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -12,15 +13,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from synth import activity, chains, observe, scores, titles, write
+from synth import activity, chains, national, observe, scores, titles, write
 from synth.accounts import build_financials
-from synth.config import SynthConfig, WorldConfig, load_synth_config, with_world
-from synth.population import build_population, signal_view
-from synth.regions import load_regions
+from synth.codes import SERIALS
+from synth.config import ProvinceConfig, SynthConfig, WorldConfig, load_synth_config, with_world
+from synth.population import Population, build_population, signal_view
+from synth.regions import Regions, load_regions
 from synth.watch_events import add_watch_events
 from synth.world import World, to_dates
 
 Progress = Callable[[str], None]
+Seed = int | tuple[int, ...]  # a national run seeds each province with (seed, province code)
 STAGES = (
     "population",
     "accounts",
@@ -45,22 +48,31 @@ class Summary:
     seconds: float
     stage_seconds: dict[str, float] = field(default_factory=dict)
     world: WorldConfig = field(default_factory=WorldConfig)
+    provinces: dict[str, int] = field(default_factory=dict)  # national runs: firms per province
 
 
-def _rng(seed: int, stage: int) -> np.random.Generator:
+def _rng(seed: Seed, stage: int) -> np.random.Generator:
     """An independent stream per stage: changing one stage leaves the others' draws alone."""
-    return np.random.default_rng([seed, stage])
+    return np.random.default_rng([*(seed if isinstance(seed, tuple) else (seed,)), stage])
+
+
+def _population(n_firms: int, seed: Seed, config: SynthConfig) -> tuple[Regions, Population]:
+    """The districts of the configured provinces and the registry population."""
+    regions = load_regions([p.code for p in config.provinces], _rng(seed, 0))
+    return regions, build_population(n_firms, config, regions, _rng(seed, 1))
 
 
 def build_world(
     n_firms: int,
-    seed: int,
+    seed: Seed,
     config: SynthConfig,
     evaluate: titles.Evaluator,
     progress: Progress | None = None,
     timings: dict[str, float] | None = None,
+    ip_serials: range = SERIALS,
 ) -> tuple[World, titles.History, pd.DataFrame]:
-    """The truth: firms, latent factors, every record, and the decided history."""
+    """The truth: firms, latent factors, every record, and the decided history (IP numbers
+    drawn from `ip_serials`)."""
     timings = timings if timings is not None else {}
     clock = time.perf_counter()
 
@@ -72,8 +84,7 @@ def build_world(
         if progress:
             progress(stage)
 
-    regions = load_regions([p.code for p in config.provinces], _rng(seed, 0))
-    population = build_population(n_firms, config, regions, _rng(seed, 1))
+    regions, population = _population(n_firms, seed, config)
     firms = population.firms
     world = World(
         firms=firms,
@@ -89,7 +100,7 @@ def build_world(
     signals = signal_view(firms, config.world.signal_strength, _rng(seed, 18))
     world.chain_nodes = chains.chain_nodes_table(config)
     world.firm_nodes = chains.assign_chain_nodes(signals, config, _rng(seed, 3))
-    rights, holders = activity.build_ip(firms, config, _rng(seed, 4))
+    rights, holders = activity.build_ip(firms, config, _rng(seed, 4), ip_serials)
     world.tables["ip_rights"], world.tables["ip_holders"] = rights, holders
     world.tables["awards"] = activity.build_awards(signals, config, regions, _rng(seed, 5))
     world.tables["rd_institutions"] = activity.build_institutions(
@@ -131,6 +142,7 @@ def generate(
     evaluate: titles.Evaluator | None = None,
     progress: Progress | None = None,
     world: WorldConfig | Mapping[str, Any] | None = None,
+    provinces: str | None = None,
 ) -> Summary:
     """Write a synthetic data set (every source table) and its ground truth under `out_dir`.
 
@@ -138,12 +150,21 @@ def generate(
     config's world parameters (a WorldConfig) or some of them (a mapping, e.g.
     `{"application_rounds": 2, "signal_strength": 0.5}`); refused with a ConfigError.
     `evaluate` is the criteria engine (default: models.criteria with the operative configuration).
+
+    `provinces` (issue 26): `"all"` or a comma list of 2-digit codes spreads the firms over
+    those provinces by their enterprise counts (config `national:`) instead of the configured
+    few, and builds and writes one province at a time (memory follows the largest province);
+    `progress` then receives each province code once it is written. Refused with a ValueError.
     """
     if n_firms < 100:
         raise ValueError("n_firms must be at least 100")
     start = time.perf_counter()
     config = with_world(config or load_synth_config(), world)
     evaluate = evaluate or titles.criteria_engine()
+    if provinces is not None:
+        return _generate_national(
+            n_firms, seed, Path(out_dir), provinces, config, evaluate, progress, start
+        )
     timings: dict[str, float] = {}
     truth_world, history, champions = build_world(
         n_firms, seed, config, evaluate, progress, timings
@@ -162,52 +183,176 @@ def generate(
         progress("publish")
 
     clock = time.perf_counter()
-    out_dir = Path(out_dir)
-    truth_dir = out_dir / "truth"
-    truth_dir.mkdir(parents=True, exist_ok=True)
-    rows: dict[str, int] = {}
-    mentions = []
-    for name in sorted(tables):
-        frame = write.sort_table(name, tables[name])
-        write.write_table(name, frame, out_dir / f"{name}.csv")
-        rows[name] = len(frame)
-        if name in observe.MENTION_TABLES:
-            mentions.append(write.mention_truth(name, frame))
+    writer = _Writer(Path(out_dir))
     truth = _truth_tables(truth_world, history, champions, withheld)
     truth["qualification"] = titles.qualification(
         truth_world, history, config, evaluate, _rng(seed, 16)
     ).reset_index(drop=True)
-    truth["mentions"] = pd.concat(mentions, ignore_index=True)
     truth["watchlist"] = watch_truth
-    truth_rows = {}
-    for name, frame in sorted(truth.items()):
-        write.write_plain(frame, truth_dir / f"{name}.csv")
-        truth_rows[name] = len(frame)
-    _write_world(truth_dir / "world.json", n_firms, seed, config)
+    writer.add(tables, truth)
+    _write_world(writer.truth_dir / "world.json", n_firms, seed, config)
     timings["write"] = time.perf_counter() - clock
     if progress:
         progress("write")
     return Summary(
         n_firms=n_firms,
         seed=seed,
-        out_dir=out_dir,
-        rows=rows,
-        truth_rows=truth_rows,
+        out_dir=writer.out_dir,
+        rows=writer.rows,
+        truth_rows=writer.truth_rows,
         seconds=time.perf_counter() - start,
         stage_seconds=timings,
         world=config.world,
     )
 
 
-def _write_world(path: Path, n_firms: int, seed: int, config: SynthConfig) -> None:
-    """truth/world.json: the world parameters of this data set, for a bench to print."""
-    record = {
+class _Writer:
+    """Writes the tables and the truth of a data set: all at once, or one province after
+    another (`add` again appends rows; truth/mentions.csv rows count on)."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        self.truth_dir = out_dir / "truth"
+        self.truth_dir.mkdir(parents=True, exist_ok=True)
+        self.rows: dict[str, int] = {}
+        self.truth_rows: dict[str, int] = {}
+
+    def add(self, tables: dict[str, pd.DataFrame], truth: dict[str, pd.DataFrame]) -> None:
+        mentions = []
+        for name in sorted(tables):
+            if name == "chain_nodes" and name in self.rows:
+                continue  # the same chains in every province
+            frame = write.sort_table(name, tables[name])
+            before = self.rows.get(name)
+            write.write_table(name, frame, self.out_dir / f"{name}.csv", before is not None)
+            self.rows[name] = (before or 0) + len(frame)
+            if name in observe.MENTION_TABLES:
+                mentions.append(write.mention_truth(name, frame, before or 0))
+        truth = {**truth, "mentions": pd.concat(mentions, ignore_index=True)}
+        for name, frame in sorted(truth.items()):
+            before = self.truth_rows.get(name)
+            write.write_plain(frame, self.truth_dir / f"{name}.csv", append=before is not None)
+            self.truth_rows[name] = (before or 0) + len(frame)
+
+
+def _generate_national(
+    n_firms: int,
+    seed: int,
+    out_dir: Path,
+    provinces: str,
+    config: SynthConfig,
+    evaluate: titles.Evaluator,
+    progress: Progress | None,
+    start: float,
+) -> Summary:
+    """`generate` over many provinces, one world per province (seed `(seed, code)`), written
+    one after another; records may name the large firms other provinces lend (`Guests`)."""
+    settings = config.national
+    allocation = national.spread(n_firms, provinces, settings)
+    codes = list(allocation)
+    serials = national.serial_blocks(allocation)
+
+    def alone(code: str) -> SynthConfig:
+        return config.model_copy(update={"provinces": [ProvinceConfig(code=code, weight=1.0)]})
+
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    # First pass, one province at a time: the large firms each lends the others' records.
+    guests = national.join_guests(
+        [
+            national.lend_guests(
+                _population(allocation[code], (seed, int(code)), alone(code))[1],
+                code,
+                settings.guests_per_province,
+            )
+            for code in codes
+        ]
+    )
+    everywhere = load_regions(codes, _rng((seed, 0), 0))  # moves and guests' branches
+    timings["guests"] = time.perf_counter() - clock
+    writer = _Writer(out_dir)
+    for code in codes:
+        province_seed = (seed, int(code))
+        province_config = alone(code)
+        stages: dict[str, float] = {}
+        truth_world, history, champions = build_world(
+            allocation[code],
+            province_seed,
+            province_config,
+            evaluate,
+            timings=stages,
+            ip_serials=serials[code],
+        )
+        clock = time.perf_counter()
+        national.add_cross_province_mentions(
+            truth_world, guests, code, config, _rng(province_seed, 19)
+        )
+        assert truth_world.regions is not None
+        tables, withheld = observe.publish(
+            truth_world,
+            history,
+            truth_world.regions,
+            province_config,
+            _rng(province_seed, 15),
+            observe.GuestMentions(guests, everywhere, config, _rng(province_seed, 20)),
+        )
+        watch_truth = add_watch_events(
+            tables, config.evaluation_date, everywhere, _rng(province_seed, 16)
+        )
+        stages["publish"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        truth = _truth_tables(truth_world, history, champions, withheld)
+        truth["qualification"] = titles.qualification(
+            truth_world, history, province_config, evaluate, _rng(province_seed, 16)
+        ).reset_index(drop=True)
+        truth["watchlist"] = watch_truth
+        writer.add(tables, truth)
+        stages["write"] = time.perf_counter() - clock
+        for stage, seconds in stages.items():
+            timings[stage] = timings.get(stage, 0.0) + seconds
+        # Only the guests and the writer's counts outlive a province.
+        del truth_world, history, champions, tables, withheld, watch_truth, truth
+        gc.collect()
+        if progress:
+            progress(code)
+    _write_world(
+        writer.truth_dir / "world.json",
+        n_firms,
+        seed,
+        config,
+        {"provinces": allocation, "enterprise_counts": settings.enterprise_counts},
+    )
+    return Summary(
+        n_firms=n_firms,
+        seed=seed,
+        out_dir=out_dir,
+        rows=writer.rows,
+        truth_rows=writer.truth_rows,
+        seconds=time.perf_counter() - start,
+        stage_seconds=timings,
+        world=config.world,
+        provinces=allocation,
+    )
+
+
+def _write_world(
+    path: Path,
+    n_firms: int,
+    seed: int,
+    config: SynthConfig,
+    national_run: Mapping[str, object] | None = None,
+) -> None:
+    """truth/world.json: the world parameters of this data set, for a bench to print (and,
+    for a national run, the firms per province)."""
+    record: dict[str, object] = {
         "n_firms": n_firms,
         "seed": seed,
         "evaluation_date": config.evaluation_date.isoformat(),
         "world": config.world.model_dump(),
         "round_dates": [config.application_date(y).isoformat() for y in config.application_years],
     }
+    if national_run is not None:
+        record["national"] = dict(national_run)
     path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 

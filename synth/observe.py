@@ -6,6 +6,8 @@ Every name-bearing row gets its mention text here, with the truth kept beside it
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -14,15 +16,14 @@ from synth.config import SynthConfig
 from synth.population import day_number
 from synth.regions import Regions
 from synth.titles import History
-from synth.world import NAME_COLUMNS, World, certifications_on, typed
+from synth.world import NAME_COLUMNS, Guests, World, certifications_on, typed
 
 MENTION_TABLES = (*NAME_COLUMNS, "supply_chain")
 
 
-def _former_name_at(world: World, firm: np.ndarray, day: np.ndarray) -> np.ndarray:
+def _former_name_at(history: pd.DataFrame, firm: np.ndarray, day: np.ndarray) -> np.ndarray:
     """The firm's registered name on `day` when that was a former name, else None."""
     out = np.full(firm.size, None, dtype=object)
-    history = world.name_history
     if history.empty:
         return out
     rows = pd.DataFrame({"row": np.arange(firm.size), "firm": firm, "day": day})
@@ -32,6 +33,37 @@ def _former_name_at(world: World, firm: np.ndarray, day: np.ndarray) -> np.ndarr
     merged = merged.sort_values(["row", "changed_on"]).drop_duplicates("row")
     out[merged["row"].to_numpy()] = merged["former_name"].to_numpy()
     return out
+
+
+def _written_names(
+    parts: naming.NameParts,
+    province: np.ndarray,
+    former: np.ndarray,
+    table: str,
+    regions: Regions,
+    config: SynthConfig,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """How `table` writes these registry firms: (text, variant, credit code filled)."""
+    cfg = config.mentions
+    use_former = (former != None) & (rng.random(province.size) < cfg.former_name_when_before_rename)  # noqa: E711
+    names = list(cfg.variant_rates)
+    rates = np.array([cfg.variant_rates[v] for v in names])
+    drawn = np.array(names, dtype=object)[
+        rng.choice(len(names), province.size, p=rates / rates.sum())
+    ]
+    drawn = np.where(use_former, "former_name", drawn)
+    branch_district = regions.sample(province, rng)
+    district_names = (
+        regions.districts.set_index("code").loc[branch_district, "name"].to_numpy(dtype=object)
+    )
+    rendered = naming.render_variants(parts, drawn, naming.branch_place(district_names), rng)
+    rendered = np.where(use_former, former, rendered)
+    # A name without any character that has a traditional form stays as registered.
+    unchanged = (drawn == "traditional") & (rendered == parts.full())
+    drawn[unchanged] = "exact"
+    filled = rng.random(province.size) < cfg.credit_code_filled.get(table, 0.0)
+    return rendered, drawn, filled
 
 
 def render_mentions(
@@ -45,43 +77,69 @@ def render_mentions(
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(mention text, published credit code or None, true credit code or None, variant)."""
-    cfg = config.mentions
     firm = np.asarray(firm, dtype=np.int64)
     n = firm.size
-    registry = firm >= 0
-    reg_idx = np.flatnonzero(registry)
+    reg_idx = np.flatnonzero(firm >= 0)
     reg_firm = firm[reg_idx]
     text = np.asarray(nil_name, dtype=object).copy()
     variant = np.full(n, "nil", dtype=object)
     true_code = np.full(n, None, dtype=object)
     true_code[reg_idx] = world.codes[reg_firm]
-
-    former = _former_name_at(world, reg_firm, np.asarray(mention_day)[reg_idx])
-    use_former = (former != None) & (rng.random(reg_firm.size) < cfg.former_name_when_before_rename)  # noqa: E711
-    names = list(cfg.variant_rates)
-    rates = np.array([cfg.variant_rates[v] for v in names])
-    drawn = np.array(names, dtype=object)[
-        rng.choice(len(names), reg_firm.size, p=rates / rates.sum())
-    ]
-    drawn = np.where(use_former, "former_name", drawn)
-    province = world.firms["province"].to_numpy()[reg_firm]
-    branch_district = regions.sample(province, rng)
-    district_names = (
-        regions.districts.set_index("code").loc[branch_district, "name"].to_numpy(dtype=object)
+    former = _former_name_at(world.name_history, reg_firm, np.asarray(mention_day)[reg_idx])
+    rendered, drawn, filled = _written_names(
+        world.parts.take(reg_firm),
+        world.firms["province"].to_numpy()[reg_firm],
+        former,
+        table,
+        regions,
+        config,
+        rng,
     )
-    rendered = naming.render_variants(
-        world.parts.take(reg_firm), drawn, naming.branch_place(district_names), rng
-    )
-    rendered = np.where(use_former, former, rendered)
-    # A name without any character that has a traditional form stays as registered.
-    unchanged = (drawn == "traditional") & (rendered == world.firms["name"].to_numpy()[reg_firm])
-    drawn[unchanged] = "exact"
     text[reg_idx] = rendered
     variant[reg_idx] = drawn
     published = np.full(n, None, dtype=object)
-    filled = rng.random(reg_idx.size) < cfg.credit_code_filled.get(table, 0.0)
     published[reg_idx[filled]] = true_code[reg_idx[filled]]
     return text, published, true_code, variant
+
+
+Mentions = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # text, published, code, variant
+
+
+@dataclass(frozen=True)
+class GuestMentions:
+    """Writes the mentions of firms of other provinces (national runs): rows whose guest
+    column holds a guest id (else -1) name that firm, with the usual variants and codes. Its
+    own random stream leaves every other draw of the province as it is."""
+
+    guests: Guests
+    regions: Regions  # districts of every generated province (a guest's branch lies in its own)
+    config: SynthConfig
+    rng: np.random.Generator
+
+    def write_over(
+        self, table: str, guest: np.ndarray, mention_day: np.ndarray, mentions: Mentions
+    ) -> None:
+        """Replace the guest rows of `mentions` (text, published, true code, variant)."""
+        rows = np.flatnonzero(np.asarray(guest) >= 0)
+        if rows.size == 0:
+            return
+        ids = np.asarray(guest, dtype=np.int64)[rows]
+        former = _former_name_at(
+            self.guests.name_history, ids, np.asarray(mention_day, dtype=np.int64)[rows]
+        )
+        rendered, drawn, filled = _written_names(
+            self.guests.parts.take(ids),
+            self.guests.province[ids],
+            former,
+            table,
+            self.regions,
+            self.config,
+            self.rng,
+        )
+        text, published, true_code, variant = mentions
+        code = self.guests.codes[ids].astype(object)
+        text[rows], variant[rows], true_code[rows] = rendered, drawn, code
+        published[rows] = np.where(filled, code, np.array(None, dtype=object))
 
 
 def _drop_by_province(
@@ -96,10 +154,16 @@ def _drop_by_province(
 
 
 def publish(
-    world: World, history: History, regions: Regions, config: SynthConfig, rng: np.random.Generator
+    world: World,
+    history: History,
+    regions: Regions,
+    config: SynthConfig,
+    rng: np.random.Generator,
+    guests: GuestMentions | None = None,
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """The published tables (contract dtypes; mention tables carry _truth_* columns) and the
-    withheld filings (credit_code, fiscal_year, reason)."""
+    withheld filings (credit_code, fiscal_year, reason). With `guests` (national runs), rows
+    whose `guest` / `customer_guest` column names a firm of another province mention it."""
     evaluation = day_number(config.evaluation_date)
     f = world.firms
     codes = world.codes
@@ -214,6 +278,13 @@ def publish(
             config,
             rng,
         )
+        if guests is not None and "guest" in df:
+            guests.write_over(
+                table,
+                df["guest"].to_numpy(),
+                df["mention_day"].to_numpy(),
+                (text, published, true_code, variant),
+            )
         cols = {c: df[c].to_numpy() for c in df.columns}
         cols[name_col], cols[code_col] = text, published
         frame = typed(table, cols)
@@ -235,6 +306,13 @@ def publish(
             config,
             rng,
         )
+        if guests is not None and f"{role}_guest" in sc:
+            guests.write_over(
+                "supply_chain",
+                sc[f"{role}_guest"].to_numpy(),
+                sc["mention_day"].to_numpy(),
+                (text, published, true_code, variant),
+            )
         cols[f"{role}_name"], cols[f"{role}_credit_code"] = text, published
         truth[f"_truth_code:{role}_name"] = true_code
         truth[f"_truth_variant:{role}_name"] = variant

@@ -288,7 +288,13 @@ def _renames(
     name_history = (
         pd.concat(history, ignore_index=True)
         if history
-        else pd.DataFrame({"firm": [], "former_name": [], "changed_on": []})
+        else pd.DataFrame(
+            {
+                "firm": np.array([], dtype=np.int64),
+                "former_name": np.array([], dtype=object),
+                "changed_on": np.array([], dtype=np.int64),
+            }
+        )
     )
     # A rename may be undone by chance (科技 → 技术 → 科技): drop no-op history rows.
     full_now = current.full()

@@ -46,6 +46,22 @@ class World:
         return self.firms["credit_code"].to_numpy()
 
 
+@dataclass(frozen=True)
+class Guests:
+    """Large firms of other provinces that one province's records may name (national runs):
+    what a mention needs to write and resolve them. Position = guest id."""
+
+    codes: np.ndarray
+    parts: NameParts  # current registered name
+    province: np.ndarray  # 2-digit code
+    industry: np.ndarray
+    name_history: pd.DataFrame  # firm (guest id), former_name, changed_on (day number)
+
+    @property
+    def names(self) -> np.ndarray:
+        return self.parts.full()
+
+
 def to_dates(days: np.ndarray | pd.Series) -> np.ndarray:
     """Day numbers → datetime64[us], -1 → NaT."""
     values = np.asarray(days, dtype=np.int64)

@@ -82,12 +82,14 @@ def _csv_field(values: np.ndarray) -> list[str]:
     ]
 
 
-def to_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Write text cells as UTF-8 CSV with a header and \\n line ends."""
+def to_csv(frame: pd.DataFrame, path: Path, append: bool = False) -> None:
+    """Write text cells as UTF-8 CSV with a header and \\n line ends; with `append`, add the
+    rows to the file (no header: national runs write a province at a time)."""
     header = ",".join(_csv_field(np.array(frame.columns, dtype=object)))
     columns = [_csv_field(frame[c].to_numpy(dtype=object)) for c in frame.columns]
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        handle.write(header + "\n")
+    with path.open("a" if append else "w", encoding="utf-8", newline="") as handle:
+        if not append:
+            handle.write(header + "\n")
         if len(frame):
             handle.write("\n".join(map(",".join, zip(*columns, strict=True))))
             handle.write("\n")
@@ -100,14 +102,15 @@ def sort_table(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values(keys, kind="stable", na_position="last").reset_index(drop=True)
 
 
-def write_table(table: str, frame: pd.DataFrame, path: Path) -> None:
+def write_table(table: str, frame: pd.DataFrame, path: Path, append: bool = False) -> None:
     """Write one contract table (without the _truth_ columns)."""
     visible = frame[[c for c in frame.columns if not c.startswith(TRUTH_PREFIX)]]
-    to_csv(_as_text(visible, DECIMALS.get(table, 2)), path)
+    to_csv(_as_text(visible, DECIMALS.get(table, 2)), path, append)
 
 
-def mention_truth(table: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """truth/mentions.csv rows of one sorted table: source, row, column, credit_code, variant."""
+def mention_truth(table: str, frame: pd.DataFrame, first_row: int = 0) -> pd.DataFrame:
+    """truth/mentions.csv rows of one sorted table: source, row, column, credit_code, variant;
+    rows count from `first_row` (the table's rows already written, in a national run)."""
     parts = []
     for column in frame.columns:
         if not column.startswith(TRUTH_PREFIX + "code:"):
@@ -117,7 +120,7 @@ def mention_truth(table: str, frame: pd.DataFrame) -> pd.DataFrame:
             pd.DataFrame(
                 {
                     "source": table,
-                    "row": np.arange(len(frame), dtype=np.int64),
+                    "row": np.arange(first_row, first_row + len(frame), dtype=np.int64),
                     "column": name_column,
                     "credit_code": frame[column].to_numpy(dtype=object),
                     "variant": frame[f"{TRUTH_PREFIX}variant:{name_column}"].to_numpy(dtype=object),
@@ -129,6 +132,6 @@ def mention_truth(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True).sort_values(["row", "column"], kind="stable")
 
 
-def write_plain(frame: pd.DataFrame, path: Path, decimals: int = 4) -> None:
+def write_plain(frame: pd.DataFrame, path: Path, decimals: int = 4, append: bool = False) -> None:
     """Write a truth table (floats with `decimals` places)."""
-    to_csv(_as_text(frame, decimals), path)
+    to_csv(_as_text(frame, decimals), path, append)

@@ -83,10 +83,23 @@ def generate(
             "(default: written).",
         ),
     ] = False,
+    provinces: Annotated[
+        str | None,
+        typer.Option(
+            "--provinces",
+            help="National run: 'all' spreads the firms over the 31 provinces of mainland "
+            "China (codes 11..65) in proportion to their legal units (第四次全国经济普查公报"
+            "第七号 表7-1, docs/national-provinces.md), or a comma list of 2-digit codes "
+            "(e.g. 44,32,33); each province gets at least national.min_firms_per_province "
+            "(configs/synth.yaml) and is built and written one at a time. Default: the few "
+            "provinces of configs/synth.yaml.",
+        ),
+    ] = None,
 ) -> None:
     """Write a synthetic province data set in the source contract, plus DIR/truth/.
 
     World parameters default to configs/synth.yaml (`world:`); truth/world.json records them.
+    With --provinces, a national data set, written province by province.
     """
     from synth import generate as run_generate
     from synth import load_synth_config, with_world
@@ -109,6 +122,13 @@ def generate(
         config = with_world(load_synth_config(), {k: v for k, v in chosen.items() if v is not None})
     except ConfigError as exc:
         raise fail(_option_names(str(exc))) from None
+    if provinces is not None:
+        from synth.national import spread as spread_firms
+
+        try:
+            codes = list(spread_firms(firms, provinces, config.national))
+        except ValueError as exc:
+            raise fail(str(exc)) from None
     with Progress(
         TextColumn("[bold]generate[/] {task.description}"),
         BarColumn(),
@@ -117,14 +137,24 @@ def generate(
         console=console,
         transient=False,
     ) as bar:
-        task = bar.add_task(STAGES[0], total=len(STAGES))
+        if provinces is None:
+            task = bar.add_task(STAGES[0], total=len(STAGES))
 
-        def step(stage: str) -> None:
-            position = STAGES.index(stage) + 1
-            bar.update(task, completed=position, description=STAGES[min(position, len(STAGES) - 1)])
+            def step(stage: str) -> None:
+                position = STAGES.index(stage) + 1
+                description = STAGES[min(position, len(STAGES) - 1)]
+                bar.update(task, completed=position, description=description)
+
+        else:
+            task = bar.add_task("provinces", total=len(codes))
+
+            def step(stage: str) -> None:
+                bar.update(task, advance=1, description=f"province {stage} written")
 
         try:
-            summary = run_generate(firms, seed, out, config=config, progress=step)
+            summary = run_generate(
+                firms, seed, out, config=config, progress=step, provinces=provinces
+            )
         except (ConfigError, ValueError, OSError) as exc:
             raise fail(str(exc)) from exc
     table = Table(title=f"{summary.n_firms:,} firms, seed {summary.seed} → {summary.out_dir}")
@@ -137,6 +167,9 @@ def generate(
     stdout.print(table)
     world = ", ".join(f"{k} {v}" for k, v in summary.world.model_dump().items())
     console.print(f"world: {world}")
+    if summary.provinces:
+        spread = ", ".join(f"{code} {count:,}" for code, count in summary.provinces.items())
+        console.print(f"provinces: {spread}")
     console.print(f"done in {summary.seconds:.1f} s")
 
 

@@ -33,7 +33,7 @@ def test_generate_refuses_too_few_firms(tmp_path: Path) -> None:
 def test_every_option_has_help() -> None:
     result = CliRunner().invoke(_app(), ["--help"])
     assert result.exit_code == 0
-    for option in ("--firms", "--seed", "--out", *WORLD_OPTIONS):
+    for option in ("--firms", "--seed", "--out", "--provinces", *WORLD_OPTIONS):
         assert option in result.output
 
 
@@ -90,5 +90,40 @@ def test_invalid_world_values_are_refused_in_one_line(
     assert isinstance(result.exception, SystemExit)
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and option in lines[0], lines
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "firms.csv").exists()
+
+
+def test_provinces_option_writes_a_national_data_set(tmp_path: Path) -> None:
+    # when generating over two provinces
+    result = CliRunner().invoke(
+        _app(), ["--firms", "200", "--seed", "3", "--out", str(tmp_path), "--provinces", "46,54"]
+    )
+    # then each gets its share, the truth says so, and firms carry their province's code
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "truth" / "world.json").read_text("utf-8"))
+    assert record["national"]["provinces"] == {"46": 100, "54": 100}
+    lines = (tmp_path / "firms.csv").read_text("utf-8").splitlines()[1:]
+    assert sorted({line[2:4] for line in lines}) == ["46", "54"]
+    assert "provinces: 46 100, 54 100" in result.output
+
+
+@pytest.mark.parametrize(
+    ("firms", "provinces", "reason"),
+    [
+        ("300", "71", "71 is no province"),
+        ("300", "44,44", "named twice"),
+        ("150", "46,54", "at least 200 firms"),
+    ],
+)
+def test_wrong_provinces_are_refused_in_one_line(
+    tmp_path: Path, firms: str, provinces: str, reason: str
+) -> None:
+    result = CliRunner().invoke(
+        _app(), ["--firms", firms, "--out", str(tmp_path), "--provinces", provinces]
+    )
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[-1].startswith("error:") and reason in lines[-1], lines
     assert "Traceback" not in result.output
     assert not (tmp_path / "firms.csv").exists()

@@ -66,3 +66,15 @@ def test_world_parameters_are_overridden_and_checked() -> None:
         with pytest.raises(ConfigError, match=re.escape(field)) as refused:
             with_world(config, bad)
         assert "\n" not in str(refused.value)
+
+
+def test_national_section_is_strict(tmp_path: Path) -> None:
+    # the floor cannot go under the smallest world the generator builds
+    path = _write(tmp_path, lambda raw: raw["national"].update({"min_firms_per_province": 50}))
+    with pytest.raises(ConfigError, match="min_firms_per_province"):
+        load_synth_config(path)
+    path = _write(
+        tmp_path, lambda raw: raw["national"]["cross_province"].update({"leader_customer": 1.5})
+    )
+    with pytest.raises(ConfigError, match="leader_customer"):
+        load_synth_config(path)
