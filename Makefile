@@ -59,6 +59,7 @@ bench: setup
 	$(BIN)/python -m bench.bench_matching scale
 	$(BIN)/python -m bench.bench_matching splink
 	$(BIN)/python -m bench.bench_discovery
+	$(BIN)/python -m bench.bench_national
 	$(BIN)/python -m bench.bench_ranking
 	$(BIN)/python -m bench.bench_service
 

@@ -184,12 +184,10 @@ def generate(
 
     clock = time.perf_counter()
     writer = _Writer(Path(out_dir))
-    truth = _truth_tables(truth_world, history, champions, withheld)
-    truth["qualification"] = titles.qualification(
-        truth_world, history, config, evaluate, _rng(seed, 16)
-    ).reset_index(drop=True)
-    truth["watchlist"] = watch_truth
-    writer.add(tables, truth)
+    writer.add(
+        tables,
+        _truth(truth_world, history, champions, withheld, watch_truth, config, evaluate, seed),
+    )
     _write_world(writer.truth_dir / "world.json", n_firms, seed, config)
     timings["write"] = time.perf_counter() - clock
     if progress:
@@ -301,11 +299,16 @@ def _generate_national(
         )
         stages["publish"] = time.perf_counter() - clock
         clock = time.perf_counter()
-        truth = _truth_tables(truth_world, history, champions, withheld)
-        truth["qualification"] = titles.qualification(
-            truth_world, history, province_config, evaluate, _rng(province_seed, 16)
-        ).reset_index(drop=True)
-        truth["watchlist"] = watch_truth
+        truth = _truth(
+            truth_world,
+            history,
+            champions,
+            withheld,
+            watch_truth,
+            province_config,
+            evaluate,
+            province_seed,
+        )
         writer.add(tables, truth)
         stages["write"] = time.perf_counter() - clock
         for stage, seconds in stages.items():
@@ -354,6 +357,25 @@ def _write_world(
     if national_run is not None:
         record["national"] = dict(national_run)
     path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _truth(
+    truth_world: World,
+    history: titles.History,
+    champions: pd.DataFrame,
+    withheld: pd.DataFrame,
+    watch_truth: pd.DataFrame,
+    config: SynthConfig,
+    evaluate: titles.Evaluator,
+    seed: Seed,
+) -> dict[str, pd.DataFrame]:
+    """The truth tables of a world: its history, who would qualify, and the watch events."""
+    truth = _truth_tables(truth_world, history, champions, withheld)
+    truth["qualification"] = titles.qualification(
+        truth_world, history, config, evaluate, _rng(seed, 16)
+    ).reset_index(drop=True)
+    truth["watchlist"] = watch_truth
+    return truth
 
 
 def _truth_tables(

@@ -56,3 +56,21 @@ def test_a_20k_run_publishes_the_bytes_it_published_before(world: World, tmp_pat
     assert sorted(published) == sorted(golden)
     changed = sorted(path for path in golden if published[path] != golden[path])
     assert changed == []
+
+
+def test_the_national_bench_runs_the_command_on_a_cluster_of_two_workers(
+    world: World, tmp_path: Path
+) -> None:
+    from bench.bench_national import WORKERS, run_on_cluster, table
+
+    # given the flow's small world, run by the bench against its local cluster
+    run = run_on_cluster(world.data, tmp_path / "runs", command_env(world, world.home), FLOW_FIRMS)
+    # then every stage is timed, both workers were sampled and none was lost
+    assert list(run.seconds) == list(STAGES)
+    assert len(run.worker_peak_mib) == WORKERS
+    assert min(run.worker_peak_mib) > 0 and run.command_peak_mib > 0
+    assert run.workers_lost == 0
+    # and the largest partition is one province's firms, not the nation's
+    assert run.provinces > 1
+    assert 0 < run.largest_firms < FLOW_FIRMS
+    assert table([run], "check").row_count > 0
