@@ -191,7 +191,7 @@ def partition(paths: RunPaths, as_of: dt.date, features_path: Path) -> list[str]
     from features.point_in_time import point_in_time
     from features.sources import SourceData, read_saved_sources, save_sources
     from features.unsettled import pending_mentions
-    from models.partitions import province_shares
+    from models.partitions import Provinces
     from models.ranking import round_of
     from models.ranking_config import load_model_config
 
@@ -203,14 +203,17 @@ def partition(paths: RunPaths, as_of: dt.date, features_path: Path) -> list[str]
     queue = pd.read_parquet(paths.work / "match_review.parquet")
     pending = pending_mentions(live, queue)
     del queue
-    provinces = []
-    for share in province_shares(live, pending, pd.read_parquet(features_path)):
+    provinces = Provinces(live.tables["firms"])
+    for share in provinces.shares(live, pending):
         folder = paths.share(share.province)
         save_sources(SourceData(tables=share.sources.tables), folder / "sources")
         save_sources(SourceData(tables=share.pending.tables), folder / "pending")
-        share.features.to_parquet(folder / "features.parquet")
-        provinces.append(share.province)
-    return provinces
+        del share
+    del live, pending
+    release_memory()  # the sources gone before the features come (issue 25)
+    for province, rows in provinces.feature_shares(pd.read_parquet(features_path)):
+        rows.to_parquet(paths.share(province) / "features.parquet")
+    return provinces.codes
 
 
 @task

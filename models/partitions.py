@@ -4,6 +4,7 @@ A province's share is what its criteria, scores and lists read: the rows that co
 firms (features.sources.subset_sources: mentions by their attributed codes, so a supply relation
 between two provinces is in both shares), the pending mentions that name one of its firms as a
 candidate, the rights those pending holder mentions name, and its firms' features.
+`Provinces(live firms)` finds the provinces and cuts the shares.
 """
 
 from __future__ import annotations
@@ -25,27 +26,27 @@ class ProvinceShare:
     province: str
     sources: SourceData
     pending: SourceData
-    features: pd.DataFrame
 
 
-class _Homes:
-    """The province (its number in `provinces`, -1 for none) of the firm a credit code names,
-    looked up once per code column rather than once per province (issue 25)."""
+class Provinces:
+    """The provinces a run's firms are at home in (code order), and the province of the firm
+    any credit code names, looked up once per code column rather than once per province."""
 
     def __init__(self, firms: pd.DataFrame) -> None:
         homes = home_province(firms)
-        self.provinces = sorted(set(homes.unique()) - {NO_PROVINCE})
-        numbers = pd.Categorical(homes, categories=self.provinces).codes  # -1: no province
+        self.codes: list[str] = sorted(set(homes.unique()) - {NO_PROVINCE})
+        numbers = pd.Categorical(homes, categories=self.codes).codes  # -1: no province
         # the last entry answers for a code that names no firm
         self._numbers = np.append(numbers.astype(np.int32), np.int32(-1))
-        self._codes = firms["credit_code"]
+        self._firm_codes = firms["credit_code"]
 
     def of(self, codes: pd.Series) -> np.ndarray:
+        """The number (position in `codes`) of each code's province, -1 for none."""
         return self.of_columns([codes])[0]
 
     def of_columns(self, columns: list[pd.Series]) -> list[np.ndarray]:
         """The province of each code of each column: one lookup for them all."""
-        return [self._numbers[found] for found in index_in_columns(columns, self._codes)]
+        return [self._numbers[found] for found in index_in_columns(columns, self._firm_codes)]
 
     def of_rows(self, data: SourceData) -> dict[tuple[str, str], np.ndarray]:
         """(table, code column) → the province of each row's code, for subset_sources."""
@@ -57,23 +58,25 @@ class _Homes:
         found = self.of_columns([data.tables[table][column] for table, column in keys])
         return dict(zip(keys, found, strict=True))
 
+    def shares(self, live: SourceData, pending: SourceData) -> Iterator[ProvinceShare]:
+        """Each province's share of `live` (the data as it stood on as_of, read live; its firms
+        are the ones these provinces were found in) and of the pending mentions
+        (features.unsettled.pending_mentions over `live`), one province at a time."""
+        live_rows, pending_rows = self.of_rows(live), self.of_rows(pending)
+        for number, province in enumerate(self.codes):
+            own_pending = subset_sources(pending, partial(_is_home, pending_rows, number))
+            # the rights pending holder mentions name, so the doubt they raise is judged right
+            own = subset_sources(
+                live, partial(_is_home, live_rows, number), rights_of=own_pending.get("ip_holders")
+            )
+            yield ProvinceShare(province, own, own_pending)
 
-def province_shares(
-    live: SourceData, pending: SourceData, features: pd.DataFrame
-) -> Iterator[ProvinceShare]:
-    """Each province's share of `live` (the data as it stood on as_of, read live), of the
-    pending mentions (features.unsettled.pending_mentions over `live`) and of the features
-    (indexed by credit code), one province at a time."""
-    homes = _Homes(live.tables["firms"])
-    live_rows, pending_rows = homes.of_rows(live), homes.of_rows(pending)
-    feature_homes = homes.of(features.index.to_series())
-    for number, province in enumerate(homes.provinces):
-        own_pending = subset_sources(pending, partial(_is_home, pending_rows, number))
-        # the rights pending holder mentions name, so the doubt they raise is judged on the right
-        own = subset_sources(
-            live, partial(_is_home, live_rows, number), rights_of=own_pending.get("ip_holders")
-        )
-        yield ProvinceShare(province, own, own_pending, features[feature_homes == number])
+    def feature_shares(self, features: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
+        """Each province's rows of `features` (indexed by credit code): cut apart from the
+        sources, so that a run never holds both at once (issue 25)."""
+        homes = self.of(features.index.to_series())
+        for number, province in enumerate(self.codes):
+            yield province, features[homes == number]
 
 
 def _is_home(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from features.sources import SourceData
-from models.partitions import province_shares
+from models.partitions import Provinces
 
 
 def text(*values: str | None) -> pd.Series:
@@ -53,7 +53,9 @@ def test_each_province_gets_the_rows_of_its_firms_and_of_the_mentions_naming_the
     )
     features = pd.DataFrame({"score": [1.0, 2.0, 3.0, 4.0]}, index=text("J1", "N1", "G2", "G1"))
     # when
-    shares = {share.province: share for share in province_shares(live, pending, features)}
+    provinces = Provinces(firms)
+    shares = {share.province: share for share in provinces.shares(live, pending)}
+    features_of = dict(provinces.feature_shares(features))
     # then: provinces in code order, the firm without a region in none
     assert list(shares) == ["32", "44"]
     guangdong, jiangsu = shares["44"], shares["32"]
@@ -69,5 +71,6 @@ def test_each_province_gets_the_rows_of_its_firms_and_of_the_mentions_naming_the
     assert guangdong.sources.tables["ip_rights"]["ip_id"].tolist() == ["P1", "P3"]
     assert jiangsu.sources.tables["ip_rights"]["ip_id"].tolist() == ["P2", "P3"]
     assert guangdong.sources.tables["chain_nodes"].equals(chain)
-    assert guangdong.features.index.tolist() == ["G2", "G1"]
-    assert jiangsu.features["score"].tolist() == [1.0]
+    assert list(features_of) == ["32", "44"]
+    assert features_of["44"].index.tolist() == ["G2", "G1"]
+    assert features_of["32"]["score"].tolist() == [1.0]
