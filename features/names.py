@@ -36,6 +36,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from features.sources import arrow_text
+
 ADMIN_DIVISIONS_CSV = Path(__file__).resolve().parent / "data" / "admin_divisions.csv"
 
 MIN_CORE_LENGTH = 2
@@ -775,7 +777,7 @@ def normalize_names(names: pd.Series | Sequence[str | None]) -> pd.DataFrame:
     series = names if isinstance(names, pd.Series) else pd.Series(list(names), dtype="str")
     series = series.astype("str")
     position, distinct = pd.factorize(series)
-    raw = _arrow_strings(distinct.array)
+    raw = arrow_text(pd.Series(distinct)).combine_chunks().cast(pa.string())
     if len(raw) > PARALLEL_CHUNK:
         chunks = [raw.slice(i, PARALLEL_CHUNK) for i in range(0, len(raw), PARALLEL_CHUNK)]
         region_vocabulary(), _traditional_pattern()  # build the caches before the threads
@@ -795,14 +797,6 @@ def normalize_names(names: pd.Series | Sequence[str | None]) -> pd.DataFrame:
     result.index = series.index
     result["is_branch"] = result["is_branch"].astype(bool)
     return result
-
-
-def _arrow_strings(values: object) -> pa.Array:
-    """Arrow text of a pandas `str` array as it is stored (no Python strings on the way)."""
-    arrow = pa.array(values)
-    if isinstance(arrow, pa.ChunkedArray):
-        arrow = arrow.combine_chunks()
-    return arrow.cast(pa.string())
 
 
 @dataclass(frozen=True)
