@@ -172,12 +172,15 @@ def prefect_server(env: dict[str, str]) -> Iterator[dict[str, str]]:
         server.wait(timeout=60)
 
 
-def ensure_data(firms: int, env: dict[str, str]) -> Path:
-    data = OUT / f"gen-{firms}-{SEED}"
+def ensure_data(firms: int, env: dict[str, str], provinces: str | None = None) -> Path:
+    """The bench's data set of `firms` firms (generated once): the configured provinces, or
+    `provinces` (`"all"`: the nation, synth's `provinces=`)."""
+    data = OUT / (f"gen-{firms}-{SEED}" if provinces is None else f"national-{firms}-{SEED}")
     if not (data / "firms.csv").exists():
-        print(f"generating {firms:,} firms …", flush=True)
+        print(f"generating {firms:,} firms ({provinces or 'configured'} provinces) …", flush=True)
         code = (
-            f"import synth, pathlib; synth.generate({firms}, {SEED}, pathlib.Path({str(data)!r}))"
+            f"import synth, pathlib; synth.generate({firms}, {SEED}, "
+            f"pathlib.Path({str(data)!r}), provinces={provinces!r})"
         )
         subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, check=True)
     return data

@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -39,9 +38,9 @@ from bench.bench_discovery import (
     OUT,
     ROOT,
     SAMPLE_SECONDS,
-    SEED,
     discover_command,
     ensure_champion,
+    ensure_data,
     measure,
     rss_bytes,
     stage_bounds,
@@ -66,18 +65,6 @@ class NationalRun:
     provinces: int
     workers_lost: int
     identical: bool | None  # the default runner's files, compared at the first size
-
-
-def ensure_national_data(firms: int, env: dict[str, str]) -> Path:
-    data = OUT / f"national-{firms}-{SEED}"
-    if not (data / "firms.csv").exists():
-        print(f"generating {firms:,} firms over the 31 provinces …", flush=True)
-        code = (
-            f"import synth, pathlib; "
-            f"synth.generate({firms}, {SEED}, pathlib.Path({str(data)!r}), provinces='all')"
-        )
-        subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, check=True)
-    return data
 
 
 def run_on_cluster(data: Path, runs: Path, env: dict[str, str], firms: int) -> NationalRun:
@@ -219,7 +206,7 @@ def main() -> None:
     ensure_champion(env)
     results = []
     for position, firms in enumerate(arguments.firms):
-        data = ensure_national_data(firms, env)
+        data = ensure_data(firms, env, provinces="all")
         result = run_on_cluster(data, arguments.home / "national-runs", env, firms)
         if position == 0:
             dask_run = (arguments.home / "national-runs" / "latest").resolve()
