@@ -9,6 +9,7 @@ Bad input ends with a one-line reason and a non-zero exit, never a traceback
 from __future__ import annotations
 
 import enum
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -136,6 +137,7 @@ def discover(
     from zjtx.cli_criteria import evaluation_date
 
     day = evaluation_date(as_of)  # 第三十一条: refused before Prefect starts
+    check_dask_options(runner, dask_address)
     with reported_errors():
         preflight(data)
         check_prefect_server()
@@ -158,6 +160,24 @@ def discover(
         stdout.print(f"published {final}")
         stdout.print(f"invitation lists: {final / 'invitations'}")
         stdout.print(ordering_line(final), highlight=False)
+
+
+def check_dask_options(runner: Runner, dask_address: str | None) -> None:
+    """`--dask-address` only with `--runner dask` (never a silently local run); without a
+    shared Prefect server, remote workers would report their task runs to servers of their
+    own: said before the run starts."""
+    if dask_address is None:
+        return
+    if runner is not Runner.dask:
+        raise fail("--dask-address needs --runner dask")
+    if not os.environ.get("PREFECT_API_URL", "").strip():
+        console.print(
+            "[yellow]warning:[/] PREFECT_API_URL is not set: workers on other hosts report "
+            "their task runs to temporary Prefect servers of their own; set it to a server "
+            "every host reaches (README, Scale-out)",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def ordering_line(run: Path) -> str:
@@ -214,6 +234,7 @@ def serve(
     """
     from features.sources import preflight
 
+    check_dask_options(runner, dask_address)
     with reported_errors():
         preflight(data)
         check_prefect_server()

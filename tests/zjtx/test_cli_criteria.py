@@ -151,3 +151,43 @@ def test_criteria_evaluates_refused_rows_and_pending_mentions(tmp_path: Path) ->
     lists = mine[mine["criterion"] == "art11_credit_lists"].iloc[0]
     assert lists["verdict"] == "unknown" and "第0行被拒收" in lists["evidence"]
     assert mine.loc[mine["criterion"] == "outcome", "verdict"].tolist() == ["to_verify"]
+
+
+def test_a_dask_address_without_the_dask_runner_is_refused_before_prefect_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flows.discovery
+    from zjtx.cli import app as zjtx_app
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the flow must not start")
+
+    monkeypatch.setattr(flows.discovery, "discovery_with_runner", never)
+    data = _write(tmp_path)
+    arguments = ["discover", "--data", str(data), "--as-of", "2026-06-30"]
+    result = runner.invoke(zjtx_app, [*arguments, "--dask-address", "tcp://10.0.0.5:8786"])
+    assert result.exit_code == 2, result.output
+    assert "--dask-address needs --runner dask" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_dask_address_without_a_shared_prefect_server_is_warned_of(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flows.discovery
+    from zjtx.cli import app as zjtx_app
+
+    calls: list[tuple[object, ...]] = []
+
+    def started(*args: object, **kwargs: object) -> None:
+        calls.append(args)
+        raise RuntimeError("stopped here: the flow would start")
+
+    monkeypatch.setattr(flows.discovery, "discovery_with_runner", started)
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    data = _write(tmp_path)
+    arguments = ["discover", "--data", str(data), "--as-of", "2026-06-30", "--runner", "dask"]
+    result = runner.invoke(zjtx_app, [*arguments, "--dask-address", "tcp://10.0.0.5:8786"])
+    # the run still starts (one host is a real setup), after the warning
+    assert calls == [("dask", "tcp://10.0.0.5:8786")]
+    assert "PREFECT_API_URL is not set" in result.output
