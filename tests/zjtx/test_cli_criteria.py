@@ -87,16 +87,22 @@ def test_criteria_refuses_a_date_before_the_measures_took_effect(
         assert not out.exists()
 
 
-def test_discover_refuses_a_date_before_the_measures_before_prefect_starts(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def flow_never_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flow command that got as far as starting its flow fails the test."""
     import flows.discovery
-    from zjtx.cli import app as zjtx_app
 
     def never(*args: object, **kwargs: object) -> None:
         raise AssertionError("the flow must not start")
 
     monkeypatch.setattr(flows.discovery, "discovery_with_runner", never)
+
+
+def test_discover_refuses_a_date_before_the_measures_before_prefect_starts(
+    tmp_path: Path, flow_never_starts: None
+) -> None:
+    from zjtx.cli import app as zjtx_app
+
     data = _write(tmp_path)
     result = runner.invoke(zjtx_app, ["discover", "--data", str(data), "--as-of", "2025-06-30"])
     assert result.exit_code == 2, result.output
@@ -106,17 +112,12 @@ def test_discover_refuses_a_date_before_the_measures_before_prefect_starts(
 
 @pytest.mark.parametrize("command", ["discover", "train"])
 def test_a_flow_command_refuses_a_prefect_server_that_does_not_answer(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flow_never_starts: None, command: str
 ) -> None:
     import socket
 
-    import flows.discovery
     from zjtx.cli import app as zjtx_app
 
-    def never(*args: object, **kwargs: object) -> None:
-        raise AssertionError("the flow must not start")
-
-    monkeypatch.setattr(flows.discovery, "discovery_with_runner", never)
     with socket.socket() as closed:  # a port nothing listens on
         closed.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{closed.getsockname()[1]}/api"
@@ -154,15 +155,10 @@ def test_criteria_evaluates_refused_rows_and_pending_mentions(tmp_path: Path) ->
 
 
 def test_a_dask_address_without_the_dask_runner_is_refused_before_prefect_starts(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, flow_never_starts: None
 ) -> None:
-    import flows.discovery
     from zjtx.cli import app as zjtx_app
 
-    def never(*args: object, **kwargs: object) -> None:
-        raise AssertionError("the flow must not start")
-
-    monkeypatch.setattr(flows.discovery, "discovery_with_runner", never)
     data = _write(tmp_path)
     arguments = ["discover", "--data", str(data), "--as-of", "2026-06-30"]
     result = runner.invoke(zjtx_app, [*arguments, "--dask-address", "tcp://10.0.0.5:8786"])
