@@ -25,7 +25,7 @@ import os
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from unittest.mock import patch
 
@@ -212,7 +212,7 @@ def main() -> None:
             dask_run = (arguments.home / "national-runs" / "latest").resolve()
             default = measure(data, arguments.home / "national-default", env, firms)
             identical = same_published_files(dask_run, default.run)
-            result = NationalRun(**{**result.__dict__, "identical": identical})
+            result = replace(result, identical=identical)
         print(
             f"{firms:>9,} firms: {result.total_seconds:.1f} s, workers "
             f"{' / '.join(f'{p:,.0f}' for p in result.worker_peak_mib)} MiB",

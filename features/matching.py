@@ -342,8 +342,10 @@ def collect_mentions(data: SourceData) -> pd.DataFrame:
     `row` is the table's index: the 0-based data-row number in the source file(s) (the loader
     keeps it, gaps where rows were refused), so a mention can be found in the file.
     """
-    columns: dict[str, list[pa.Array]] = {c: [] for c in ("source", "column", "raw_name")}
-    columns["given_code"], rows = [], []
+    columns: dict[str, list[pa.Array]] = {
+        name: [] for name in ("source", "column", "raw_name", "given_code")
+    }
+    rows: list[np.ndarray] = []
     for table, pairs in MENTION_COLUMNS.items():
         frame = data.get(table)
         if frame is None:
@@ -366,15 +368,9 @@ def collect_mentions(data: SourceData) -> pd.DataFrame:
         name: pa.chunked_array(chunks, pa.large_string()).to_pandas()
         for name, chunks in columns.items()
     }
-    return pd.DataFrame(
-        {
-            "source": text["source"],
-            "row": np.concatenate(rows),
-            "column": text["column"],
-            "raw_name": text["raw_name"],
-            "given_code": text["given_code"],
-        }
-    )
+    return pd.DataFrame({**text, "row": np.concatenate(rows)})[
+        ["source", "row", "column", "raw_name", "given_code"]
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
