@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import date
 
-import networkx as nx
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from features.feature_config import FeatureConfig
 from features.sources import SourceData
@@ -33,6 +33,12 @@ SUPPLY_FEATURES = (
 # domain_level values (the 2022 table's main-product domain line, see configs/model.yaml)
 DOMAIN_NONE, DOMAIN_FOUNDATION_OR_LEADER, DOMAIN_KEY_LINK = 0.0, 1.0, 2.0
 _NAME_PREFIX = "name:"
+# networkx's pagerank defaults: the ranks published before issue 26 came from nx.pagerank.
+PAGERANK_MAX_ITERATIONS, PAGERANK_TOLERANCE = 100, 1.0e-6
+
+
+class PageRankNotConverged(RuntimeError):
+    """The supply PageRank did not settle within PAGERANK_MAX_ITERATIONS."""
 
 
 def supply_window(data: SourceData, as_of: date, config: FeatureConfig) -> pd.DataFrame:
@@ -110,39 +116,52 @@ def build_supply_features(
         return result
 
     leaders = chain_leaders(supply, config, firm_revenue)
-    by_supplier = supply.groupby("supplier")
-    result["customer_count"] = _on_firms(by_supplier["customer"].nunique(), firms, 0.0)
-    result["supplier_count"] = _on_firms(
-        supply.groupby("customer")["supplier"].nunique(), firms, 0.0
+    # Parties as integer codes in the order of their ids (PageRank's node order follows it):
+    # the groupbys hash small integers, and each firm finds its party once.
+    party_code, parties = pd.factorize(
+        pd.concat([supply["supplier"], supply["customer"]]), sort=True
     )
-    result["supply_sales"] = _on_firms(by_supplier["amount"].sum(), firms, 0.0)
-    to_leaders = supply[supply["customer"].isin(leaders)]
+    links = supply.assign(supplier=party_code[: len(supply)], customer=party_code[len(supply) :])
+    firm_party = parties.get_indexer(firms)  # -1: the firm is in no supply row
+    by_supplier = links.groupby("supplier")
+    result["customer_count"] = _on_firms(by_supplier["customer"].nunique(), firm_party, 0.0)
+    result["supplier_count"] = _on_firms(
+        links.groupby("customer")["supplier"].nunique(), firm_party, 0.0
+    )
+    result["supply_sales"] = _on_firms(by_supplier["amount"].sum(), firm_party, 0.0)
+    to_leaders = links[supply["customer"].isin(leaders).to_numpy()]
     result["sales_to_chain_leaders"] = _on_firms(
-        to_leaders.groupby("supplier")["amount"].sum(), firms, 0.0
+        to_leaders.groupby("supplier")["amount"].sum(), firm_party, 0.0
     )
     result["chain_leader_customers"] = _on_firms(
-        to_leaders.groupby("supplier")["customer"].nunique(), firms, 0.0
+        to_leaders.groupby("supplier")["customer"].nunique(), firm_party, 0.0
     )
-    result["supply_pagerank"] = _on_firms(_pagerank(supply, config), firms, 0.0)
+    result["supply_pagerank"] = _on_firms(
+        _supply_pagerank(links, config.pagerank_alpha), firm_party, 0.0
+    )
 
     # Substitutability: other suppliers of the same node to the same customer.
-    per_link = supply.drop_duplicates(["supplier", "customer", "chain", "node"])
+    per_link = links.drop_duplicates(["supplier", "customer", "chain", "node"])
     suppliers_of_link = per_link.groupby(["customer", "chain", "node"])["supplier"].transform(
         "nunique"
     )
     per_link = per_link.assign(substitutes=suppliers_of_link - 1)
     per_link = per_link.assign(sole_source=(per_link["substitutes"] == 0).astype("float64"))
     grouped = per_link.groupby("supplier")
-    result["substitute_suppliers_mean"] = _on_firms(grouped["substitutes"].mean(), firms, np.nan)
-    result["sole_source_share"] = _on_firms(grouped["sole_source"].mean(), firms, np.nan)
+    result["substitute_suppliers_mean"] = _on_firms(
+        grouped["substitutes"].mean(), firm_party, np.nan
+    )
+    result["sole_source_share"] = _on_firms(grouped["sole_source"].mean(), firm_party, np.nan)
 
     nodes = data.get("chain_nodes")
     if nodes is not None:
         supplied = per_link.merge(nodes, on=["chain", "node"], how="left")
         key = supplied[supplied["is_key_link"].fillna(False).astype(bool)]
         foundation = supplied[supplied["category"].isin(config.six_foundation_categories)]
-        result["key_link_nodes_supplied"] = _on_firms(_distinct_nodes(key), firms, 0.0)
-        result["six_foundation_nodes_supplied"] = _on_firms(_distinct_nodes(foundation), firms, 0.0)
+        result["key_link_nodes_supplied"] = _on_firms(_distinct_nodes(key), firm_party, 0.0)
+        result["six_foundation_nodes_supplied"] = _on_firms(
+            _distinct_nodes(foundation), firm_party, 0.0
+        )
     # 2022 table, main-product domain: key link 5 points; 六基 or serving chain leaders 3.
     foundation_or_leader = (result["six_foundation_nodes_supplied"].fillna(0) > 0) | (
         result["chain_leader_customers"] > 0
@@ -156,17 +175,47 @@ def _distinct_nodes(links: pd.DataFrame) -> pd.Series:
     return links.drop_duplicates(["supplier", "chain", "node"]).groupby("supplier").size()
 
 
-def _pagerank(supply: pd.DataFrame, config: FeatureConfig) -> pd.Series:
+def _supply_pagerank(links: pd.DataFrame, alpha: float) -> pd.Series:
     """PageRank with edges customer → supplier weighted by amount: a supplier that important
-    buyers depend on ranks high. Scaled so the average party scores 1."""
-    edges = supply.groupby(["customer", "supplier"], as_index=False)["amount"].sum()
-    graph = nx.DiGraph()
-    graph.add_weighted_edges_from(edges.itertuples(index=False, name=None), weight="amount")
-    if graph.number_of_nodes() == 0:
-        return pd.Series(dtype="float64")
-    ranks = nx.pagerank(graph, alpha=config.pagerank_alpha, weight="amount")
-    return pd.Series(ranks, dtype="float64") * graph.number_of_nodes()
+    buyers depend on ranks high. By party code, scaled so the average party scores 1."""
+    edges = links.groupby(["customer", "supplier"], as_index=False)["amount"].sum()
+    # Vertices numbered as networkx numbered the graph of these edges: each edge's customer,
+    # then its supplier, in order of first appearance.
+    vertex, party = pd.factorize(edges[["customer", "supplier"]].to_numpy().ravel())
+    ranks = pagerank(vertex[0::2], vertex[1::2], edges["amount"].to_numpy(), alpha)
+    return pd.Series(ranks * len(party), index=party)
 
 
-def _on_firms(values: pd.Series, firms: pd.Index, fill: float) -> np.ndarray:
-    return values.reindex(firms).astype("float64").fillna(fill).to_numpy()
+def pagerank(
+    source: np.ndarray, target: np.ndarray, weight: np.ndarray, alpha: float
+) -> np.ndarray:
+    """PageRank of vertices 0..n-1 over distinct weighted edges source → target, bit for bit
+    networkx 3's `nx.pagerank(graph, alpha, weight=...)` where vertex i is the graph's i-th
+    node: networkx's `_pagerank_scipy`, same matrix, operations and order of summation."""
+    n = int(max(source.max(), target.max())) + 1
+    matrix = sparse.coo_array((weight, (source, target)), shape=(n, n), dtype=float).tocsr()
+    scale = matrix.sum(axis=1)  # each row divided by its total weight
+    scale[scale != 0] = 1.0 / scale[scale != 0]
+    matrix = sparse.dia_array((scale.T, 0), shape=matrix.shape).tocsr() @ matrix
+    dangling = np.where(scale == 0)[0]  # no outgoing weight: its rank spreads evenly
+    uniform = np.repeat(1.0 / n, n)
+    ranks = uniform
+    for _ in range(PAGERANK_MAX_ITERATIONS):
+        last = ranks
+        # Summed in order, as networkx's Python sum (3.11): numpy's pairwise sum may differ
+        # in the last bit; a cumulative sum adds in order at numpy's speed.
+        spread = _sum_in_order(ranks[dangling]) * uniform
+        ranks = alpha * (ranks @ matrix + spread) + (1 - alpha) * uniform
+        if np.absolute(ranks - last).sum() < n * PAGERANK_TOLERANCE:
+            return ranks
+    raise PageRankNotConverged(
+        f"supply PageRank did not converge in {PAGERANK_MAX_ITERATIONS} iterations"
+    )
+
+
+def _sum_in_order(values: np.ndarray) -> float:
+    return float(np.cumsum(values)[-1]) if len(values) else 0.0
+
+
+def _on_firms(by_party: pd.Series, firm_party: np.ndarray, fill: float) -> np.ndarray:
+    return by_party.reindex(firm_party).astype("float64").fillna(fill).to_numpy()
