@@ -445,29 +445,33 @@ def _decode(data: bytes, path: Path) -> str:
 def _coerce(raw: pd.Series, kind: str) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Convert string cells to the kind's type; returns (values, bad mask, reason per row)."""
     text = raw.astype("str")
-    present = text.notna() & (text.str.strip() != "")
-    text = text.where(present)
+    stripped = text.str.strip()
+    present = text.notna() & (stripped != "")
+    text, stripped = text.where(present), stripped.where(present)
     reason = pd.Series("", index=raw.index, dtype="str")
-    field_count = text.str.startswith(_FIELD_COUNT_MARK, na=False)
-    nul = text.str.contains("\x00", regex=False, na=False) & ~field_count
+    if _may_hold_nul(text):  # a byte search first: the cell checks only where one is
+        field_count = text.str.startswith(_FIELD_COUNT_MARK, na=False)
+        nul = text.str.contains("\x00", regex=False, na=False) & ~field_count
+    else:
+        field_count = nul = pd.Series(False, index=raw.index)
     values: pd.Series
     if kind in ("text", "name"):
-        values = text.str.strip()
+        values = stripped
         bad = pd.Series(False, index=raw.index)
     elif kind == "code":
         # Full-width characters and lower case are formatting, not a different code: normalise
         # (ASCII text is its own NFKC form: only the other cells go through Python).
-        values = text.str.strip()
+        values = stripped
         wide = ~values.str.isascii().fillna(True).astype(bool)
         if wide.any():
             values = values.mask(wide, values[wide].str.normalize("NFKC").str.strip())
         values = values.str.upper()
         bad = pd.Series(False, index=raw.index)
     elif kind == "enum":
-        values = text.str.strip().str.lower()
+        values = stripped.str.lower()
         bad = pd.Series(False, index=raw.index)
     elif kind in ("int", "float"):
-        numbers = _numbers(text.str.strip())
+        numbers = _numbers(stripped)
         finite = np.isfinite(numbers.astype("float64"))
         bad = present & ~finite
         reason[bad] = "not a number"
@@ -479,14 +483,13 @@ def _coerce(raw: pd.Series, kind: str) -> tuple[pd.Series, pd.Series, pd.Series]
         else:
             values = numbers.where(~bad).astype("float64")
     elif kind == "date":
-        stripped = text.str.strip()
         values = pd.to_datetime(stripped, format="%Y-%m-%d", errors="coerce")
         bad = present & values.isna()
         iso_shaped = stripped.str.fullmatch(r"\d{4}-\d{2}-\d{2}", na=False)
         reason[bad & iso_shaped] = "impossible date"
         reason[bad & ~iso_shaped] = "unparseable date (expected YYYY-MM-DD)"
     elif kind == "bool":
-        lowered = text.str.strip().str.lower()
+        lowered = stripped.str.lower()
         values = lowered.map(_BOOLEAN_SPELLINGS).astype("boolean")
         bad = present & values.isna()
         reason[bad] = "not a boolean (true/false, 1/0, 是/否)"
@@ -496,6 +499,25 @@ def _coerce(raw: pd.Series, kind: str) -> tuple[pd.Series, pd.Series, pd.Series]
     reason[field_count] = "wrong number of fields in this row"
     bad = (bad | nul | field_count).fillna(False).astype(bool)
     return values.where(~bad), bad, reason
+
+
+def _may_hold_nul(text: pd.Series) -> bool:
+    """Whether a NUL character may be in some cell of a text column: False only when the bytes
+    of its Arrow buffers hold none (a text column of another storage: True)."""
+    try:
+        array = pa_arrow.array(text.array)
+    except (pa_arrow.ArrowInvalid, pa_arrow.ArrowTypeError):
+        return True
+    chunks = array.chunks if isinstance(array, pa_arrow.ChunkedArray) else [array]
+    for chunk in chunks:
+        if not pa_arrow.types.is_string(chunk.type) and not pa_arrow.types.is_large_string(
+            chunk.type
+        ):
+            return True
+        data = chunk.buffers()[2]
+        if data is not None and not np.frombuffer(data, dtype=np.uint8).all():
+            return True
+    return False
 
 
 def _numbers(text: pd.Series) -> pd.Series:
