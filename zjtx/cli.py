@@ -25,6 +25,7 @@ from zjtx.console import (
     fail,
     reported_errors,
     stdout,
+    temporary_server_in_background,
 )
 from zjtx.settings import apply_offline_env
 
@@ -141,6 +142,7 @@ def discover(
     with reported_errors():
         preflight(data)
         check_prefect_server()
+        server_ready = temporary_server_in_background()
         from models.registry import has_champion
 
         # Checked before Prefect starts: a first week without a trained model still gets lists.
@@ -151,6 +153,7 @@ def discover(
             )
         from flows.discovery import ProvincesFailed, discovery_with_runner
 
+        server_ready()
         try:
             final: Path = discovery_with_runner(runner.value, dask_address)(
                 data_dir=data, as_of=day, runs_dir=out

@@ -15,7 +15,13 @@ import typer
 from rich.table import Table
 
 from models.ranking_config import ModelConfig
-from zjtx.console import check_prefect_server, parse_as_of, reported_errors, stdout
+from zjtx.console import (
+    check_prefect_server,
+    parse_as_of,
+    reported_errors,
+    stdout,
+    temporary_server_in_background,
+)
 
 HIDDEN_CHAMPIONS = Path("truth") / "hidden_champions.csv"
 QUALIFICATION = Path("truth") / "qualification.csv"
@@ -61,11 +67,13 @@ def train(
 
         preflight(data)
         check_prefect_server()
+        server_ready = temporary_server_in_background()
         config = load_model_config(config_path)
         truth = data / HIDDEN_CHAMPIONS
         qualification = data / QUALIFICATION
         from flows.training import training
 
+        server_ready()
         logged = training(
             data_dir=data,
             config_path=config_path,

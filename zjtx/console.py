@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -51,6 +52,37 @@ def check_prefect_server() -> None:
             f"the Prefect server in PREFECT_API_URL ({url}) does not answer{detail}: start it "
             "(`prefect server start`) or unset PREFECT_API_URL to run on a temporary local server"
         )
+
+
+def temporary_server_in_background() -> Callable[[], None]:
+    """Without a server in PREFECT_API_URL, start the temporary local server Prefect would start
+    at the flow's first call, now, while the command loads (issue 25: its 3-4 s overlap the
+    imports). Returns a function to call before the flow: it waits until the server answers
+    and raises what starting it raised. With a server named, or the temporary one switched
+    off, nothing starts and Prefect decides as before."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
+
+    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
+        return lambda: None
+    failure: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            from prefect.server.api.server import SubprocessASGIServer
+
+            SubprocessASGIServer().start()  # the instance Prefect's client finds running
+        except BaseException as exc:  # handed to the main thread by the waiter
+            failure.append(exc)
+
+    thread = threading.Thread(target=start, name="prefect-temporary-server", daemon=True)
+    thread.start()
+
+    def ready() -> None:
+        thread.join()
+        if failure:
+            raise failure[0]
+
+    return ready
 
 
 @contextmanager
