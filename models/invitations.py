@@ -16,8 +16,10 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
+from models.criteria.text import join_in_groups, joined_per_group
 from models.labels import criterion_heading
 
 INVITABLE = ("eligible", "to_verify")
@@ -385,11 +387,16 @@ def _labelled(criteria: pd.Series, evidence: pd.Series) -> pd.Series:
 
 def _joined(frame: pd.DataFrame, keys: list[str], column: str) -> pd.Series:
     """One text per key: the column's texts joined with "；" in the frame's order."""
-    return frame.groupby(keys, sort=False)[column].agg("；".join)
+    return joined_per_group(frame, keys, column, "；")
 
 
-def _join(texts: pd.Series) -> str:
-    return "；".join(dict.fromkeys(texts.dropna()))  # each text once, first-seen order
+def _join_per_group(texts: pd.Series, group: np.ndarray, chosen: pd.Series) -> list[str]:
+    """Per group number 0..max(group) (`group`: each row's): its `chosen` texts joined with
+    "；", each text once in first-seen order ("" for none)."""
+    picked = pd.DataFrame({"group": group, "text": texts.to_numpy(dtype=object)})
+    picked = picked[chosen.to_numpy(dtype=bool) & texts.notna().to_numpy()].drop_duplicates()
+    texts_of = join_in_groups(picked["text"].to_numpy(), picked["group"].to_numpy(), "；")
+    return texts_of + [""] * (int(group.max(initial=-1)) + 1 - len(texts_of))
 
 
 def funnel(
@@ -435,9 +442,16 @@ def renewal_rows(criteria: pd.DataFrame, firms: pd.DataFrame) -> pd.DataFrame:
     is_outcome = renewal["criterion"] == "outcome"
     outcome = renewal["verdict"].where(is_outcome).groupby(keys).first()
     label = _labelled(renewal["criterion"].astype("str"), renewal["evidence"].astype("str"))
-    failing = label.where(~is_outcome & (renewal["verdict"] == "fail")).groupby(keys).agg(_join)
-    unknown = label.where(~is_outcome & (renewal["verdict"] == "unknown")).groupby(keys).agg(_join)
-    table = pd.DataFrame({"outcome": outcome, "failing": failing, "unknown": unknown})
+    group = renewal.groupby(keys).ngroup().to_numpy()  # numbered in `outcome`'s order
+    table = pd.DataFrame(
+        {
+            "outcome": outcome,
+            "failing": _join_per_group(label, group, ~is_outcome & (renewal["verdict"] == "fail")),
+            "unknown": _join_per_group(
+                label, group, ~is_outcome & (renewal["verdict"] == "unknown")
+            ),
+        }
+    )
     table.index.names = ["credit_code", "tier"]
     table = table.reset_index().merge(
         firms.reset_index(drop=True)[["credit_code", "name", "region_code"]], on="credit_code"

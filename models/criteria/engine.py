@@ -13,7 +13,15 @@ from features.sources import SourceData
 from models.criteria import rules
 from models.criteria.doubts import PENDING_LIFT, settle, settle_pending, with_pending
 from models.criteria.facts import Facts, day
-from models.criteria.text import FAIL, UNKNOWN, Date, TextPool, Verdicts, render
+from models.criteria.text import (
+    FAIL,
+    UNKNOWN,
+    Date,
+    TextPool,
+    Verdicts,
+    joined_per_group,
+    render,
+)
 from models.criteria_config import (
     LITTLE_GIANT_CRITERIA,
     SHARED_CRITERIA,
@@ -343,7 +351,11 @@ def cultivation_list(criteria: pd.DataFrame, config: CriteriaConfig) -> pd.DataF
     chosen["evidence"] = [
         criterion_text(c, e) for c, e in zip(chosen["criterion"], chosen["evidence"], strict=True)
     ]
-    listed = chosen.groupby(keys, sort=True).agg(
-        failing_criteria=("criterion", ",".join), evidence=("evidence", "；".join)
+    chosen = chosen.sort_values(keys, kind="stable")  # groups in key order, rows as they were
+    listed = pd.DataFrame(
+        {
+            "failing_criteria": joined_per_group(chosen, keys, "criterion", ","),
+            "evidence": joined_per_group(chosen, keys, "evidence", "；"),
+        }
     )
     return listed.reset_index()[columns].astype("str")

@@ -11,6 +11,7 @@ built column-wise with pyarrow and deduplicated once at the end into a categoric
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import Literal
@@ -470,3 +471,28 @@ class Verdicts:
     def done(self, fallback: str) -> Verdicts:
         """Every firm no rule reached is `unknown` with `fallback` as evidence."""
         return self.rest(UNKNOWN, fallback)
+
+
+def joined_per_group(frame: pd.DataFrame, keys: list[str], column: str, sep: str) -> pd.Series:
+    """`frame.groupby(keys, sort=False)[column].agg(sep.join)`, in one pass over the rows
+    instead of a Python call per group: each group's texts in row order, groups in order of
+    first appearance."""
+    grouped = frame.groupby(keys, sort=False)
+    if frame.empty:
+        return grouped[column].agg(sep.join)  # the types pandas gives an empty result
+    number = grouped.ngroup()  # missing for a row with a missing key, which no group holds
+    kept = number.notna().to_numpy()
+    texts = join_in_groups(
+        frame[column].to_numpy(dtype=object)[kept], number.to_numpy()[kept].astype(np.int64), sep
+    )
+    return pd.Series(texts, index=grouped.size().index, name=column, dtype="str")
+
+
+def join_in_groups(texts: np.ndarray, group: np.ndarray, sep: str) -> list[str]:
+    """Per group number 0..max(group): the `texts` of its rows (`group`: each row's number)
+    joined by `sep` in row order; "" for a number without rows."""
+    order = np.argsort(group, kind="stable")
+    counts = np.bincount(group, minlength=group.max(initial=-1) + 1)
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    values = texts[order]
+    return [sep.join(values[a:b]) for a, b in itertools.pairwise(bounds)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from models.criteria.text import (
@@ -13,6 +14,7 @@ from models.criteria.text import (
     Wan,
     fixed_text,
     integer_text,
+    joined_per_group,
     percent,
     ratio_compare,
     render,
@@ -77,3 +79,20 @@ def test_pool_stores_equal_texts_once() -> None:
     assert shown[:2] == ["营业收入 1,650.0万元", "营业收入 2,000.0万元"]
     assert texts.take(encode(dates)).to_pylist() == ["至2026-01-02", "至日期不详"]
     assert len(texts) == 4
+
+
+def test_joined_per_group_is_the_groupby_join_of_pandas() -> None:
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        {
+            "credit_code": rng.choice(["B", "A", "C", None], 400),
+            "tier": rng.choice(["specialized", "little_giant"], 400),
+            "text": [f"t{i}" for i in rng.integers(0, 50, 400)],
+        }
+    ).astype("str")
+    keys = ["credit_code", "tier"]
+    expected = frame.groupby(keys, sort=False)["text"].agg("；".join)
+    got = joined_per_group(frame, keys, "text", "；")
+    pd.testing.assert_series_equal(got, expected, check_exact=True)
+    empty = joined_per_group(frame.iloc[:0], keys, "text", "；")
+    pd.testing.assert_series_equal(empty, frame.iloc[:0].groupby(keys)["text"].agg("；".join))
