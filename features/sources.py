@@ -733,14 +733,20 @@ def _coverage_row(table: str, files: list[Path], rows_read: int, status: str) ->
     }
 
 
+# Tables passed between stages of a run: Arrow IPC files, LZ4-compressed. Read back they are
+# the frames Parquet gives (types, row numbers) at a fifth of the time to write and read.
+SAVED_SUFFIX = ".arrow"
+_SAVED_WRITE = pa_arrow.ipc.IpcWriteOptions(compression="lz4")
+
+
 def save_sources(data: SourceData, directory: Path) -> None:
-    """Write validated tables as Parquet (types and row numbers kept) for the next stage."""
+    """Write validated tables (types and row numbers kept) for the next stage."""
     directory.mkdir(parents=True, exist_ok=True)
     for table, frame in data.tables.items():
-        frame.to_parquet(directory / f"{table}.parquet")
-    data.rejects.to_parquet(directory / "_rejects.parquet")
-    data.coverage.to_parquet(directory / "_coverage.parquet")
-    data.refused.to_parquet(directory / "_refused.parquet")
+        save_table(frame, directory / f"{table}{SAVED_SUFFIX}")
+    for name, frame in (("rejects", data.rejects), ("coverage", data.coverage)):
+        save_table(frame, directory / f"_{name}{SAVED_SUFFIX}")
+    save_table(data.refused, directory / f"_refused{SAVED_SUFFIX}")
 
 
 def read_saved_sources(
@@ -749,31 +755,50 @@ def read_saved_sources(
     """Read tables written by `save_sources` without validating them again: all of them, or
     those of `tables` that are there, each with the columns it names (None: all)."""
     read = {
-        path.stem: _read_saved_table(path, None if tables is None else tables[path.stem])
-        for path in sorted(directory.glob("*.parquet"))
+        path.stem: read_saved_table(path, None if tables is None else tables[path.stem])
+        for path in sorted(directory.glob(f"*{SAVED_SUFFIX}"))
         if not path.stem.startswith("_") and (tables is None or path.stem in tables)
     }
-    refused = directory / "_refused.parquet"
+    refused = directory / f"_refused{SAVED_SUFFIX}"
     return SourceData(
         tables=read,
-        rejects=pd.read_parquet(directory / "_rejects.parquet"),
-        coverage=pd.read_parquet(directory / "_coverage.parquet"),
-        refused=pd.read_parquet(refused) if refused.exists() else _refused_frame([]),
+        rejects=read_saved_table(directory / f"_rejects{SAVED_SUFFIX}"),
+        coverage=read_saved_table(directory / f"_coverage{SAVED_SUFFIX}"),
+        refused=read_saved_table(refused) if refused.exists() else _refused_frame([]),
     )
 
 
-def _read_saved_table(path: Path, columns: Sequence[str] | None) -> pd.DataFrame:
-    """A saved table with those of `columns` it has (None: all), its row numbers kept."""
-    if columns is not None:
-        present = set(pq.read_schema(path).names)
-        columns = [column for column in columns if column in present]
-    return pd.read_parquet(path, columns=columns)
+def save_table(frame: pd.DataFrame, path: Path) -> None:
+    """One frame for a later stage (read back by `read_saved_table`)."""
+    table = pa_arrow.Table.from_pandas(frame)  # the index too, as pandas metadata
+    with (
+        pa_arrow.OSFile(str(path), "wb") as sink,
+        pa_arrow.ipc.new_file(sink, table.schema, options=_SAVED_WRITE) as writer,
+    ):
+        writer.write_table(table)
+
+
+def read_saved_table(path: Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """A table saved by `save_sources` with those of `columns` it has, in that order (None:
+    all), its row numbers kept."""
+    with pa_arrow.OSFile(str(path)) as source:
+        schema = pa_arrow.ipc.open_file(source).schema
+        included = None
+        if columns is not None:
+            index = (schema.pandas_metadata or {}).get("index_columns", [])
+            wanted = [*columns, *(c for c in index if isinstance(c, str))]
+            included = [schema.get_field_index(c) for c in wanted if c in schema.names]
+        options = pa_arrow.ipc.IpcReadOptions(included_fields=included)
+        table = pa_arrow.ipc.open_file(source, options=options).read_all()
+    if columns is not None:  # in the order asked for, as Parquet's reader gives them
+        table = table.select([c for c in wanted if c in table.column_names])
+    return table.to_pandas()
 
 
 def pass_on_saved_sources(saved: Path, directory: Path) -> None:
     """The tables saved in `saved` that `directory` (saved by a later stage) lacks, passed on
     as they are: hard links, copies where the file system has none."""
-    for path in sorted(saved.glob("*.parquet")):
+    for path in sorted(saved.glob(f"*{SAVED_SUFFIX}")):
         target = directory / path.name
         if target.exists():
             continue

@@ -46,7 +46,7 @@ class RunPaths:
 
     def share(self, province: str) -> Path:
         """A province's share of the data (models/partitions.py): sources/, pending/ and
-        features.parquet."""
+        features.arrow."""
         return self.work / "provinces" / province
 
 
@@ -174,13 +174,13 @@ def review_files(paths: RunPaths) -> None:
 @task
 def features(paths: RunPaths, as_of: dt.date) -> Path:
     """Point-in-time features of every firm (the supply-chain graph needs the whole registry)."""
-    from features.sources import read_saved_sources
+    from features.sources import SAVED_SUFFIX, read_saved_sources, save_table
     from models.ranking import features_as_published
     from models.ranking_config import load_model_config
 
     data = read_saved_sources(paths.attributed)
-    out = paths.work / "features.parquet"
-    features_as_published(data, as_of, load_model_config()).to_parquet(out)
+    out = paths.work / f"features{SAVED_SUFFIX}"
+    save_table(features_as_published(data, as_of, load_model_config()), out)
     return out
 
 
@@ -189,7 +189,14 @@ def partition(paths: RunPaths, as_of: dt.date, features_path: Path) -> list[str]
     """Cut the data as it stood on as_of (read live) into each province's share, once, so
     that every province task reads its own rows only; returns the provinces."""
     from features.point_in_time import point_in_time
-    from features.sources import SourceData, read_saved_sources, save_sources
+    from features.sources import (
+        SAVED_SUFFIX,
+        SourceData,
+        read_saved_sources,
+        read_saved_table,
+        save_sources,
+        save_table,
+    )
     from features.unsettled import pending_mentions
     from models.partitions import Provinces
     from models.ranking import round_of
@@ -211,8 +218,8 @@ def partition(paths: RunPaths, as_of: dt.date, features_path: Path) -> list[str]
         del share
     del live, pending
     release_memory()  # the sources gone before the features come (issue 25)
-    for province, rows in provinces.feature_shares(pd.read_parquet(features_path)):
-        rows.to_parquet(paths.share(province) / "features.parquet")
+    for province, rows in provinces.feature_shares(read_saved_table(features_path)):
+        save_table(rows, paths.share(province) / f"features{SAVED_SUFFIX}")
     return provinces.codes
 
 
@@ -277,7 +284,7 @@ def province(
     (the `partition` task)."""
     import joblib
 
-    from features.sources import read_saved_sources
+    from features.sources import SAVED_SUFFIX, read_saved_sources, read_saved_table
     from models.criteria import cultivation_list, evaluate_criteria
     from models.criteria.doubts import could_fail
     from models.criteria_config import load_criteria_config
@@ -303,7 +310,7 @@ def province(
     write_sorted_part(criteria, paths.work / f"criteria-{province_code}.arrow")
     watch = watchlist_rows(criteria, subset, as_of, load_watchlist_config())
     watch.to_parquet(paths.work / f"watch-{province_code}.parquet")
-    firm_features = pd.read_parquet(share / "features.parquet")
+    firm_features = read_saved_table(share / f"features{SAVED_SUFFIX}")
     explanations = load_model_config().explanations
     scores = score_candidates(
         joblib.load(model_path),
@@ -569,8 +576,10 @@ def discovery(data_dir: Path, as_of: dt.date | None = None, runs_dir: Path | Non
     provinces = partition(paths, as_of, features_path)
     release_memory()
     clock.done("partition")
-    firms = pd.read_parquet(paths.sources / "firms.parquet")
+    from features.sources import SAVED_SUFFIX, read_saved_table
     from models.invitations import NO_PROVINCE, home_province
+
+    firms = read_saved_table(paths.sources / f"firms{SAVED_SUFFIX}")
 
     counts["firms_without_province"] = int((home_province(firms) == NO_PROVINCE).sum())
     del firms

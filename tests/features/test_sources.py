@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from features.schemas import credit_code_is_valid
-from features.sources import SourceError, load_sources, preflight
+from features.sources import SAVED_SUFFIX, SourceError, load_sources, preflight
 from tests.conftest import CODE_A, CODE_B, FIRM_A, FIRM_B, FIRMS_HEADER, SAMPLE_DATA, write_csv
 
 FIN_HEADER = (
@@ -518,9 +518,32 @@ def test_a_stage_reads_the_tables_and_columns_it_names_and_passes_the_rest_on(
     later = read_saved_sources(tmp_path / "later")
     assert sorted(later.tables) == ["financials", "firms"]
     assert list(later.tables["firms"].columns) == ["credit_code", "name"]  # its own, kept
-    assert (tmp_path / "later" / "financials.parquet").stat().st_ino == (
-        tmp_path / "saved" / "financials.parquet"
+    saved_file = f"financials{SAVED_SUFFIX}"
+    assert (tmp_path / "later" / saved_file).stat().st_ino == (
+        tmp_path / "saved" / saved_file
     ).stat().st_ino
+
+
+def test_a_saved_table_reads_back_as_it_was_written(tmp_path: Path) -> None:
+    from features.sources import read_saved_table, save_table
+
+    frame = pd.DataFrame(
+        {
+            "credit_code": pd.Series(["A", None, "C"], dtype="str"),
+            "tier": pd.Categorical(["specialized", "little_giant", "specialized"]),
+            "year": pd.array([2024, None, 2025], dtype="Int64"),
+            "is_key_link": pd.array([True, None, False], dtype="boolean"),
+            "on": pd.to_datetime(["2025-01-02", None, "2024-12-31"]).astype("datetime64[us]"),
+            "amount": [1.5, float("nan"), 0.1 + 0.2],
+        },
+        index=pd.Index([7, 3, 11], name="row"),
+    )
+    save_table(frame, tmp_path / f"t{SAVED_SUFFIX}")
+    pd.testing.assert_frame_equal(
+        read_saved_table(tmp_path / f"t{SAVED_SUFFIX}"), frame, check_exact=True
+    )
+    some = read_saved_table(tmp_path / f"t{SAVED_SUFFIX}", ["year", "credit_code", "nope"])
+    pd.testing.assert_frame_equal(some, frame[["year", "credit_code"]], check_exact=True)
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
