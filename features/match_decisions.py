@@ -33,7 +33,7 @@ from typing import Final
 import pandas as pd
 
 from features.schemas import MENTION_COLUMNS
-from features.sources import SourceData, SourceError, _read_csv
+from features.sources import SourceData, SourceError, _read_csv, string_isin
 from zjtx.config import FrozenModel
 from zjtx.settings import Settings
 
@@ -95,10 +95,9 @@ def _rows(frame: pd.DataFrame, rows: pd.Series, columns: list[str]) -> pd.DataFr
 def mention_context(data: SourceData, mentions: pd.DataFrame) -> pd.Series:
     """What the row says besides the name, for a person: patent title, award, investor, …"""
     context = pd.Series("", index=mentions.index, dtype="str")
-    titles = None
     rights = data.get("ip_rights")
-    if rights is not None and {"ip_id", "title"} <= set(rights.columns):
-        titles = rights.drop_duplicates("ip_id").set_index("ip_id")["title"]
+    if rights is None or not {"ip_id", "title"} <= set(rights.columns):
+        rights = None
     for (table, column), part in mentions.groupby(["source", "column"], sort=False):
         frame = data.get(str(table))
         if frame is None:
@@ -107,8 +106,8 @@ def mention_context(data: SourceData, mentions: pd.DataFrame) -> pd.Series:
         rows = _rows(frame, part["row"], shown)
         texts = {c: _as_text(rows[c]).to_numpy() for c in shown}
         title = (
-            rows["ip_id"].map(titles).astype("string").fillna("").to_numpy()
-            if titles is not None and "ip_id" in rows.columns
+            rows["ip_id"].map(_titles(rights, rows["ip_id"])).astype("string").fillna("").to_numpy()
+            if rights is not None and "ip_id" in rows.columns
             else None
         )
         values = []
@@ -118,6 +117,14 @@ def mention_context(data: SourceData, mentions: pd.DataFrame) -> pd.Series:
             values.append("；".join(pieces))
         context.loc[part.index] = values
     return context
+
+
+def _titles(rights: pd.DataFrame, ip_ids: pd.Series) -> pd.Series:
+    """The title of each IP right of `ip_ids` (its first row), by ip_id: the rights these
+    mentions name rather than every right (issue 25)."""
+    ip_id = rights["ip_id"]
+    named = string_isin(ip_id, ip_ids.dropna().unique()) | ip_id.isna().to_numpy()
+    return rights[named].drop_duplicates("ip_id").set_index("ip_id")["title"]
 
 
 # ---------------------------------------------------------------------------------------------

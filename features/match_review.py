@@ -11,6 +11,7 @@ established date, and the match score in its parts.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -31,7 +32,7 @@ from features.matching import (
 )
 from features.safe_cells import safe_frame
 from features.schemas import credit_code_is_valid
-from features.sources import SourceData
+from features.sources import SourceData, string_isin
 
 SHEET_COLUMNS: Final = (
     "mention_key",
@@ -68,12 +69,20 @@ CANDIDATE_COLUMNS: Final = (
     "support",
 )
 REGION_WORDS: Final = {2: "同市", 1: "同省", -1: "冲突", 0: "无从比较"}
+# Per kind of pending supply mention: its positions in the queue, and its counterparts' codes.
+Counterparts = list[tuple[np.ndarray, np.ndarray]]
 
 
-def _firm_table(data: SourceData) -> pd.DataFrame:
+def _firm_table(data: SourceData, codes: Collection[str] | None = None) -> pd.DataFrame:
+    """Per credit code: name, region, industry, established date and former names. `codes`:
+    only the firms of these codes (and any without a code), the few a review needs rather
+    than every firm (issue 25); None: every firm."""
     firms = data.get("firms")
     if firms is None:
         return pd.DataFrame(columns=["name", "region_code", "industry_code", "established_on"])
+    if codes is not None:
+        code = firms["credit_code"]
+        firms = firms[string_isin(code, list(codes)) | code.isna().to_numpy()]
     table = firms.drop_duplicates("credit_code").set_index("credit_code")
     for column in ("name", "region_code", "industry_code", "established_on"):
         if column not in table.columns:
@@ -84,6 +93,9 @@ def _firm_table(data: SourceData) -> pd.DataFrame:
         table["established_on"] = established.dt.strftime("%Y-%m-%d")
     history = data.get("name_history")
     if history is not None and len(history):
+        if codes is not None:
+            known = [c for c in table.index if isinstance(c, str)]
+            history = history[string_isin(history["credit_code"], known)]
         table["former_names"] = _former_names(history).reindex(table.index).fillna("")
     else:
         table["former_names"] = ""
@@ -108,17 +120,38 @@ def review_sheet(
 ) -> pd.DataFrame:
     """The review queue with what a person needs to decide it offline (`SHEET_COLUMNS`).
     `firms`: `_firm_table(data)`, when the caller already has it."""
-    queue = review_queue(links)
-    firms = _firm_table(data) if firms is None else firms
+    sheet, _ = _sheet_and_firms(review_queue(links), links, data, firms)
+    return sheet
+
+
+def _sheet_and_firms(
+    queue: pd.DataFrame, links: pd.DataFrame, data: SourceData, firms: pd.DataFrame | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`review_sheet` of `queue` (`review_queue(links)`), and the firm table it used: `firms`,
+    else the firms the queue names (its candidates and counterparts)."""
+    counterparts = _counterpart_codes(queue, links, data)
+    if firms is None:
+        firms = _firm_table(data, _codes_named(queue["candidate_codes"], counterparts))
     sheet = queue.copy()
     sheet["mention_key"] = mention_keys(data, queue).to_numpy() if len(queue) else []
     sheet["context"] = mention_context(data, queue).to_numpy() if len(queue) else []
 
     sheet["candidate_names"] = _per_candidate(queue["candidate_codes"], firms["name"])
     sheet["candidate_regions"] = _per_candidate(queue["candidate_codes"], firms["region_code"])
-    sheet["counterpart_region"] = _counterpart_regions(queue, links, data, firms)
+    sheet["counterpart_region"] = _regions_of(counterparts, firms, len(queue))
     sheet["decision"] = ""
-    return sheet
+    return sheet, firms
+
+
+def _codes_named(candidate_codes: pd.Series, counterparts: Counterparts) -> set[str]:
+    """Every credit code a review looks up: each candidate's, and each counterpart's."""
+    named = {""}  # what `_per_candidate` looks up for a mention without candidates
+    for text in candidate_codes.to_numpy(dtype=object):
+        if isinstance(text, str):
+            named.update(text.split("|"))
+    for _, codes in counterparts:
+        named.update(c for c in codes if isinstance(c, str))
+    return named
 
 
 def _counterpart_regions(
@@ -126,19 +159,29 @@ def _counterpart_regions(
 ) -> list[str]:
     """For a pending supplier or customer mention, the region of the firm on the other side of
     the relation (its linked firm, else the code the source gave); "" for other mentions."""
-    regions = np.full(len(queue), "", dtype=object)
+    return _regions_of(_counterpart_codes(queue, links, data), firms, len(queue))
+
+
+def _counterpart_codes(queue: pd.DataFrame, links: pd.DataFrame, data: SourceData) -> Counterparts:
+    """For the pending supplier and customer mentions of `queue`, the credit code of the firm
+    on the other side of the relation: its linked firm, else the code the source gave."""
     if queue.empty:
-        return regions.tolist()
-    use = links["method"].isin(LINKED_METHODS).to_numpy() & links["credit_code"].notna().to_numpy()
-    linked = links.loc[use, ["source", "row", "column", "credit_code"]]
+        return []
     sources, columns = (
         queue["source"].to_numpy(dtype=object),
         queue["column"].to_numpy(dtype=object),
     )
-    region_of = firms["region_code"]
-    region_of = region_of[~region_of.index.duplicated(keep=False)]
+    pending = {key: (sources == key[0]) & (columns == key[1]) for key in COUNTERPARTS}
+    if not any(these.any() for these in pending.values()):
+        return []
+    # the links of the pending relations' rows first: a few of the millions (issue 25)
+    rows_pending = queue["row"].to_numpy()[np.logical_or.reduce(list(pending.values()))]
+    near = links.iloc[np.flatnonzero(links["row"].isin(rows_pending).to_numpy(dtype=bool))]
+    use = near["method"].isin(LINKED_METHODS).to_numpy() & near["credit_code"].notna().to_numpy()
+    linked = near.loc[use, ["source", "row", "column", "credit_code"]]
+    found: Counterparts = []
     for (source, column), (name_column, code_column) in COUNTERPARTS.items():
-        these = (sources == source) & (columns == column)
+        these = pending[(source, column)]
         if not these.any():
             continue
         rows = pd.Index(queue["row"].to_numpy()[these].astype(np.int64))
@@ -151,24 +194,36 @@ def _counterpart_regions(
         frame = data.get(source)
         if frame is not None and code_column in frame:
             given = frame[code_column]
-            given = given[~given.index.duplicated(keep=False)]  # one cell per row, or none
+            if not given.index.is_unique:
+                given = given[~given.index.duplicated(keep=False)]  # one cell per row, or none
             code = code.where(code.notna(), given.reindex(rows).to_numpy(dtype=object))
-        text = code.to_numpy(dtype=object)
-        is_code = np.fromiter((isinstance(c, str) for c in text), dtype=bool, count=len(text))
-        found = region_of.reindex(np.where(is_code, text, None)).to_numpy(dtype=object)
-        regions[these] = ["" if pd.isna(r) else str(r) for r in found]
+        found.append((np.flatnonzero(these), code.to_numpy(dtype=object)))
+    return found
+
+
+def _regions_of(counterparts: Counterparts, firms: pd.DataFrame, size: int) -> list[str]:
+    """Per row of a queue of `size` rows, the region of its counterpart's firm (""; none)."""
+    regions = np.full(size, "", dtype=object)
+    if not counterparts:
+        return regions.tolist()
+    region_of = firms["region_code"]
+    region_of = region_of[~region_of.index.duplicated(keep=False)]
+    for positions, codes in counterparts:
+        is_code = np.fromiter((isinstance(c, str) for c in codes), dtype=bool, count=len(codes))
+        looked_up = codes.copy()
+        looked_up[~is_code] = None
+        found = region_of.reindex(looked_up).to_numpy(dtype=object)
+        regions[positions] = ["" if pd.isna(r) else str(r) for r in found]
     return regions.tolist()
 
 
 def _per_candidate(codes: pd.Series, values: pd.Series) -> list[str]:
     """For each "A|B|…" list of candidate codes, their `values` joined the same way ("" for a
     firm without one); one lookup for the whole queue, not one per mention."""
-    text = pd.Series(codes.to_numpy(), dtype="object").where(lambda c: c.map(_is_text), "")
-    each = text.str.split("|").explode()
-    found = values.reindex(each.to_numpy())
-    shown = ["" if pd.isna(v) else str(v) for v in found]
-    joined = pd.Series(shown, index=each.index).groupby(level=0, sort=True).agg("|".join)
-    return joined.reindex(range(len(text)), fill_value="").tolist()
+    each = [c.split("|") if _is_text(c) else [""] for c in codes.to_numpy(dtype=object)]
+    found = values.reindex(np.array(list(itertools.chain.from_iterable(each)), dtype=object))
+    shown = iter(["" if pd.isna(v) else str(v) for v in found.to_numpy(dtype=object)])
+    return ["|".join(itertools.islice(shown, len(codes_of))) for codes_of in each]
 
 
 def _is_text(value: object) -> bool:
@@ -194,7 +249,9 @@ def review_candidates(
     named = named.assign(credit_code=named["candidate_codes"].str.split("|")).explode("credit_code")
     rows = named.merge(compared, on=["raw_name", "credit_code"], how="left")
     rows = rows.rename(columns={"name": "matched_name"})
-    firms = (_firm_table(data) if firms is None else firms).reindex(rows["credit_code"].to_numpy())
+    if firms is None:
+        firms = _firm_table(data, {c for c in rows["credit_code"] if isinstance(c, str)})
+    firms = firms.reindex(rows["credit_code"].to_numpy())
     for column in ("name", "former_names", "region_code", "industry_code", "established_on"):
         rows[column] = firms[column].to_numpy()
     status = np.select(
@@ -279,8 +336,7 @@ def review_tables(
 ) -> ReviewTables:
     """The sheet and its candidates for the pending mentions of `links`. `registry`:
     `Registry.from_sources(data)`, when the caller already has it (`link_mentions` built it)."""
-    firms = _firm_table(data)
-    sheet = review_sheet(links, data, firms)
+    sheet, firms = _sheet_and_firms(review_queue(links), links, data, None)
     candidates = review_candidates(sheet, links, data, registry=registry, firms=firms)
     return ReviewTables(sheet, candidates)
 

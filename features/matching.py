@@ -1465,10 +1465,10 @@ def compare_candidates(
     frame["probability"] = model.probability(frame) if model is not None else np.nan
     frame["raw_name"] = codes["raw_name"].to_numpy()[frame["mention"].to_numpy()]
     if named_only:
-        named = pd.Series(candidates[frame["mention"].to_numpy()], dtype="str").fillna("")
-        keep = [
-            code in text.split("|") for code, text in zip(frame["credit_code"], named, strict=True)
-        ]
+        # each mention's named codes split once, not once per pair (issue 25)
+        named = [set(text.split("|")) for text in pd.Series(candidates, dtype="str").fillna("")]
+        mentions, found = frame["mention"].to_numpy(), frame["credit_code"].to_numpy(dtype=object)
+        keep = [code in named[m] for m, code in zip(mentions, found, strict=True)]
         frame = frame[np.asarray(keep, dtype=bool)]
     frame = frame.rename(columns={"raw": "name"})
     columns = ["raw_name", "credit_code", "name", "probability", "score", *PAIR_FEATURES]
