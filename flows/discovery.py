@@ -122,14 +122,8 @@ def match(paths: RunPaths) -> dict[str, object]:
     """Link every firm mention to the registry, officials' decisions first; ambiguous ones go
     to the review tables, which `review_files` writes."""
     from features.match_decisions import load_decisions
-    from features.match_review import review_tables
-    from features.matching import (
-        MATCH_TABLES,
-        Registry,
-        attribute_mentions,
-        link_mentions,
-        review_queue,
-    )
+    from features.match_review import SHEET_COLUMNS, review_tables
+    from features.matching import MATCH_TABLES, Registry, attribute_mentions, link_mentions
     from features.schemas import MENTION_COLUMNS
     from features.sources import pass_on_saved_sources, read_saved_sources, save_sources
     from features.unsettled import refused_by_firm
@@ -140,9 +134,10 @@ def match(paths: RunPaths) -> dict[str, object]:
     review = review_tables(links, sources, registry=registry)
     review.sheet.to_parquet(paths.work / "review_sheet.parquet")
     review.candidates.to_parquet(paths.work / "review_candidates.parquet")
-    del review
     # Issue 11: refused rows and pending mentions go to the criteria, never silently away.
-    review_queue(links).to_parquet(paths.work / "match_review.parquet")
+    queue = review.sheet.drop(columns=list(SHEET_COLUMNS))  # the sheet is the queue and these
+    queue.to_parquet(paths.work / "match_review.parquet")
+    del review, queue
     refused_by_firm(sources, registry=registry).to_parquet(paths.work / "refused.parquet")
     del registry
     attributed = attribute_mentions(sources, links)

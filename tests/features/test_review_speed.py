@@ -8,7 +8,13 @@ import dataclasses
 import pandas as pd
 
 from features.match_decisions import mention_context
-from features.match_review import _firm_table, review_candidates, review_sheet, review_tables
+from features.match_review import (
+    SHEET_COLUMNS,
+    _firm_table,
+    review_candidates,
+    review_sheet,
+    review_tables,
+)
 from features.matching import Registry, link_mentions, review_queue
 from features.sources import SourceData
 from tests.features.test_match_speed import _world
@@ -54,6 +60,9 @@ def test_review_tables_from_the_named_firms_equal_those_from_every_firm() -> Non
     pd.testing.assert_frame_equal(review.sheet, review_sheet(links, data), check_exact=True)
     assert (review.sheet["counterpart_region"] != "").any()
     assert (review.candidates["former_names"] != "").any()
+    # and the sheet less its own columns is the review queue the flow hands the criteria
+    queue = review.sheet.drop(columns=list(SHEET_COLUMNS))
+    pd.testing.assert_frame_equal(queue, review_queue(links), check_exact=True)
 
 
 def test_firm_table_of_some_codes_is_those_rows_of_the_full_table() -> None:
