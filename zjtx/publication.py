@@ -783,7 +783,8 @@ def _sorted_into(table: pa.Table, path: Path) -> None:
             codes = pc.dictionary_encode(codes)
         table = table.set_column(position, "credit_code", codes)
     kept = table.schema
-    table = table.cast(_large(kept))  # a big part's plain text passes 2 GiB
+    # a big part's plain text passes 2 GiB
+    table = table.cast(pa.schema([pa.field(f.name, _large(f.type)) for f in kept]))
     if "credit_code" in table.column_names:
         codes = table["credit_code"].chunk(0)
         table = table.take(
@@ -797,24 +798,27 @@ def _sorted_into(table: pa.Table, path: Path) -> None:
             ipc.write_table(table.slice(start, CANDIDATES_ROW_GROUP).cast(kept))
 
 
-def _code_ranks(codes: pa.Array, among: pa.Array | None = None) -> np.ndarray:
-    """The rank of each of the distinct `codes` in text order among `among` (default: the
-    codes themselves), and one more, for a missing code, after them all: rows are sorted by
-    their code's rank (integers), never by text."""
-    if among is None:
-        among = codes
-    ordered = among.take(pc.sort_indices(among))
+def _code_ranks(codes: pa.Array) -> np.ndarray:
+    """The rank of each of `codes` in text order (equal codes, equal ranks; a null code after
+    the others), and one more, for a missing code, after them all: rows are sorted by their
+    code's rank (integers), never by text."""
+    if pa.types.is_null(codes.type):  # no code at all, and no rank kernel for that type
+        codes = codes.cast(pa.string())
     ranks = np.empty(len(codes) + 1, dtype=np.int64)
-    found = pc.index_in(codes.cast(ordered.type), value_set=ordered)
-    ranks[:-1] = found.to_numpy(zero_copy_only=False)
-    ranks[-1] = len(ordered)
+    ranks[:-1] = pc.rank(codes, tiebreaker="dense").to_numpy()
+    ranks[-1] = len(codes) + 1
     return ranks
 
 
-def _indices(codes: pa.DictionaryArray) -> np.ndarray:
-    """A dictionary column's indices, a missing value as the index after the dictionary."""
-    missing = len(codes.dictionary)
-    return np.asarray(codes.indices.fill_null(missing).to_numpy(zero_copy_only=False), np.int64)
+def _indices(codes: pa.DictionaryArray, start: int = 0) -> np.ndarray:
+    """A dictionary column's indices plus `start`, a missing value as the index after the
+    dictionary."""
+    indices = codes.indices
+    if not indices.null_count:
+        return np.add(indices.to_numpy(), start, dtype=np.int64)
+    positions = np.add(indices.fill_null(0).to_numpy(), start, dtype=np.int64)
+    positions[indices.is_null().to_numpy(zero_copy_only=False)] = start + len(codes.dictionary)
+    return positions
 
 
 def merge_sorted_parts(parts: list[Path], out: Path) -> None:
@@ -858,11 +862,10 @@ def _row_groups(chunks: Iterator[pa.Table]) -> Iterator[pa.Table]:
         yield pa.concat_tables(pending)
 
 
-def _large(schema: pa.Schema) -> pa.Schema:
-    """Plain text with 64-bit offsets; dictionary columns stay dictionaries (sorting them moves
-    indices, not text)."""
+def _large(kind: pa.DataType) -> pa.DataType:
+    """Text with 64-bit offsets; a dictionary stays one (sorting it moves indices, not text)."""
     wide = {pa.string(): pa.large_string(), pa.binary(): pa.large_binary()}
-    return pa.schema([pa.field(f.name, wide.get(f.type, f.type)) for f in schema])
+    return wide.get(kind, kind)
 
 
 def _plain_field(field: pa.Field) -> pa.Field:
@@ -888,44 +891,104 @@ def _merged(readers: list[pa.ipc.RecordBatchFileReader], schema: pa.Schema) -> I
             for batch in batch_iterator:
                 yield pa.Table.from_batches([batch]).cast(schema)
         return
-    # Every part's codes ranked among the codes of all parts (an IPC file has one dictionary
-    # per column): each batch's order is then a matter of integers.
-    dictionaries = [
-        r.get_batch(0)["credit_code"].dictionary for r in readers if r.num_record_batches
-    ]
-    every = pc.unique(pa.concat_arrays([d.cast(pa.large_string()) for d in dictionaries]))
-    held = [schema.empty_table() for _ in readers]
+    firsts = {i: r.get_batch(0) for i, r in enumerate(readers) if r.num_record_batches}
+    if not firsts:
+        return
+    for first in firsts.values():
+        if first.schema.names != schema.names:
+            raise ValueError(f"a part's columns {first.schema.names} are not {schema.names}")
+    # The text of a column is made once, by the take that puts the rows in order: a column
+    # that is a dictionary in every part (an IPC file has one per column) is held as indices
+    # into the values of all the parts' dictionaries. A column that some part holds as plain
+    # values, or whose values could fail to cast (the cast then sees only the rows'), is held
+    # as values.
+    values: dict[int, pa.Array] = {}
+    starts: dict[int, dict[int, int]] = {}
+    for column, field in enumerate(schema):
+        dictionaries = {i: first.column(column) for i, first in firsts.items()}
+        if all(_casts_safely(d.type, field.type) for d in dictionaries.values()):
+            values[column], starts[column] = _joined(dictionaries, field.type)
+    # Every part's codes ranked among the codes of all parts: each batch's order is then a
+    # matter of integers.
+    code = schema.names.index("credit_code")
+    code_ranks, code_starts = _ranked_codes({i: first.column(code) for i, first in firsts.items()})
+    held: list[list[np.ndarray | pa.Array]] = [[] for _ in readers]
     held_ranks = [np.array([], dtype=np.int64) for _ in readers]
-    ranks: list[np.ndarray | None] = [None] * len(readers)
     done = [False] * len(readers)
     while True:
         for i, batch_iterator in enumerate(batches):
-            if not held[i].num_rows and not done[i]:
+            if not len(held_ranks[i]) and not done[i]:
                 batch = next(batch_iterator, None)
                 if batch is None:
                     done[i] = True
                     continue
-                codes = batch["credit_code"]
-                if ranks[i] is None:
-                    ranks[i] = _code_ranks(codes.dictionary, every)
-                held_ranks[i] = ranks[i][_indices(codes)]  # type: ignore[index]
-                held[i] = pa.Table.from_batches([batch]).cast(schema)  # small: one batch
-        live = [i for i in range(len(readers)) if held[i].num_rows]
+                held[i] = [
+                    _indices(batch.column(c), starts[c][i])
+                    if c in values
+                    else batch.column(c).cast(field.type)  # small: one batch
+                    for c, field in enumerate(schema)
+                ]
+                held_ranks[i] = code_ranks[_indices(batch.column(code), code_starts[i])]
+        live = [i for i in range(len(readers)) if len(held_ranks[i])]
         if not live:
             return
         # Safe to emit: every held row up to the smallest last rank of a part still reading.
         open_parts = [held_ranks[i][-1] for i in live if not done[i]]
         bound = min(open_parts) if open_parts else None
-        taken, taken_ranks = [], []
+        cuts = {}
         for i in live:
             these = held_ranks[i]
-            cut = len(these) if bound is None else int(np.searchsorted(these, bound, "right"))
-            taken.append(held[i].slice(0, cut))
-            taken_ranks.append(these[:cut])
-            held[i], held_ranks[i] = held[i].slice(cut), these[cut:]
-        chunk = pa.concat_tables(taken)
-        if chunk.num_rows:
-            yield chunk.take(np.argsort(np.concatenate(taken_ranks), kind="stable"))
+            cuts[i] = len(these) if bound is None else int(np.searchsorted(these, bound, "right"))
+        order = np.argsort(np.concatenate([held_ranks[i][: cuts[i]] for i in live]), kind="stable")
+        columns = []
+        for column, field in enumerate(schema):
+            pieces = [held[i][column][: cuts[i]] for i in live]
+            if column in values:
+                taken = values[column].take(np.concatenate(pieces)[order])
+                columns.append(taken if taken.type == field.type else taken.cast(field.type))
+            else:
+                columns.append(pa.concat_arrays(pieces).take(order))
+        for i in live:
+            held[i] = [these[cuts[i] :] for these in held[i]]
+            held_ranks[i] = held_ranks[i][cuts[i] :]
+        if len(order):
+            yield pa.Table.from_arrays(columns, schema=schema)
+
+
+def _ranked_codes(codes: Mapping[int, pa.DictionaryArray]) -> tuple[np.ndarray, dict[int, int]]:
+    """The rank, as text, of each code of the parts' dictionaries one after another as _joined
+    lays them out, the null after each part's codes (its missing code) after them all; and
+    where each part's codes start."""
+    every, starts = _joined(codes, pa.large_string())
+    ranks = _code_ranks(every)
+    ranks[[starts[i] + len(c.dictionary) for i, c in codes.items()]] = ranks[-1]
+    return ranks, starts
+
+
+def _casts_safely(dictionary: pa.DataType, kind: pa.DataType) -> bool:
+    """Whether the values of a dictionary column cast to `kind` without fail, all of them."""
+    if not pa.types.is_dictionary(dictionary):
+        return False
+    values = dictionary.value_type
+    text = (pa.string(), pa.large_string())
+    return values == kind or pa.types.is_null(values) or (values in text and kind in text)
+
+
+def _joined(
+    dictionaries: Mapping[int, pa.DictionaryArray], kind: pa.DataType
+) -> tuple[pa.Array, dict[int, int]]:
+    """The values of the parts' dictionaries one after another as `kind` (text with 64-bit
+    offsets past 2 GiB), each followed by a null (the value of its missing index, the index
+    after the dictionary), and where each part's values start: a part's index plus its start
+    is an index into them all."""
+    if sum(d.dictionary.nbytes for d in dictionaries.values()) >= 2**31:
+        kind = _large(kind)
+    pieces, starts, start = [], {}, 0
+    for part, dictionary in dictionaries.items():
+        pieces += [dictionary.dictionary.cast(kind), pa.nulls(1, kind)]
+        starts[part] = start
+        start += len(dictionary.dictionary) + 1
+    return pa.concat_arrays(pieces), starts
 
 
 def write_manifest(path: Path, manifest: Mapping[str, object]) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from openpyxl import load_workbook
@@ -257,6 +258,112 @@ def test_province_parts_merge_in_code_order_with_a_missing_code_last(
     assert pd.isna(merged["credit_code"].iloc[-1])
     assert merged["verdict"].tolist() == ["fail", "pass", "unknown", "pass", "y", "fail", "x"]
     assert str(pq.read_schema(tmp_path / "candidates.parquet").field("verdict").type) == "string"
+
+
+MERGE_CASES = {
+    # each part's categories its own, in its own order; codes A and C in both parts
+    "dictionaries differ, equal codes across parts": [
+        pd.DataFrame(
+            {
+                "credit_code": pd.Categorical(["C", "A", "B"], ["C", "B", "A"]),
+                "verdict": pd.Categorical(["pass", "fail", "pass"], ["fail", "pass"]),
+                "evidence": pd.Categorical(["e0", None, "e2"], ["e2", "e1", "e0"]),
+            }
+        ),
+        pd.DataFrame(
+            {
+                "credit_code": pd.Categorical(["A", "D", "C", "A"], ["D", "C", "A"]),
+                "verdict": pd.Categorical(
+                    ["unknown", "pass", "fail", "x"], ["x", "unknown", "pass", "fail", "y"]
+                ),
+                "evidence": pd.Categorical(["f0", "f1", "f2", "f3"], ["f3", "f0", "f2", "f1"]),
+            }
+        ),
+    ],
+    "a column plain text in one part": [
+        pd.DataFrame(
+            {
+                "credit_code": pd.Categorical(["B", "A"], ["B", "A"]),
+                "evidence": pd.Categorical(["e0", "e1"], ["e1", "e0"]),
+            }
+        ),
+        pd.DataFrame(
+            {"credit_code": pd.Categorical(["A", "C"], ["C", "A"]), "evidence": ["p0", None]}
+        ),
+    ],
+    "missing codes": [
+        pd.DataFrame(
+            {
+                "credit_code": pd.Categorical([None, "B", "A"], ["A", "B"]),
+                "evidence": ["e0", "e1", "e2"],
+            }
+        ),
+        pd.DataFrame({"credit_code": [None, "A", None], "evidence": ["f0", "f1", "f2"]}),
+    ],
+    "an empty part": [
+        pd.DataFrame(
+            {"credit_code": pd.Categorical(["B", "A"], ["B", "A"]), "evidence": ["e0", "e1"]}
+        ),
+        pd.DataFrame(
+            {"credit_code": pd.Categorical([], ["Z"]), "evidence": pd.Categorical([], ["z"])}
+        ),
+        pd.DataFrame(
+            {"credit_code": pd.Categorical(["A", "C"], ["C", "A"]), "evidence": ["f0", "f1"]}
+        ),
+    ],
+    "a single part": [
+        pd.DataFrame(
+            {
+                "credit_code": pd.Categorical(["C", None, "A", "C", "B"], ["C", "B", "A"]),
+                "evidence": pd.Categorical(
+                    ["e0", "e1", "e2", "e3", "e0"], ["e3", "e2", "e1", "e0"]
+                ),
+            }
+        ),
+    ],
+}
+
+
+@pytest.mark.parametrize("case", MERGE_CASES)
+def test_merged_parts_are_one_stable_sort_of_their_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    # given: criteria-like parts written by the province tasks, batches and groups of 2 rows
+    monkeypatch.setattr("zjtx.publication.CANDIDATES_ROW_GROUP", 2)
+    frames = MERGE_CASES[case]
+    parts = [tmp_path / f"{index}.arrow" for index in range(len(frames))]
+    for frame, part in zip(frames, parts, strict=True):
+        write_sorted_part(frame, part)
+    # when
+    merge_sorted_parts(parts, tmp_path / "candidates.parquet")
+    # then: the rows of all parts in one stable sort by code (part order between equal
+    # codes, a missing code last), every column as values, in groups of 2
+    rows = pd.concat([frame.astype(object) for frame in frames], ignore_index=True)
+    expected = rows.sort_values("credit_code", kind="stable", na_position="last")
+    merged = pq.read_table(tmp_path / "candidates.parquet")
+    assert merged.to_pylist() == expected.astype(object).where(expected.notna(), None).to_dict(
+        "records"
+    )
+    assert not any(pa.types.is_dictionary(field.type) for field in merged.schema)
+    groups = pq.ParquetFile(tmp_path / "candidates.parquet").metadata
+    sizes = [groups.row_group(i).num_rows for i in range(groups.num_row_groups)]
+    assert sizes == [2] * (len(rows) // 2) + [1] * (len(rows) % 2)
+
+
+def test_merging_only_empty_parts_writes_no_rows(tmp_path: Path) -> None:
+    # given: provinces that found no criteria rows
+    empty = pd.DataFrame(
+        {"credit_code": pd.Categorical([], ["A"]), "evidence": pd.Categorical([], ["e"])}
+    )
+    parts = [tmp_path / "0.arrow", tmp_path / "1.arrow"]
+    for part in parts:
+        write_sorted_part(empty, part)
+    # when
+    merge_sorted_parts(parts, tmp_path / "candidates.parquet")
+    # then
+    merged = pq.read_table(tmp_path / "candidates.parquet")
+    assert merged.num_rows == 0
+    assert merged.column_names == ["credit_code", "evidence"]
 
 
 def sample_watchlist() -> pd.DataFrame:
