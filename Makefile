@@ -60,6 +60,7 @@ bench: setup
 	$(BIN)/python -m bench.bench_matching splink
 	$(BIN)/python -m bench.bench_discovery
 	$(BIN)/python -m bench.bench_national
+	$(BIN)/python -m bench.bench_supply_graph --data bench/out/gen-250000-5 bench/out/gen-1000000-5 bench/out/national-1000000-5
 	$(BIN)/python -m bench.bench_ranking
 	$(BIN)/python -m bench.bench_service
 
