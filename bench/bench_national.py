@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import threading
 import time
@@ -204,6 +205,10 @@ def main() -> None:
     env = {**os.environ, "ZJTX_HOME": str(arguments.home), "PYTHONUNBUFFERED": "1"}
     load = os.getloadavg()
     ensure_champion(env)
+    # Both runners start from no published run: a run marks the watch list's grounds `new`
+    # against the last one published in its runs directory, which must not differ between them.
+    for runs in ("national-runs", "national-default"):
+        shutil.rmtree(arguments.home / runs, ignore_errors=True)
     results = []
     for position, firms in enumerate(arguments.firms):
         data = ensure_data(firms, env, provinces="all")
