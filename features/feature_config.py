@@ -65,6 +65,8 @@ class FeatureConfig(FrozenModel):
     chain_leader_min_revenue: NonNegative
     six_foundation_categories: tuple[str, ...]  # 工业"六基" chain-node categories
     pagerank_alpha: Annotated[float, Field(gt=0, lt=1)]
+    pagerank_max_iterations: PositiveInt
+    pagerank_tolerance: Annotated[float, Field(gt=0)]
     # Region is not a feature by default: every province is judged by the same standard.
     include_region: bool = False
     # products are self-declared, mostly when a firm applies, without a declaration date: on a

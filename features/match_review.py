@@ -154,14 +154,6 @@ def _codes_named(candidate_codes: pd.Series, counterparts: Counterparts) -> set[
     return named
 
 
-def _counterpart_regions(
-    queue: pd.DataFrame, links: pd.DataFrame, data: SourceData, firms: pd.DataFrame
-) -> list[str]:
-    """For a pending supplier or customer mention, the region of the firm on the other side of
-    the relation (its linked firm, else the code the source gave); "" for other mentions."""
-    return _regions_of(_counterpart_codes(queue, links, data), firms, len(queue))
-
-
 def _counterpart_codes(queue: pd.DataFrame, links: pd.DataFrame, data: SourceData) -> Counterparts:
     """For the pending supplier and customer mentions of `queue`, the credit code of the firm
     on the other side of the relation: its linked firm, else the code the source gave."""

@@ -33,12 +33,10 @@ SUPPLY_FEATURES = (
 # domain_level values (the 2022 table's main-product domain line, see configs/model.yaml)
 DOMAIN_NONE, DOMAIN_FOUNDATION_OR_LEADER, DOMAIN_KEY_LINK = 0.0, 1.0, 2.0
 _NAME_PREFIX = "name:"
-# networkx's pagerank defaults: the ranks published before issue 26 came from nx.pagerank.
-PAGERANK_MAX_ITERATIONS, PAGERANK_TOLERANCE = 100, 1.0e-6
 
 
 class PageRankNotConverged(RuntimeError):
-    """The supply PageRank did not settle within PAGERANK_MAX_ITERATIONS."""
+    """The supply PageRank did not settle within the configured iterations."""
 
 
 def supply_window(data: SourceData, as_of: date, config: FeatureConfig) -> pd.DataFrame:
@@ -136,9 +134,7 @@ def build_supply_features(
     result["chain_leader_customers"] = _on_firms(
         to_leaders.groupby("supplier")["customer"].nunique(), firm_party, 0.0
     )
-    result["supply_pagerank"] = _on_firms(
-        _supply_pagerank(links, config.pagerank_alpha), firm_party, 0.0
-    )
+    result["supply_pagerank"] = _on_firms(_supply_pagerank(links, config), firm_party, 0.0)
 
     # Substitutability: other suppliers of the same node to the same customer.
     per_link = links.drop_duplicates(["supplier", "customer", "chain", "node"])
@@ -175,23 +171,25 @@ def _distinct_nodes(links: pd.DataFrame) -> pd.Series:
     return links.drop_duplicates(["supplier", "chain", "node"]).groupby("supplier").size()
 
 
-def _supply_pagerank(links: pd.DataFrame, alpha: float) -> pd.Series:
+def _supply_pagerank(links: pd.DataFrame, config: FeatureConfig) -> pd.Series:
     """PageRank with edges customer → supplier weighted by amount: a supplier that important
     buyers depend on ranks high. By party code, scaled so the average party scores 1."""
     edges = links.groupby(["customer", "supplier"], as_index=False)["amount"].sum()
     # Vertices numbered as networkx numbered the graph of these edges: each edge's customer,
     # then its supplier, in order of first appearance.
     vertex, party = pd.factorize(edges[["customer", "supplier"]].to_numpy().ravel())
-    ranks = pagerank(vertex[0::2], vertex[1::2], edges["amount"].to_numpy(), alpha)
+    ranks = pagerank(vertex[0::2], vertex[1::2], edges["amount"].to_numpy(), config)
     return pd.Series(ranks * len(party), index=party)
 
 
 def pagerank(
-    source: np.ndarray, target: np.ndarray, weight: np.ndarray, alpha: float
+    source: np.ndarray, target: np.ndarray, weight: np.ndarray, config: FeatureConfig
 ) -> np.ndarray:
     """PageRank of vertices 0..n-1 over distinct weighted edges source → target, bit for bit
-    networkx 3's `nx.pagerank(graph, alpha, weight=...)` where vertex i is the graph's i-th
-    node: networkx's `_pagerank_scipy`, same matrix, operations and order of summation."""
+    networkx 3's `nx.pagerank(graph, alpha, max_iter, tol, weight=...)` with the configured
+    settings, where vertex i is the graph's i-th node: networkx's `_pagerank_scipy`, same
+    matrix, operations and order of summation."""
+    alpha = config.pagerank_alpha
     n = int(max(source.max(), target.max())) + 1
     matrix = sparse.coo_array((weight, (source, target)), shape=(n, n), dtype=float).tocsr()
     scale = matrix.sum(axis=1)  # each row divided by its total weight
@@ -200,16 +198,16 @@ def pagerank(
     dangling = np.where(scale == 0)[0]  # no outgoing weight: its rank spreads evenly
     uniform = np.repeat(1.0 / n, n)
     ranks = uniform
-    for _ in range(PAGERANK_MAX_ITERATIONS):
+    for _ in range(config.pagerank_max_iterations):
         last = ranks
         # Summed in order, as networkx's Python sum (3.11): numpy's pairwise sum may differ
         # in the last bit; a cumulative sum adds in order at numpy's speed.
         spread = _sum_in_order(ranks[dangling]) * uniform
         ranks = alpha * (ranks @ matrix + spread) + (1 - alpha) * uniform
-        if np.absolute(ranks - last).sum() < n * PAGERANK_TOLERANCE:
+        if np.absolute(ranks - last).sum() < n * config.pagerank_tolerance:
             return ranks
     raise PageRankNotConverged(
-        f"supply PageRank did not converge in {PAGERANK_MAX_ITERATIONS} iterations"
+        f"supply PageRank did not converge in {config.pagerank_max_iterations} iterations"
     )
 
 

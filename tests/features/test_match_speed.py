@@ -14,9 +14,10 @@ from scipy import sparse
 import features.matching as matching
 from features.match_review import (
     COUNTERPARTS,
-    _counterpart_regions,
+    _counterpart_codes,
     _firm_table,
     _former_names,
+    _regions_of,
     review_candidates,
     review_sheet,
     write_review_files,
@@ -286,7 +287,7 @@ def test_former_names_are_joined_in_file_order_like_the_groupby() -> None:
 def _reference_counterpart_regions(
     queue: pd.DataFrame, links: pd.DataFrame, data: SourceData, firms: pd.DataFrame
 ) -> list[str]:
-    """_counterpart_regions as it was: one lookup per queue row."""
+    """The counterpart regions as they were first found: one lookup per queue row."""
     regions = [""] * len(queue)
     linked = links[links["method"].isin(LINKED_METHODS) & links["credit_code"].notna()]
     by_mention = linked.set_index(["source", "row", "column"])["credit_code"]
@@ -313,7 +314,7 @@ def test_counterpart_regions_equal_the_row_by_row_lookup() -> None:
     firms = _firm_table(data)
     # every supply mention, pending or not, and the holders (no counterpart)
     queue = links.sample(frac=1.0, random_state=5).reset_index(drop=True)
-    got = _counterpart_regions(queue, links, data, firms)
+    got = _regions_of(_counterpart_codes(queue, links, data), firms, len(queue))
     assert got == _reference_counterpart_regions(queue, links, data, firms)
     assert any(got)
 

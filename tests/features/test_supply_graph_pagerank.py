@@ -33,28 +33,33 @@ GRAPHS: dict[str, list[Edge]] = {
 }
 
 
-def networkx_ranks(edges: list[Edge], alpha: float) -> np.ndarray:
+def networkx_ranks(edges: list[Edge], config: FeatureConfig) -> np.ndarray:
     """The published ranks: nx.pagerank on the graph built as before issue 26."""
     graph = nx.DiGraph()
     graph.add_weighted_edges_from(edges, weight="amount")
-    return np.array(list(nx.pagerank(graph, alpha=alpha, weight="amount").values()))
+    ranks = nx.pagerank(
+        graph,
+        alpha=config.pagerank_alpha,
+        max_iter=config.pagerank_max_iterations,
+        tol=config.pagerank_tolerance,
+        weight="amount",
+    )
+    return np.array(list(ranks.values()))
 
 
-def sparse_ranks(edges: list[Edge], alpha: float) -> np.ndarray:
+def sparse_ranks(edges: list[Edge], config: FeatureConfig) -> np.ndarray:
     """`pagerank` with the vertices numbered as networkx numbers the graph's nodes."""
     vertex, _ = pd.factorize(
         np.array([(customer, supplier) for customer, supplier, _ in edges]).ravel()
     )
     amount = np.array([amount for *_, amount in edges], dtype="float64")
-    return pagerank(vertex[0::2], vertex[1::2], amount, alpha)
+    return pagerank(vertex[0::2], vertex[1::2], amount, config)
 
 
 @pytest.mark.parametrize("name", list(GRAPHS))
 def test_same_bits_as_networkx_on_small_graphs(name: str, config: FeatureConfig) -> None:
     edges = GRAPHS[name]
-    assert np.array_equal(
-        sparse_ranks(edges, config.pagerank_alpha), networkx_ranks(edges, config.pagerank_alpha)
-    )
+    assert np.array_equal(sparse_ranks(edges, config), networkx_ranks(edges, config))
 
 
 def random_edges(count: int, parties: int, seed: int) -> list[Edge]:
@@ -82,18 +87,17 @@ def test_same_bits_as_networkx_on_a_random_graph(config: FeatureConfig) -> None:
     edges = random_edges(20_000, 6_000, seed=26)
     assert any(customer == supplier for customer, supplier, _ in edges)
     # then
-    assert np.array_equal(
-        sparse_ranks(edges, config.pagerank_alpha), networkx_ranks(edges, config.pagerank_alpha)
-    )
+    assert np.array_equal(sparse_ranks(edges, config), networkx_ranks(edges, config))
 
 
-def test_no_convergence_is_an_error_as_in_networkx() -> None:
+def test_no_convergence_is_an_error_as_in_networkx(config: FeatureConfig) -> None:
     # given a ten-cycle with a chord and almost no teleport: 100 iterations do not settle it
     edges = [(f"v{i}", f"v{(i + 1) % 10}", 1.0) for i in range(10)] + [("v0", "v2", 1.0)]
+    almost_no_teleport = config.model_copy(update={"pagerank_alpha": 0.99})
     with pytest.raises(nx.PowerIterationFailedConvergence):
-        networkx_ranks(edges, alpha=0.99)
+        networkx_ranks(edges, almost_no_teleport)
     with pytest.raises(PageRankNotConverged):
-        sparse_ranks(edges, alpha=0.99)
+        sparse_ranks(edges, almost_no_teleport)
 
 
 def test_supply_pagerank_of_firms_as_published(config: FeatureConfig) -> None:
@@ -129,7 +133,7 @@ def test_supply_pagerank_of_firms_as_published(config: FeatureConfig) -> None:
     supply = supply_window(data, AS_OF, config)
     edges = supply.groupby(["customer", "supplier"], as_index=False)["amount"].sum()
     nodes = pd.unique(edges[["customer", "supplier"]].to_numpy().ravel())
-    ranks = networkx_ranks(list(edges.itertuples(index=False, name=None)), config.pagerank_alpha)
+    ranks = networkx_ranks(list(edges.itertuples(index=False, name=None)), config)
     published = pd.Series(ranks, index=nodes) * len(nodes)
     expected = published.reindex(pd.Index(codes)).fillna(0.0)
     assert (expected > 0).sum() > 300

@@ -124,6 +124,9 @@ def test_wrong_provinces_are_refused_in_one_line(
     )
     assert result.exit_code == 2, result.output
     lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and reason in lines[0]
+    assert not (tmp_path / "firms.csv").exists()
+    lines = result.output.strip().splitlines()
     assert lines[-1].startswith("error:") and reason in lines[-1], lines
     assert "Traceback" not in result.output
     assert not (tmp_path / "firms.csv").exists()
