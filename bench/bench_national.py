@@ -9,10 +9,13 @@ times are the flow's own (the manifest), as in bench.bench_discovery.
     python -m bench.bench_national                  # 250k, 500k and 1M firms
     python -m bench.bench_national --firms 20000    # a quick check
 
-What runs where: validation, matching, features and the partition into provinces run in the
-command's process (national steps: its peak is reported as `national steps`); each province's
-criteria, scores and lists run on a worker, reading that province's share only. A worker's peak
-should therefore follow the largest province, not the total: the table shows both slopes.
+What runs where: validation, features and the partition into provinces run in the command's
+process (national steps: its peak is reported as `national steps`), as do the two ends of
+matching (planning the mentions, joining the links). The names are resolved on the workers
+against the registry in parts (flows/match_parts.py: each task holds one part of the registry
+or one chunk's share of it), and each province's criteria, scores and lists run on a worker,
+reading that province's share only. A worker's peak should therefore follow the largest
+province and the part size, not the total: the table shows the peaks per stage and both slopes.
 At the first size the bench also runs the default runner on the same data and compares every
 published file (lists, watch list, candidates, review files) between the two runs.
 """
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -61,6 +65,8 @@ class NationalRun:
     command_peak_mib: float
     worker_peak_mib: list[float]
     worker_idle_mib: list[float]  # each worker before the command: the interpreter and imports
+    stage_peaks: dict[str, dict[str, float]]  # stage -> "command" / "workers" -> peak MiB
+    match_parts: str  # "4 parts, 5 chunks", from the run's log
     largest_province: str
     largest_firms: int
     provinces: int
@@ -124,6 +130,19 @@ def run_on_cluster(data: Path, runs: Path, env: dict[str, str], firms: int) -> N
         if row["tier"] == "specialized"
     }
     largest = max(registry, key=lambda code: registry[code])
+    peaks: dict[str, dict[str, float]] = {}
+    for stage, (begin, end) in bounds.items():
+
+        def peak(series: list[tuple[float, int]], begin: float = begin, end: float = end) -> float:
+            inside = [rss for moment, rss in series if begin <= moment <= end]
+            return max(inside, default=0) / MIB
+
+        peaks[stage] = {
+            "command": peak(samples["command"]),
+            "workers": max(peak(samples[a]) for a in workers),
+        }
+    said = re.findall(r"matching in parts: resolve in [0-9.]+ s \((\d+ parts, \d+ chunks)\)",
+                      log.read_text(errors="replace"))  # fmt: skip
     return NationalRun(
         firms=firms,
         seconds={stage: end - begin for stage, (begin, end) in bounds.items()},
@@ -131,6 +150,8 @@ def run_on_cluster(data: Path, runs: Path, env: dict[str, str], firms: int) -> N
         command_peak_mib=max(rss for _, rss in samples["command"]) / MIB,
         worker_peak_mib=[max(rss for _, rss in samples[a]) / MIB for a in workers],
         worker_idle_mib=idle,
+        stage_peaks=peaks,
+        match_parts=said[-1] if said else "-",
         largest_province=largest,
         largest_firms=registry[largest],
         provinces=len(registry),
@@ -167,6 +188,16 @@ def table(runs: list[NationalRun], title: str) -> Table:
 
     for stage in ("startup", *FLOW_STAGES, "publish"):
         row(f"{stage} s", [f"{r.seconds[stage]:.1f}" for r in runs])
+    out.add_section()
+    for stage in ("startup", *FLOW_STAGES, "publish"):
+        row(
+            f"{stage} peak MiB: command / largest worker",
+            [
+                f"{r.stage_peaks[stage]['command']:,.0f} / {r.stage_peaks[stage]['workers']:,.0f}"
+                for r in runs
+            ],
+        )
+    row("matching in parts", [r.match_parts for r in runs])
     out.add_section()
     row("end to end s", [f"{r.total_seconds:.1f}" for r in runs])
     row("s per 100k firms", [f"{r.total_seconds / r.firms * 1e5:.1f}" for r in runs])

@@ -229,14 +229,17 @@ def review_candidates(
     config: MatchingConfig | None = None,
     registry: Registry | None = None,
     firms: pd.DataFrame | None = None,
+    compared: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per pending mention and candidate firm (`CANDIDATE_COLUMNS`), best first.
     `registry` (`Registry.from_sources(data)`) and `firms` (`_firm_table(data)`): when the
-    caller already has them."""
+    caller already has them; `compared`: the candidates `compare_candidates` gives, when they
+    were compared elsewhere (features.match_partitions)."""
     if sheet.empty:
         return pd.DataFrame({c: pd.Series(dtype="str") for c in CANDIDATE_COLUMNS})
-    registry = Registry.from_sources(data) if registry is None else registry
-    compared = compare_candidates(sheet, registry, config, named_only=True, all_links=links)
+    if compared is None:
+        registry = Registry.from_sources(data) if registry is None else registry
+        compared = compare_candidates(sheet, registry, config, named_only=True, all_links=links)
     named = sheet[["mention_key", "raw_name", "candidate_codes"]].dropna()
     named = named.assign(credit_code=named["candidate_codes"].str.split("|")).explode("credit_code")
     rows = named.merge(compared, on=["raw_name", "credit_code"], how="left")
@@ -324,12 +327,18 @@ class ReviewTables:
 
 
 def review_tables(
-    links: pd.DataFrame, data: SourceData, registry: Registry | None = None
+    links: pd.DataFrame,
+    data: SourceData,
+    registry: Registry | None = None,
+    compared: pd.DataFrame | None = None,
 ) -> ReviewTables:
     """The sheet and its candidates for the pending mentions of `links`. `registry`:
-    `Registry.from_sources(data)`, when the caller already has it (`link_mentions` built it)."""
+    `Registry.from_sources(data)`, when the caller already has it (`link_mentions` built it);
+    `compared`: as `review_candidates` takes it."""
     sheet, firms = _sheet_and_firms(review_queue(links), links, data, None)
-    candidates = review_candidates(sheet, links, data, registry=registry, firms=firms)
+    candidates = review_candidates(
+        sheet, links, data, registry=registry, firms=firms, compared=compared
+    )
     return ReviewTables(sheet, candidates)
 
 

@@ -209,17 +209,18 @@ class Registry:
     """
 
     entries: pd.DataFrame
-    codes: pd.Index = field(repr=False)
     firm_levels: np.ndarray = field(repr=False)  # region_levels of firm_region, per entry
     name_levels: np.ndarray = field(repr=False)  # region_levels of name_region, per entry
     firm_ids: np.ndarray = field(repr=False)  # int id of each entry's firm
     firm_codes: pa.Array = field(repr=False)  # credit_code of each firm id (unique)
+    # n-grams too common to block on, when they are the whole registry's and not these entries'
+    common_ngrams: np.ndarray | None = field(default=None, repr=False)
     # n-gram indexes built for this registry, per blocking setting (see `blocker`)
-    _blockers: dict[tuple[int, ...], _Blocker] = field(
+    _blockers: dict[tuple[int, ...], NgramIndex] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 
-    def blocker(self, blocking: Blocking) -> _Blocker:
+    def blocker(self, blocking: Blocking) -> NgramIndex:
         """The n-gram index of the entries' cores, built on first use and kept with the
         registry, so every stage that blocks against it (fuzzy, pair classifier, review files)
         shares one index and the candidates already found per core."""
@@ -230,59 +231,32 @@ class Registry:
             blocking.max_core_chars,
         )
         if key not in self._blockers:
-            self._blockers[key] = _Blocker.build(self.entries["core"], blocking)
+            self._blockers[key] = NgramIndex.build(
+                self.entries["core"], blocking, self.common_ngrams
+            )
         return self._blockers[key]
 
     @classmethod
     def from_sources(cls, data: SourceData) -> Registry:
-        firms = data.get("firms")
-        if firms is None:
-            firms = pd.DataFrame({"credit_code": pd.Series(dtype="str")})
-        firms = firms.reset_index(drop=True)
-        firm_region = _significant_codes(firms.get("region_code"), len(firms))
-        current = pd.DataFrame(
-            {
-                "credit_code": firms["credit_code"].astype("str"),
-                "kind": "current",
-                "raw": _column(firms, "name").str.strip(),
-                "firm_region": firm_region,
-            }
-        )
-        frames = [current]
-        history = data.get("name_history")
-        if history is not None and len(history):
-            region_by_code = pd.Series(firm_region.to_numpy(), index=current["credit_code"])
-            region_by_code = region_by_code[~region_by_code.index.duplicated()]
-            codes = history["credit_code"].astype("str").reset_index(drop=True)
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "credit_code": codes,
-                        "kind": "former",
-                        "raw": _column(history.reset_index(drop=True), "former_name").str.strip(),
-                        "firm_region": pd.array(
-                            region_by_code.reindex(codes).to_numpy(), dtype="str"
-                        ),
-                    }
-                )
-            )
-        entries = pd.concat(frames, ignore_index=True)
-        entries = entries[entries["raw"].notna() & entries["credit_code"].notna()]
-        entries = entries.drop_duplicates(["credit_code", "raw"]).reset_index(drop=True)
-        parts = normalize_names(entries["raw"])
-        for column in ("clean", "parent", "core", "trade_name", "industry", "form"):
-            entries[column] = parts[column].array  # Arrow text as it is: no Python strings
-        entries["name_region"] = parts["region_code"].array
+        return cls.from_entries(registry_entries(data.get("firms"), data.get("name_history")))
+
+    @classmethod
+    def from_entries(
+        cls, entries: pd.DataFrame, common_ngrams: np.ndarray | None = None
+    ) -> Registry:
+        """The registry of these entries (`registry_entries`' rows, in their `order`): the whole
+        registry, or the part of it a chunk of names can meet (features.match_partitions), whose
+        n-grams too common to block on are the whole registry's (`common_ngrams`)."""
+        entries = entries.sort_values("order", kind="stable").reset_index(drop=True)
         entries["entry"] = np.arange(len(entries), dtype=np.int64)
         firm_ids, firm_codes = pd.factorize(entries["credit_code"])
-        release_arrow_memory()  # what normalising a million names took and gave back
         return cls(
             entries=entries,
-            codes=pd.Index(current["credit_code"].dropna().unique()),
             firm_levels=region_levels(entries["firm_region"]),
             name_levels=region_levels(entries["name_region"]),
             firm_ids=firm_ids.astype(np.int64),
             firm_codes=arrow_text(pd.Series(firm_codes, dtype="str")).combine_chunks(),
+            common_ngrams=common_ngrams,
         )
 
     def codes_at(self, entries: np.ndarray) -> np.ndarray:
@@ -299,6 +273,61 @@ class Registry:
         up in Arrow (no Python string per code)."""
         found = pc.index_in(arrow_text(codes), value_set=self.firm_codes)
         return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def registry_entries(
+    firms: pd.DataFrame | None,
+    history: pd.DataFrame | None,
+    firm_order: np.ndarray | None = None,
+    history_order: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """One row per current or former name of a firm, normalised (`Registry.entries` without
+    `entry`), with `order`: the entry's place in the whole registry (current names in the order
+    of `firms`, then former names in the order of `name_history`). `firm_order` and
+    `history_order` give those places when `firms` and `history` are part of the registry."""
+    if firms is None:
+        firms = pd.DataFrame({"credit_code": pd.Series(dtype="str")})
+    firms = firms.reset_index(drop=True)
+    firm_region = _significant_codes(firms.get("region_code"), len(firms))
+    current = pd.DataFrame(
+        {
+            "credit_code": firms["credit_code"].astype("str"),
+            "kind": "current",
+            "raw": _column(firms, "name").str.strip(),
+            "firm_region": firm_region,
+            "order": np.arange(len(firms), dtype=np.int64) if firm_order is None else firm_order,
+        }
+    )
+    frames = [current]
+    if history is not None and len(history):
+        region_by_code = pd.Series(firm_region.to_numpy(), index=current["credit_code"])
+        region_by_code = region_by_code[~region_by_code.index.duplicated()]
+        history = history.reset_index(drop=True)
+        codes = history["credit_code"].astype("str")
+        frames.append(
+            pd.DataFrame(
+                {
+                    "credit_code": codes,
+                    "kind": "former",
+                    "raw": _column(history, "former_name").str.strip(),
+                    "firm_region": pd.array(region_by_code.reindex(codes).to_numpy(), dtype="str"),
+                    "order": (
+                        len(firms) + np.arange(len(history), dtype=np.int64)
+                        if history_order is None
+                        else history_order
+                    ),
+                }
+            )
+        )
+    entries = pd.concat(frames, ignore_index=True)
+    entries = entries[entries["raw"].notna() & entries["credit_code"].notna()]
+    entries = entries.drop_duplicates(["credit_code", "raw"]).reset_index(drop=True)
+    parts = normalize_names(entries["raw"])
+    for column in ("clean", "parent", "core", "trade_name", "industry", "form"):
+        entries[column] = parts[column].array  # Arrow text as it is: no Python strings
+    entries["name_region"] = parts["region_code"].array
+    release_arrow_memory()  # what normalising a million names took and gave back
+    return entries
 
 
 def _objects_at(column: pd.Series, positions: np.ndarray) -> np.ndarray:
@@ -690,8 +719,28 @@ def _best_pairs(shared: sparse.csr_matrix, blocking: Blocking) -> tuple[np.ndarr
     return rows[order].astype(np.int64), cols[order], counts[order]
 
 
+def ngram_block_sizes(cores: pd.Series, blocking: Blocking) -> pd.Series:
+    """Registry names carrying each n-gram (int64 key; twice in one core counts once). Summed
+    over parts of the registry, they tell which n-grams are too common to block on
+    (`common_ngrams`)."""
+    rows, keys = _ngram_keys(cores, blocking.max_core_chars)
+    token, vocabulary = pd.factorize(keys, sort=True)
+    distinct = np.unique(rows * max(len(vocabulary), 1) + token)
+    counts = np.bincount(distinct % max(len(vocabulary), 1), minlength=len(vocabulary))
+    return pd.Series(counts.astype(np.int64), index=pd.Index(vocabulary, dtype=np.int64))
+
+
+def common_ngrams(block_sizes: list[pd.Series], blocking: Blocking) -> np.ndarray:
+    """The n-grams (sorted keys) carried by more than `max_block_size` registry names, from the
+    `ngram_block_sizes` of the parts of the registry."""
+    if not block_sizes:
+        return np.zeros(0, dtype=np.int64)
+    total = pd.concat(block_sizes).groupby(level=0).sum()
+    return np.sort(total.index.to_numpy(dtype=np.int64)[total.to_numpy() > blocking.max_block_size])
+
+
 @dataclass
-class _Blocker:
+class NgramIndex:
     """The registry's n-gram index, and the candidates found so far per distinct core.
 
     The candidates of a mention depend on its core alone, so a core blocked once (the fuzzy
@@ -711,7 +760,11 @@ class _Blocker:
     filled: int = 0
 
     @classmethod
-    def build(cls, entry_cores: pd.Series, blocking: Blocking) -> _Blocker:
+    def build(
+        cls, entry_cores: pd.Series, blocking: Blocking, common: np.ndarray | None = None
+    ) -> NgramIndex:
+        """The index of these cores; `common`: the n-grams too common to block on, when they
+        are not to be counted from these cores (a part of the registry, sorted keys)."""
         entry_rows, entry_keys = _ngram_keys(entry_cores, blocking.max_core_chars)
         entry_token, vocabulary = pd.factorize(entry_keys, sort=True)  # np.unique's, hashed
         del entry_keys
@@ -722,7 +775,10 @@ class _Blocker:
         del entry_rows, entry_token
         incidence.data[:] = 1  # an n-gram twice in one core counts once
         block_size = np.diff(incidence.indptr)
-        too_common = block_size > blocking.max_block_size
+        if common is None:
+            too_common = block_size > blocking.max_block_size
+        else:
+            too_common = np.isin(vocabulary, common, assume_unique=True)
         incidence.data[np.repeat(too_common, block_size)] = 0  # too common to block on
         incidence.eliminate_zeros()
         return cls(
@@ -828,7 +884,7 @@ def block_pairs(
     Returns columns mention (position in `mention_cores`), entry (position in `entry_cores`),
     shared (number of shared n-grams). `Registry.blocker` keeps the index for its registry.
     """
-    return _Blocker.build(entry_cores, blocking).block(mention_cores)
+    return NgramIndex.build(entry_cores, blocking).block(mention_cores)
 
 
 def _similarity(left: pd.Series, right: pd.Series) -> np.ndarray:
@@ -1224,11 +1280,17 @@ def resolve_names(
     registry: Registry,
     config: MatchingConfig | None = None,
     linked_codes: pd.Series | None = None,
+    *,
+    support: pd.Series | None = None,
+    equal_keys_only: bool = False,
 ) -> pd.DataFrame:
     """Resolve distinct raw names (no code stage): one row per name with the link columns.
 
     `names` may repeat (one per mention): repeats count towards the pair classifier's support
     of a firm, as do `linked_codes` (firms already linked by their code in the same data).
+    `support` (certain links per credit code) replaces that count when the names are a chunk of
+    the names to resolve (features.match_partitions); `equal_keys_only` stops after the stages
+    that compare whole names and cores, leaving the other names undecided (method NA).
     """
     config = config or MatchingConfig.load()
     scores = config.stage_scores
@@ -1266,14 +1328,18 @@ def resolve_names(
         history_scores = (scores.history, scores.history)
         _core_stage(resolution, registry, former, "history", history_scores, config)
     del current, former
-    support = _support(multiplicity, resolution, registry, linked_codes)
-    release_arrow_memory()
-    _fuzzy_stage(resolution, registry, config)
-    release_arrow_memory()
-    _classifier_stage(resolution, registry, config, support)
-    release_arrow_memory()
-    pending = resolution.pending
-    resolution.decide(np.nonzero(pending)[0], "none", 0.0)
+    if not equal_keys_only:
+        by_firm = (
+            _support(multiplicity, resolution, registry, linked_codes)
+            if support is None
+            else _support_of(support, registry)
+        )
+        release_arrow_memory()
+        _fuzzy_stage(resolution, registry, config)
+        release_arrow_memory()
+        _classifier_stage(resolution, registry, config, by_firm)
+        release_arrow_memory()
+        resolution.decide(np.nonzero(resolution.pending)[0], "none", 0.0)
     return pd.DataFrame(
         {
             "raw_name": distinct.to_numpy(),
@@ -1285,6 +1351,24 @@ def resolve_names(
             "matched_name": pd.array(resolution.matched_name, dtype="str"),
         }
     )
+
+
+def certain_links(resolved: pd.DataFrame, multiplicity: np.ndarray) -> pd.Series:
+    """Mentions linked with certainty per credit code, from `resolve_names`' rows and the
+    mentions of each (`multiplicity`): the support the pair classifier weighs."""
+    certain = resolved["method"].isin(SUPPORT_METHODS).to_numpy(dtype=bool)
+    codes = resolved["credit_code"][certain].astype("str")
+    return pd.Series(multiplicity[certain], index=codes.to_numpy()).groupby(level=0).sum()
+
+
+def _support_of(support: pd.Series, registry: Registry) -> np.ndarray:
+    """`support` (per credit code) per firm id of `registry`."""
+    size = int(registry.firm_ids.max()) + 1 if len(registry.firm_ids) else 0
+    firms = registry.firms_of(pd.Series(support.index, dtype="str"))
+    known = firms >= 0
+    out = np.zeros(size)
+    out[firms[known]] = support.to_numpy(dtype=float)[known]
+    return out
 
 
 def _support(
@@ -1351,57 +1435,107 @@ def link_mentions(
     firm's valid credit code, which links it by `code` instead.
 
     `registry`: `Registry.from_sources(data)`, when the caller already has it (the review files
-    and `features.unsettled.refused_by_firm` use the same one).
+    and `features.unsettled.refused_by_firm` use the same one). The three steps — `plan_mentions`,
+    `resolve_names` of the names it leaves, `links_from` — are the same when the names are
+    resolved against the registry in parts (features.match_partitions).
     """
     config = config or MatchingConfig.load()
     registry = Registry.from_sources(data) if registry is None else registry
     registry.blocker(config.blocking)  # the n-gram index, built before the mentions take memory
     release_arrow_memory()
+    plan = plan_mentions(data, decisions)
+    names, linked = names_to_resolve(plan)
+    resolved = resolve_names(names, registry, config, linked) if len(names) else None
+    del names, linked
+    release_arrow_memory()
+    return links_from(plan, resolved, data, config)
+
+
+def registry_codes(data: SourceData) -> pd.Index:
+    """The credit codes of the registry's firms."""
+    firms = data.get("firms")
+    if firms is None:
+        return pd.Index([], dtype="str")
+    return pd.Index(firms["credit_code"].astype("str").dropna().unique())
+
+
+def plan_mentions(data: SourceData, decisions: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every firm mention (source, row, column, raw_name) and what decides it before any name
+    stage: `given` (its code, cleaned), `registered` (a registry firm's valid code: `code`),
+    `outside` (a valid code of no registry firm: NIL), `decided` (an official's decision in
+    force, `decision`), `by_name` (none of these: its name is resolved)."""
     mentions = collect_mentions(data)
     given = mentions["given_code"].str.strip().str.upper()
     valid = credit_code_is_valid(given).to_numpy(dtype=bool)
     # A registry firm's code the source gives for the row outranks a decision made without it
     # (issue 28): the key leaves the code out, so an old "none" must not hide a later code.
-    registered = valid & string_isin(given.fillna(""), registry.codes)
+    registered = valid & string_isin(given.fillna(""), registry_codes(data))
     decided = decided_codes(data, mentions, decisions)
     by_decision = decided.notna().to_numpy(dtype=bool) & ~registered
     valid = valid & ~by_decision
-    outside = valid & ~registered  # a real code of a firm outside the registry: NIL
+    plan = mentions[["source", "row", "column", "raw_name"]]
+    plan["given"] = given
+    plan["registered"] = registered
+    plan["outside"] = valid & ~registered
+    plan["decided"] = decided.where(by_decision)
+    plan["by_name"] = ~valid & ~by_decision
+    return plan
 
-    by_name = ~valid & ~by_decision
-    names = mentions.loc[by_name, "raw_name"]
-    resolved = resolve_names(names, registry, config, given[registered]) if len(names) else None
-    release_arrow_memory()
+
+def names_to_resolve(plan: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """The names `resolve_names` resolves (one per mention) and the codes already linked by
+    the `code` stage (they count towards a firm's support)."""
+    return plan.loc[plan["by_name"], "raw_name"], plan.loc[plan["registered"], "given"]
+
+
+def links_from(
+    plan: pd.DataFrame,
+    resolved: pd.DataFrame | None,
+    data: SourceData,
+    config: MatchingConfig | None = None,
+) -> pd.DataFrame:
+    """The links (`LINK_COLUMNS`) of the mentions of `plan_mentions`, those resolved by name
+    taking their distinct name's row of `resolved` (`resolve_names` of `names_to_resolve`)."""
+    config = config or MatchingConfig.load()
     if resolved is not None and resolved.empty:
         resolved = None
-    links = mentions[["source", "row", "column", "raw_name"]]
+    by_name = plan["by_name"].to_numpy(dtype=bool)
+    registered = plan["registered"].to_numpy(dtype=bool)
+    outside = plan["outside"].to_numpy(dtype=bool)
+    links = plan[["source", "row", "column", "raw_name"]]
     # Each mention resolved by name takes its distinct name's row of `resolved` (one take per
     # column, not a frame reindexed to every mention).
-    take = np.full(len(mentions), -1, dtype=np.int64)
+    take = np.full(len(plan), -1, dtype=np.int64)
     if resolved is not None:
-        take[by_name] = _rows_of(names, resolved["raw_name"])
-    del names
+        take[by_name] = _rows_of(plan.loc[by_name, "raw_name"], resolved["raw_name"])
     for column in ("credit_code", "method", "candidate_codes", "matched_name"):
         if resolved is not None:
             links[column] = resolved[column].array.take(take, allow_fill=True)
         else:
             links[column] = pd.Series(pd.NA, index=links.index, dtype="str")
     for column, missing in (("score", 0.0), ("runner_up_score", np.nan)):
-        values = np.full(len(mentions), missing)
+        values = np.full(len(plan), missing)
         if resolved is not None:
             values = np.where(take >= 0, resolved[column].to_numpy()[take], missing)
         links[column] = values
     del take, resolved
-    links["credit_code"] = links["credit_code"].where(~registered, given)
+    links["credit_code"] = links["credit_code"].where(~registered, plan["given"])
     links.loc[registered, "method"] = "code"
     links.loc[registered, "score"] = config.stage_scores.code
     links.loc[outside, "method"] = "none"
     links.loc[outside, "score"] = 0.0
+    by_decision = plan["decided"].notna().to_numpy(dtype=bool)
     if by_decision.any():
-        chosen = decided[by_decision]
-        in_registry = np.asarray(string_isin(chosen.fillna(""), registry.codes), dtype=bool)
-        current = registry.entries[registry.entries["kind"] == "current"]
-        name_of = current.drop_duplicates("credit_code").set_index("credit_code")["raw"]
+        chosen = plan.loc[by_decision, "decided"]
+        codes = registry_codes(data)
+        in_registry = np.asarray(string_isin(chosen.fillna(""), codes), dtype=bool)
+        firms = data.tables["firms"]
+        named = pd.DataFrame(
+            {"credit_code": firms["credit_code"].astype("str"), "raw": _column(firms, "name")}
+        )
+        named["raw"] = named["raw"].str.strip()
+        named = named.dropna().drop_duplicates("credit_code")
+        name_of = named.set_index("credit_code")["raw"]
         links.loc[by_decision, "method"] = "decision"
         links.loc[by_decision, "score"] = 1.0
         links.loc[by_decision, "credit_code"] = chosen.where(in_registry).to_numpy()
@@ -1431,6 +1565,7 @@ def compare_candidates(
     config: MatchingConfig | None = None,
     named_only: bool = False,
     all_links: pd.DataFrame | None = None,
+    support: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Every candidate firm of each distinct raw name in `links` (e.g. the review queue), with
     its comparison features (`PAIR_FEATURES`), the fuzzy score and the pair classifier's
@@ -1438,7 +1573,8 @@ def compare_candidates(
 
     Candidates are those the pair classifier weighs (n-gram blocking plus the firms a stage
     named); `named_only` keeps the named ones (`candidate_codes`), as a reviewer sees them.
-    Support counts the mentions `all_links` (default `links`) links with certainty to a firm.
+    Support counts the mentions `all_links` (default `links`) links with certainty to a firm;
+    `support` (per credit code, `certain_links`) gives those counts instead.
     """
     config = config or MatchingConfig.load()
     distinct = links.drop_duplicates("raw_name")
@@ -1453,14 +1589,13 @@ def compare_candidates(
     pairs = review_pairs(queries, candidates, registry, config.blocking)
     if pairs.empty:
         return empty
-    every = links if all_links is None else all_links
-    certain = every["credit_code"][every["method"].isin(SUPPORT_METHODS).to_numpy()].dropna()
-    firms = registry.firms_of(certain)
-    firms = firms[firms >= 0]
-    size = int(registry.firm_ids.max()) + 1
-    support = np.bincount(firms, minlength=size).astype(float)
+    if support is None:
+        every = links if all_links is None else all_links
+        certain = every["credit_code"][every["method"].isin(SUPPORT_METHODS).to_numpy()].dropna()
+        support = certain.astype("str").value_counts()
+    by_firm = _support_of(support, registry)
     levels = region_levels(queries["region_code"])
-    frame = pair_features(queries, levels, registry, pairs, config.fuzzy, support)
+    frame = pair_features(queries, levels, registry, pairs, config.fuzzy, by_firm)
     model = config.pair_classifier
     frame["probability"] = model.probability(frame) if model is not None else np.nan
     frame["raw_name"] = codes["raw_name"].to_numpy()[frame["mention"].to_numpy()]

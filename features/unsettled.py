@@ -23,12 +23,31 @@ PENDING_COLUMN = "pending_mention"  # models/criteria/doubts.py reads this descr
 CANDIDATE_SEPARATOR = "|"  # features.matching: candidate_codes are "|"-joined
 
 
+def _named_refused(refused: pd.DataFrame) -> pd.DataFrame:
+    """Refused rows without a code that still name a firm: their names are resolved."""
+    has_code = refused["credit_code"].notna().to_numpy()
+    return refused[~has_code & refused["raw_name"].notna().to_numpy()]
+
+
+def refused_names(data: SourceData) -> pd.Series:
+    """The names of the refused rows that `refused_by_firm` resolves (`resolve_names`)."""
+    refused = data.refused
+    if refused.empty:
+        return pd.Series(dtype="str")
+    return _named_refused(refused)["raw_name"]
+
+
 def refused_by_firm(
-    data: SourceData, config: MatchingConfig | None = None, registry: Registry | None = None
+    data: SourceData,
+    config: MatchingConfig | None = None,
+    registry: Registry | None = None,
+    resolved: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Refused rows that name a registry firm: credit_code, table, row, reason (their rejects
     entries joined). A valid code outside the registry names no registry firm (NIL).
-    `registry`: `Registry.from_sources(data)`, when the caller already has it."""
+    `registry`: `Registry.from_sources(data)`, when the caller already has it; `resolved`:
+    `resolve_names(refused_names(data))` when the names were resolved elsewhere
+    (features.match_partitions)."""
     refused = data.refused
     empty = pd.DataFrame({c: pd.Series(dtype="str") for c in REFUSED_BY_FIRM_COLUMNS})
     if refused.empty:
@@ -36,11 +55,12 @@ def refused_by_firm(
     registry_codes = data.tables["firms"]["credit_code"]
     has_code = refused["credit_code"].notna().to_numpy()
     by_code = refused[has_code & string_isin(refused["credit_code"], registry_codes)]
-    named = refused[~has_code & refused["raw_name"].notna().to_numpy()]
+    named = _named_refused(refused)
     parts = [by_code[["table", "row", "credit_code"]]]
     if len(named):
-        registry = Registry.from_sources(data) if registry is None else registry
-        resolved = resolve_names(named["raw_name"], registry, config)
+        if resolved is None:
+            registry = Registry.from_sources(data) if registry is None else registry
+            resolved = resolve_names(named["raw_name"], registry, config)
         looked_up = resolved.set_index("raw_name").reindex(named["raw_name"])
         linked = looked_up["method"].isin(LINKED_METHODS).to_numpy()
         parts.append(

@@ -27,6 +27,8 @@ class Retries(FrozenModel):
 class Dask(FrozenModel):
     n_workers: int = Field(ge=1)
     threads_per_worker: int = Field(ge=1)
+    match_part_firms: int = Field(ge=1)
+    match_chunk_names: int = Field(ge=1)
 
 
 class DefaultRunner(FrozenModel):

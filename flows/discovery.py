@@ -1,6 +1,7 @@
 """The weekly discovery flow: validate → match → features → (per province: criteria → score →
 lists) → assemble → publish. Tasks wrap the pure functions of features/ and models/ and pass
-file paths; a run is published all at once or not at all (zjtx/publication.py).
+file paths; a run is published all at once or not at all (zjtx/publication.py). On Dask the
+names are matched in parts on the workers (flows/match_parts.py), with the same links.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import shutil
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -20,7 +22,12 @@ from prefect.schedules import Cron
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.config import load_flows_config
+from flows.match_parts import ResolvedInParts, resolve_in_parts
 from zjtx.settings import Settings
+
+if TYPE_CHECKING:
+    from features.match_review import ReviewTables
+    from features.sources import SourceData
 
 FLOWS_CONFIG = load_flows_config()
 IO_RETRY_COUNT = FLOWS_CONFIG.retries.io_task_retries
@@ -46,8 +53,9 @@ class RunPaths:
 
     def share(self, province: str) -> Path:
         """A province's share of the data (models/partitions.py): sources/, pending/ and
-        features.arrow."""
-        return self.work / "provinces" / province
+        features.arrow, in a hive layout (`provinces/province=11/`); a province task reads its
+        own folder only."""
+        return self.work / "provinces" / f"province={province}"
 
 
 class StageClock:
@@ -122,24 +130,54 @@ def match(paths: RunPaths) -> dict[str, object]:
     """Link every firm mention to the registry, officials' decisions first; ambiguous ones go
     to the review tables, which `review_files` writes."""
     from features.match_decisions import load_decisions
-    from features.match_review import SHEET_COLUMNS, review_tables
-    from features.matching import MATCH_TABLES, Registry, attribute_mentions, link_mentions
-    from features.schemas import MENTION_COLUMNS
-    from features.sources import pass_on_saved_sources, read_saved_sources, save_sources
+    from features.match_review import review_tables
+    from features.matching import MATCH_TABLES, Registry, link_mentions
+    from features.sources import read_saved_sources
     from features.unsettled import refused_by_firm
 
     sources = read_saved_sources(paths.sources, MATCH_TABLES)
     registry = Registry.from_sources(sources)  # one registry for links, review files, refusals
     links = link_mentions(sources, decisions=load_decisions(), registry=registry)
-    review = review_tables(links, sources, registry=registry)
+    keep_review(paths, review_tables(links, sources, registry=registry))
+    refused_by_firm(sources, registry=registry).to_parquet(paths.work / "refused.parquet")
+    del registry
+    return keep_links(paths, sources, links)
+
+
+@task
+def match_from_parts(paths: RunPaths, parts: ResolvedInParts) -> dict[str, object]:
+    """`match` with the names resolved against the registry in parts on the workers
+    (flows/match_parts.py): the same links, review tables and refusals."""
+    from features.match_review import review_tables
+    from features.matching import MATCH_TABLES, links_from
+    from features.sources import read_saved_sources, read_saved_table
+    from features.unsettled import refused_by_firm
+
+    sources = read_saved_sources(paths.sources, MATCH_TABLES)
+    links = links_from(read_saved_table(parts.files.plan), parts.resolved("mentions"), sources)
+    keep_review(paths, review_tables(links, sources, compared=parts.compared()))
+    refused = refused_by_firm(sources, resolved=parts.resolved("refused"))
+    refused.to_parquet(paths.work / "refused.parquet")
+    return keep_links(paths, sources, links)
+
+
+def keep_review(paths: RunPaths, review: ReviewTables) -> None:
+    """The review tables for `review_files`, and the queue for the criteria."""
+    from features.match_review import SHEET_COLUMNS
+
     review.sheet.to_parquet(paths.work / "review_sheet.parquet")
     review.candidates.to_parquet(paths.work / "review_candidates.parquet")
     # Issue 11: refused rows and pending mentions go to the criteria, never silently away.
     queue = review.sheet.drop(columns=list(SHEET_COLUMNS))  # the sheet is the queue and these
     queue.to_parquet(paths.work / "match_review.parquet")
-    del review, queue
-    refused_by_firm(sources, registry=registry).to_parquet(paths.work / "refused.parquet")
-    del registry
+
+
+def keep_links(paths: RunPaths, sources: SourceData, links: pd.DataFrame) -> dict[str, object]:
+    """The mention tables with their linked codes for the next stages; the match counts."""
+    from features.matching import attribute_mentions
+    from features.schemas import MENTION_COLUMNS
+    from features.sources import pass_on_saved_sources, save_sources
+
     attributed = attribute_mentions(sources, links)
     mentioning = {t: f for t, f in attributed.tables.items() if t in MENTION_COLUMNS}
     save_sources(replace(attributed, tables=mentioning), paths.attributed)
@@ -150,6 +188,14 @@ def match(paths: RunPaths) -> dict[str, object]:
         "review": int((links["method"] == "review").sum()),
         "decided": int((links["method"] == "decision").sum()),
     }
+
+
+def runs_on_dask() -> bool:
+    """Whether this flow run's task runner is Dask's: then matching runs in parts."""
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    return context is not None and type(context.task_runner).__name__ == "DaskTaskRunner"
 
 
 @task(retries=IO_RETRY_COUNT, retry_delay_seconds=IO_RETRY_DELAY)
@@ -560,7 +606,10 @@ def discovery(data_dir: Path, as_of: dt.date | None = None, runs_dir: Path | Non
     counts = prepare(Path(data_dir), paths)
     release_memory()
     clock.done("validate")
-    counts["matching"] = match(paths)
+    if runs_on_dask():  # no worker holds the whole registry (issue 26)
+        counts["matching"] = match_from_parts(paths, resolve_in_parts(paths.work, paths.sources))
+    else:
+        counts["matching"] = match(paths)
     release_memory()
     clock.done("match")
     reviewed = review_files.submit(paths)  # beside features and partition (issue 25)
