@@ -52,9 +52,9 @@ class RunPaths:
         return self.work / "attributed"
 
     def share(self, province: str) -> Path:
-        """A province's share of the data (models/partitions.py): sources/, pending/ and
-        features.arrow, in a hive layout (`provinces/province=11/`); a province task reads its
-        own folder only."""
+        """A province's share of the data (models/partitions.py): sources/, pending/,
+        refused.parquet and features.arrow, in a hive layout (`provinces/province=11/`); a
+        province task reads its own folder only."""
         return self.work / "provinces" / f"province={province}"
 
 
@@ -257,6 +257,13 @@ def partition(paths: RunPaths, as_of: dt.date, features_path: Path) -> list[str]
         save_sources(SourceData(tables=share.sources.tables), folder / "sources")
         save_sources(SourceData(tables=share.pending.tables), folder / "pending")
         del share
+    # the refused rows that name a province's firms: a province task reads its folder only
+    refused = pd.read_parquet(paths.work / "refused.parquet")
+    homes = provinces.of(refused["credit_code"])
+    for number, code in enumerate(provinces.codes):
+        own = refused[homes == number].reset_index(drop=True)
+        own.to_parquet(paths.share(code) / "refused.parquet")
+    del refused
     del live, pending
     release_memory()  # the sources gone before the features come (issue 25)
     for province, rows in provinces.feature_shares(read_saved_table(features_path)):
@@ -346,7 +353,7 @@ def province(
     subset = read_saved_sources(share / "sources")
     pending = read_saved_sources(share / "pending")
     criteria_config = load_criteria_config()
-    refused = pd.read_parquet(paths.work / "refused.parquet")
+    refused = pd.read_parquet(share / "refused.parquet")
     criteria = evaluate_criteria(subset, as_of, criteria_config, refused=refused, pending=pending)
     write_sorted_part(criteria, paths.work / f"criteria-{province_code}.arrow")
     watch = watchlist_rows(criteria, subset, as_of, load_watchlist_config())
