@@ -67,6 +67,7 @@ class NationalRun:
     worker_idle_mib: list[float]  # each worker before the command: the interpreter and imports
     stage_peaks: dict[str, dict[str, float]]  # stage -> "command" / "workers" -> peak MiB
     match_parts: str  # "4 parts, 5 chunks", from the run's log
+    match_rounds: dict[str, float]  # round of matching in parts -> seconds, from the run's log
     largest_province: str
     largest_firms: int
     provinces: int
@@ -141,8 +142,14 @@ def run_on_cluster(data: Path, runs: Path, env: dict[str, str], firms: int) -> N
             "command": peak(samples["command"]),
             "workers": max(peak(samples[a]) for a in workers),
         }
-    said = re.findall(r"matching in parts: resolve in [0-9.]+ s \((\d+ parts, \d+ chunks)\)",
-                      log.read_text(errors="replace"))  # fmt: skip
+    logged = log.read_text(errors="replace")
+    said = re.findall(
+        r"matching in parts: resolve in [0-9.]+ s \((\d+ parts, \d+ chunks)\)", logged
+    )
+    rounds = {
+        name: float(seconds)
+        for name, seconds in re.findall(r"matching in parts: (.+?) in ([0-9.]+) s \(", logged)
+    }
     return NationalRun(
         firms=firms,
         seconds={stage: end - begin for stage, (begin, end) in bounds.items()},
@@ -152,6 +159,7 @@ def run_on_cluster(data: Path, runs: Path, env: dict[str, str], firms: int) -> N
         worker_idle_mib=idle,
         stage_peaks=peaks,
         match_parts=said[-1] if said else "-",
+        match_rounds=rounds,
         largest_province=largest,
         largest_firms=registry[largest],
         provinces=len(registry),
@@ -198,6 +206,8 @@ def table(runs: list[NationalRun], title: str) -> Table:
             ],
         )
     row("matching in parts", [r.match_parts for r in runs])
+    for name in dict.fromkeys(n for r in runs for n in r.match_rounds):
+        row(f"  match round: {name} s", [f"{r.match_rounds.get(name, 0.0):.1f}" for r in runs])
     out.add_section()
     row("end to end s", [f"{r.total_seconds:.1f}" for r in runs])
     row("s per 100k firms", [f"{r.total_seconds / r.firms * 1e5:.1f}" for r in runs])

@@ -186,6 +186,19 @@ def summed_support(counts: list[pd.Series]) -> pd.Series:
     return pd.concat(some).groupby(level=0).sum().astype(float)
 
 
+def support_parts(support: pd.Series, parts: int) -> list[pd.Series]:
+    """The support cut into parts by credit code, so that a chunk reads the support of its
+    own firms one part at a time, never the whole registry's."""
+    part = _bucket(pd.Series(support.index, dtype="str"), parts)
+    return [support[part == number] for number in range(parts)]
+
+
+def support_of(part: pd.Series, registry: Registry) -> pd.Series:
+    """The support of a part (`support_parts`) for the firms of a chunk's registry."""
+    codes = registry.entries["credit_code"]
+    return part[string_isin(pd.Series(part.index, dtype="str"), codes)]
+
+
 def resolve_chunk(
     names: pd.Series,
     registry: Registry,
@@ -228,4 +241,6 @@ __all__ = [
     "registry_piece",
     "resolve_chunk",
     "summed_support",
+    "support_of",
+    "support_parts",
 ]

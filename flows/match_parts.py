@@ -64,8 +64,8 @@ class MatchFiles:
     def chunk_file(self, kind: str, chunk: str) -> Path:
         return self.root / kind / f"chunk={chunk}.arrow"
 
-    def support(self, name_set: str) -> Path:
-        return self.root / "support" / f"{name_set}.arrow"
+    def support(self, name_set: str, part: int) -> Path:
+        return self.root / "support" / name_set / f"part={part}.arrow"
 
 
 def _save(frame: pd.DataFrame, path: Path) -> None:
@@ -251,13 +251,19 @@ def firm_entries(files: MatchFiles, part: int, parts: int, chunks: list[str]) ->
 def resolve(files: MatchFiles, chunk: str, parts: int) -> None:
     """A chunk's names resolved against its registry with its set's support; the review
     candidates of the mentions' names."""
-    from features.match_partitions import chunk_registry, resolve_chunk
+    from features.match_partitions import chunk_registry, resolve_chunk, support_of
     from features.matching import MatchingConfig
 
     names = _read(files.names(chunk))
     found = [_read(files.found("firm_entries", chunk, p)) for p in range(parts)]
     registry = chunk_registry(found, np.load(files.common))
-    support = _read(files.support(_name_set(chunk)))["mentions"]
+    # the support of the chunk's firms only, read a part at a time
+    support = pd.concat(
+        [
+            support_of(_read(files.support(_name_set(chunk), p))["mentions"], registry)
+            for p in range(parts)
+        ]
+    )
     resolved, compared = resolve_chunk(
         pd.Series(names["name"].array, dtype="str"),
         registry,
@@ -277,10 +283,10 @@ def _common_ngrams(files: MatchFiles, parts: int) -> None:
     np.save(files.common, common_ngrams(sizes, MatchingConfig.load().blocking))
 
 
-def _supports(files: MatchFiles, chunks: list[str]) -> None:
+def _supports(files: MatchFiles, chunks: list[str], parts: int) -> None:
     """The support of each set of names: its chunks' certain links (and the mentions linked
-    by their code) per credit code — one small number per firm."""
-    from features.match_partitions import NAME_SETS, summed_support
+    by their code) per credit code — one small number per firm — cut into parts by code."""
+    from features.match_partitions import NAME_SETS, summed_support, support_parts
 
     for name_set in NAME_SETS:
         counts = [
@@ -290,7 +296,9 @@ def _supports(files: MatchFiles, chunks: list[str]) -> None:
         ]
         if name_set == "mentions":
             counts.append(_read(files.linked())["mentions"])
-        _save(summed_support(counts).rename("mentions").to_frame(), files.support(name_set))
+        support = summed_support(counts).rename("mentions")
+        for part, own in enumerate(support_parts(support, parts)):
+            _save(own.to_frame(), files.support(name_set, part))
 
 
 def _all(futures: list[PrefectFuture[None]]) -> None:
@@ -341,7 +349,7 @@ def resolve_in_parts(work: Path, sources_dir: Path) -> ResolvedInParts:
     _all([equal_keys.submit(files, p, parts, chunks) for p in range(parts)])
     clock.done("equal keys", parts, chunks)
     _all([first_pass.submit(files, c, parts) for c in chunks])
-    _supports(files, chunks)
+    _supports(files, chunks, parts)
     clock.done("first pass", parts, chunks)
     _all([ngram_candidates.submit(files, p, parts, chunks) for p in range(parts)])
     clock.done("n-gram candidates", parts, chunks)

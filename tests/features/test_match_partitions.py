@@ -31,6 +31,8 @@ from features.match_partitions import (
     registry_piece,
     resolve_chunk,
     summed_support,
+    support_of,
+    support_parts,
 )
 from features.match_review import review_tables
 from features.matching import (
@@ -94,7 +96,8 @@ def resolve_in_parts(
             registry = chunk_registry(
                 [firm_entries(p, codes.unique()) for p in registry_parts], common
             )
-            done, review = resolve_chunk(names_c, registry, support, config, review=True)
+            own = pd.concat([support_of(p, registry) for p in support_parts(support, parts)])
+            done, review = resolve_chunk(names_c, registry, own, config, review=True)
             resolved.append(done)
             compared.append(review)
         out.append(
