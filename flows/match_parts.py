@@ -52,6 +52,7 @@ class MatchFiles:
     def plan(self) -> Path:
         return self.root / "plan.arrow"
 
+    @property
     def linked(self) -> Path:
         return self.root / "linked_codes.arrow"
 
@@ -131,7 +132,7 @@ def plan_match(files: MatchFiles, sources_dir: Path) -> dict[str, object]:
     plan = plan_mentions(sources, load_decisions())
     _save(plan, files.plan)
     names, linked = names_to_resolve(plan)
-    _save(linked.astype("str").value_counts().rename("mentions").to_frame(), files.linked())
+    _save(linked.astype("str").value_counts().rename("mentions").to_frame(), files.linked)
     chunks = _chunks_of(names, "mentions", config.match_chunk_names, files)
     chunks += _chunks_of(refused_names(sources), "refused", config.match_chunk_names, files)
     firms = sources.tables["firms"]
@@ -177,7 +178,7 @@ def name_keys(files: MatchFiles, chunk: str) -> None:
     """The raw name, cleaned name and core of a chunk's names, once for every part."""
     from features.match_partitions import name_keys as keys_of
 
-    names = _read(files.names(chunk))
+    names = _read(files.names(chunk))[["name", "mentions"]]  # as written: a rerun adds nothing
     keys = keys_of(pd.Series(names["name"].array, dtype="str"))
     _save(pd.concat([names, keys], axis=1), files.names(chunk))
 
@@ -295,7 +296,7 @@ def _supports(files: MatchFiles, chunks: list[str], parts: int) -> None:
             if _name_set(c) == name_set
         ]
         if name_set == "mentions":
-            counts.append(_read(files.linked())["mentions"])
+            counts.append(_read(files.linked)["mentions"])
         support = summed_support(counts).rename("mentions")
         for part, own in enumerate(support_parts(support, parts)):
             _save(own.to_frame(), files.support(name_set, part))
