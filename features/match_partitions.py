@@ -1,8 +1,9 @@
 """Matching against the registry in parts (issue 26): no worker holds the whole registry.
 
 The registry's names (`registry_entries`) are cut into parts by their blocking key, the trade-name
-core (`registry_part_of`: a core's names lie in one part), and built part by part from the firms
-whose codes share a hash (`registry_piece`). The distinct names to resolve are cut into chunks.
+core (`registry_part_of`: a core's names lie in one part), and built piece by piece from the
+firms whose codes share a hash (`firm_pieces`, `registry_piece`). The distinct names to resolve
+are cut into chunks (`name_chunks`).
 Each chunk is asked of every part — a name's n-gram candidates can lie in any part — in three
 rounds, each part read once per round:
 
@@ -23,6 +24,8 @@ the single-process matcher, byte for byte (tests/features/test_match_partitions.
 
 from __future__ import annotations
 
+import itertools
+import math
 from dataclasses import dataclass
 from typing import Final
 
@@ -34,7 +37,6 @@ from features.matching import (
     MatchingConfig,
     NgramIndex,
     Registry,
-    certain_links,
     compare_candidates,
     registry_entries,
     resolve_names,
@@ -43,6 +45,36 @@ from features.names import normalize_names
 from features.sources import string_isin
 
 NAME_SETS: Final = ("mentions", "refused")  # the names a run resolves: mentions, refused rows
+# What the registry is built from (`registry_entries`): the code, name and region of each firm,
+# and the former names.
+REGISTRY_COLUMNS: Final = {
+    "firms": ("credit_code", "name", "region_code"),
+    "name_history": ("credit_code", "former_name"),
+}
+AT_LEAST: Final = 2  # parts and chunks, so that two workers share each round
+
+
+def part_count(firms: int, part_firms: int) -> int:
+    """How many parts the registry of `firms` firms is cut into (`match_part_firms` each)."""
+    return max(AT_LEAST, math.ceil(firms / part_firms))
+
+
+def name_chunks(names: pd.Series, size: int) -> list[pd.DataFrame]:
+    """The distinct names in order (`distinct_names`) in chunks of about `size` (`AT_LEAST`
+    when there are that many): name and mentions (how many mentions carry it)."""
+    distinct, mentions = distinct_names(names)
+    if not len(distinct):
+        return []
+    count = max(math.ceil(len(distinct) / size), min(AT_LEAST, len(distinct)))
+    bounds = np.linspace(0, len(distinct), count + 1).astype(np.int64)
+    return [
+        pd.DataFrame({"name": distinct.iloc[start:end].array, "mentions": mentions[start:end]})
+        for start, end in itertools.pairwise(bounds)
+    ]
+
+
+def _registry_columns(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    return frame[[c for c in REGISTRY_COLUMNS[table] if c in frame.columns]]
 
 
 def _bucket(keys: pd.Series, parts: int) -> np.ndarray:
@@ -63,11 +95,12 @@ def firm_pieces(
     """The firms (code, name, region) and former names of each piece — the firms whose credit
     code hashes to it, so that a firm's current and former names are built together, as the
     whole registry builds them — each row with its `order` in the whole registry."""
-    firms = firms.reset_index(drop=True).assign(order=lambda f: np.arange(len(f), dtype=np.int64))
+    firms = _registry_columns(firms, "firms").reset_index(drop=True)
+    firms = firms.assign(order=np.arange(len(firms), dtype=np.int64))
     firm_piece = _bucket(firms["credit_code"], pieces)
     history_piece = None
     if history is not None and len(history):
-        history = history.reset_index(drop=True)
+        history = _registry_columns(history, "name_history").reset_index(drop=True)
         history = history.assign(order=len(firms) + np.arange(len(history), dtype=np.int64))
         history_piece = _bucket(history["credit_code"], pieces)
     return [
@@ -166,6 +199,13 @@ def best_candidates(found: list[pd.DataFrame], blocking: Blocking) -> pd.DataFra
     return every.iloc[ranked[rank < blocking.max_candidates]].reset_index(drop=True)
 
 
+def firms_met(equal_keys: list[pd.DataFrame], best: pd.DataFrame) -> pd.Index:
+    """The firms a chunk met: those of its names equal on a key (`equal_key_entries` of every
+    part) and of its best candidates (`best_candidates`)."""
+    codes = pd.concat([*(found["credit_code"] for found in equal_keys), best["credit_code"]])
+    return pd.Index(codes).unique()
+
+
 def firm_entries(part: pd.DataFrame, codes: pd.Index) -> pd.DataFrame:
     """Every name of a registry part that belongs to one of these firms."""
     return part[string_isin(part["credit_code"], codes)]
@@ -175,15 +215,6 @@ def chunk_registry(found: list[pd.DataFrame], common: np.ndarray) -> Registry:
     """The registry of a chunk: the names the parts gave for it, in the registry's order."""
     entries = pd.concat(found, ignore_index=True).drop_duplicates("order")
     return Registry.from_entries(entries.drop(columns=["entry"], errors="ignore"), common)
-
-
-def summed_support(counts: list[pd.Series]) -> pd.Series:
-    """The support of a whole set of names: certain links per credit code summed over its
-    chunks (`certain_links`) and, for the mentions, the mentions linked by their code."""
-    some = [count for count in counts if len(count)]
-    if not some:
-        return pd.Series(dtype=float)
-    return pd.concat(some).groupby(level=0).sum().astype(float)
 
 
 def support_parts(support: pd.Series, parts: int) -> list[pd.Series]:
@@ -222,25 +253,3 @@ def joined_candidates(compared: list[pd.DataFrame]) -> pd.DataFrame:
     chunk without any adds no columns of its own type."""
     some = [frame for frame in compared if len(frame)]
     return pd.concat(some, ignore_index=True) if some else compared[0]
-
-
-__all__ = [
-    "NAME_SETS",
-    "PartIndex",
-    "best_candidates",
-    "certain_links",
-    "chunk_registry",
-    "distinct_names",
-    "equal_key_entries",
-    "firm_entries",
-    "firm_pieces",
-    "joined_candidates",
-    "name_keys",
-    "open_names",
-    "registry_part_of",
-    "registry_piece",
-    "resolve_chunk",
-    "summed_support",
-    "support_of",
-    "support_parts",
-]

@@ -1329,11 +1329,15 @@ def resolve_names(
         _core_stage(resolution, registry, former, "history", history_scores, config)
     del current, former
     if not equal_keys_only:
-        by_firm = (
-            _support(multiplicity, resolution, registry, linked_codes)
-            if support is None
-            else _support_of(support, registry)
-        )
+        if support is None:  # the names' own certain links, and the mentions linked by code
+            certain = pd.DataFrame(
+                {"method": resolution.method, "credit_code": resolution.credit_code}
+            )
+            counts = [certain_links(certain, multiplicity)]
+            if linked_codes is not None:
+                counts.append(linked_codes.astype("str").value_counts())
+            support = summed_support(counts)
+        by_firm = _support_of(support, registry)
         release_arrow_memory()
         _fuzzy_stage(resolution, registry, config)
         release_arrow_memory()
@@ -1361,6 +1365,14 @@ def certain_links(resolved: pd.DataFrame, multiplicity: np.ndarray) -> pd.Series
     return pd.Series(multiplicity[certain], index=codes.to_numpy()).groupby(level=0).sum()
 
 
+def summed_support(counts: list[pd.Series]) -> pd.Series:
+    """Support per credit code: certain links (`certain_links`) and code links summed."""
+    some = [count for count in counts if len(count)]
+    if not some:
+        return pd.Series(dtype=float)
+    return pd.concat(some).groupby(level=0).sum().astype(float)
+
+
 def _support_of(support: pd.Series, registry: Registry) -> np.ndarray:
     """`support` (per credit code) per firm id of `registry`."""
     size = int(registry.firm_ids.max()) + 1 if len(registry.firm_ids) else 0
@@ -1369,26 +1381,6 @@ def _support_of(support: pd.Series, registry: Registry) -> np.ndarray:
     out = np.zeros(size)
     out[firms[known]] = support.to_numpy(dtype=float)[known]
     return out
-
-
-def _support(
-    multiplicity: np.ndarray,
-    resolution: _Resolution,
-    registry: Registry,
-    linked_codes: pd.Series | None,
-) -> np.ndarray:
-    """Per firm id: mentions linked to it with certainty (code, exact, normalized, history);
-    `multiplicity`: the mentions of each distinct name."""
-    certain = np.isin(resolution.method.astype(str), SUPPORT_METHODS)
-    codes = pd.Series(resolution.credit_code[certain], dtype="str")
-    weights = multiplicity[certain]
-    if linked_codes is not None:
-        codes = pd.concat([codes, linked_codes.astype("str")], ignore_index=True)
-        weights = np.concatenate([weights, np.ones(len(linked_codes))])
-    firms = registry.firms_of(codes)
-    known = firms >= 0
-    size = int(registry.firm_ids.max()) + 1 if len(registry.firm_ids) else 0
-    return np.bincount(firms[known], weights=weights[known], minlength=size)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -259,9 +259,7 @@ def partition(paths: RunPaths, as_of: dt.date, features_path: Path) -> list[str]
         del share
     # the refused rows that name a province's firms: a province task reads its folder only
     refused = pd.read_parquet(paths.work / "refused.parquet")
-    homes = provinces.of(refused["credit_code"])
-    for number, code in enumerate(provinces.codes):
-        own = refused[homes == number].reset_index(drop=True)
+    for code, own in provinces.refused_shares(refused):
         own.to_parquet(paths.share(code) / "refused.parquet")
     del refused
     del live, pending

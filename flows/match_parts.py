@@ -11,8 +11,6 @@ The links are those of the single-process `match` task, byte for byte.
 
 from __future__ import annotations
 
-import itertools
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,11 +20,6 @@ from prefect import task
 from prefect.futures import PrefectFuture
 
 from flows.config import load_flows_config
-
-REGISTRY_COLUMNS = {
-    "firms": ("credit_code", "name", "region_code"),
-    "name_history": ("credit_code", "former_name"),
-}
 
 
 @dataclass(frozen=True)
@@ -87,34 +80,8 @@ def _part(files: MatchFiles, part: int, parts: int) -> pd.DataFrame:
     return pd.concat([_read(files.piece(k, part)) for k in range(parts)], ignore_index=True)
 
 
-def _columns(frame: pd.DataFrame, table: str) -> pd.DataFrame:
-    """The columns of a table the registry is built from, those the data has."""
-    return frame[[c for c in REGISTRY_COLUMNS[table] if c in frame.columns]]
-
-
 def _name_set(chunk: str) -> str:
     return chunk.split("-", 1)[0]
-
-
-def _chunks_of(names: pd.Series, name_set: str, size: int, files: MatchFiles) -> list[str]:
-    """Write the distinct names of a set in chunks of `size` (at least two when there are
-    two names, so that two workers share them); returns the chunk ids."""
-    from features.match_partitions import distinct_names
-
-    distinct, mentions = distinct_names(names)
-    if not len(distinct):
-        return []
-    count = max(math.ceil(len(distinct) / size), min(2, len(distinct)))
-    bounds = np.linspace(0, len(distinct), count + 1).astype(np.int64)
-    chunks = []
-    for number, (start, end) in enumerate(itertools.pairwise(bounds)):
-        chunk = f"{name_set}-{number:04d}"
-        _save(
-            pd.DataFrame({"name": distinct.iloc[start:end].array, "mentions": mentions[start:end]}),
-            files.names(chunk),
-        )
-        chunks.append(chunk)
-    return chunks
 
 
 @task
@@ -122,7 +89,7 @@ def plan_match(files: MatchFiles, sources_dir: Path) -> dict[str, object]:
     """What decides each mention before its name (codes, officials' decisions), and the
     distinct names left, in chunks: those of the mentions and those of refused rows."""
     from features.match_decisions import load_decisions
-    from features.match_partitions import firm_pieces
+    from features.match_partitions import firm_pieces, name_chunks, part_count
     from features.matching import MATCH_TABLES, names_to_resolve, plan_mentions
     from features.sources import read_saved_sources
     from features.unsettled import refused_names
@@ -133,17 +100,15 @@ def plan_match(files: MatchFiles, sources_dir: Path) -> dict[str, object]:
     _save(plan, files.plan)
     names, linked = names_to_resolve(plan)
     _save(linked.astype("str").value_counts().rename("mentions").to_frame(), files.linked)
-    chunks = _chunks_of(names, "mentions", config.match_chunk_names, files)
-    chunks += _chunks_of(refused_names(sources), "refused", config.match_chunk_names, files)
+    chunks = []
+    for name_set, set_names in (("mentions", names), ("refused", refused_names(sources))):
+        for number, chunk in enumerate(name_chunks(set_names, config.match_chunk_names)):
+            chunks.append(f"{name_set}-{number:04d}")
+            _save(chunk, files.names(chunks[-1]))
     firms = sources.tables["firms"]
-    parts = max(2, math.ceil(len(firms) / config.match_part_firms))
+    parts = part_count(len(firms), config.match_part_firms)
     # each piece task reads its own firms, not the whole registry (issue 26)
-    history = sources.tables.get("name_history")
-    pieces = firm_pieces(
-        _columns(firms, "firms"),
-        None if history is None else _columns(history, "name_history"),
-        parts,
-    )
+    pieces = firm_pieces(firms, sources.tables.get("name_history"), parts)
     for piece, (own_firms, own_history) in enumerate(pieces):
         _save(own_firms, files.firms(piece, "firms"))
         if own_history is not None:
@@ -197,8 +162,8 @@ def equal_keys(files: MatchFiles, part: int, parts: int, chunks: list[str]) -> N
 @task
 def first_pass(files: MatchFiles, chunk: str, parts: int) -> None:
     """A chunk's equal-key stages: its certain links (towards the support) and open names."""
-    from features.match_partitions import certain_links, chunk_registry, open_names
-    from features.matching import MatchingConfig, resolve_names
+    from features.match_partitions import chunk_registry, open_names
+    from features.matching import MatchingConfig, certain_links, resolve_names
 
     names = _read(files.names(chunk))
     found = [_read(files.found("equal_keys", chunk, p)) for p in range(parts)]
@@ -233,7 +198,7 @@ def ngram_candidates(files: MatchFiles, part: int, parts: int, chunks: list[str]
 def firm_entries(files: MatchFiles, part: int, parts: int, chunks: list[str]) -> None:
     """Round 3 in one part: every name of the firms each chunk met (equal keys, the best
     candidates over all parts)."""
-    from features.match_partitions import best_candidates
+    from features.match_partitions import best_candidates, firms_met
     from features.match_partitions import firm_entries as entries_of
     from features.matching import MatchingConfig
 
@@ -244,8 +209,7 @@ def firm_entries(files: MatchFiles, part: int, parts: int, chunks: list[str]) ->
         best = best_candidates(
             [_read(files.found("candidates", chunk, p)) for p in range(parts)], blocking
         )
-        codes = pd.Index(pd.concat([*(f["credit_code"] for f in found), best["credit_code"]]))
-        _save(entries_of(names, codes.unique()), files.found("firm_entries", chunk, part))
+        _save(entries_of(names, firms_met(found, best)), files.found("firm_entries", chunk, part))
 
 
 @task
@@ -287,7 +251,8 @@ def _common_ngrams(files: MatchFiles, parts: int) -> None:
 def _supports(files: MatchFiles, chunks: list[str], parts: int) -> None:
     """The support of each set of names: its chunks' certain links (and the mentions linked
     by their code) per credit code — one small number per firm — cut into parts by code."""
-    from features.match_partitions import NAME_SETS, summed_support, support_parts
+    from features.match_partitions import NAME_SETS, support_parts
+    from features.matching import summed_support
 
     for name_set in NAME_SETS:
         counts = [

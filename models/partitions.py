@@ -71,6 +71,13 @@ class Provinces:
             )
             yield ProvinceShare(province, own, own_pending)
 
+    def refused_shares(self, refused: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
+        """Each province's rows of `refused` (features.unsettled.refused_by_firm): the refused
+        rows that name one of its firms."""
+        homes = self.of(refused["credit_code"])
+        for number, province in enumerate(self.codes):
+            yield province, refused[homes == number].reset_index(drop=True)
+
     def feature_shares(self, features: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
         """Each province's rows of `features` (indexed by credit code): cut apart from the
         sources, so that a run never holds both at once (issue 25)."""

@@ -18,19 +18,18 @@ import pytest
 from features.match_partitions import (
     PartIndex,
     best_candidates,
-    certain_links,
     chunk_registry,
-    distinct_names,
     equal_key_entries,
     firm_entries,
     firm_pieces,
+    firms_met,
     joined_candidates,
+    name_chunks,
     name_keys,
     open_names,
     registry_part_of,
     registry_piece,
     resolve_chunk,
-    summed_support,
     support_of,
     support_parts,
 )
@@ -38,6 +37,7 @@ from features.match_review import review_tables
 from features.matching import (
     MatchingConfig,
     Registry,
+    certain_links,
     common_ngrams,
     link_mentions,
     links_from,
@@ -45,6 +45,7 @@ from features.matching import (
     ngram_block_sizes,
     plan_mentions,
     resolve_names,
+    summed_support,
 )
 from features.sources import SourceData, load_sources
 from features.unsettled import refused_by_firm, refused_names
@@ -70,18 +71,17 @@ def resolve_in_parts(
     ]
     out = []
     for names, linked in name_sets:
-        distinct, multiplicity = distinct_names(names)
-        spans = [(s, min(s + chunk, len(distinct))) for s in range(0, len(distinct), chunk)]
-        chunks = [distinct.iloc[a:b].reset_index(drop=True) for a, b in spans]
+        named = name_chunks(names, chunk)
+        chunks = [pd.Series(c["name"].array, dtype="str") for c in named]
         # round 1: equal keys, then the certain links of every chunk make the support
         keys = [name_keys(names_c) for names_c in chunks]
         met = [[equal_key_entries(part, keys_c) for part in registry_parts] for keys_c in keys]
         opened, certain = [], []
-        for (a, b), names_c, found in zip(spans, chunks, met, strict=True):
+        for named_c, names_c, found in zip(named, chunks, met, strict=True):
             first = resolve_names(
                 names_c, chunk_registry(found, common), config, equal_keys_only=True
             )
-            certain.append(certain_links(first, multiplicity[a:b]))
+            certain.append(certain_links(first, named_c["mentions"].to_numpy()))
             opened.append(open_names(first))
         if linked is not None:
             certain.append(linked.astype("str").value_counts())
@@ -92,9 +92,8 @@ def resolve_in_parts(
         for names_c, keys_c, found, open_c in zip(chunks, keys, met, opened, strict=True):
             cores = keys_c["core"].iloc[open_c]
             best = best_candidates([index.candidates(cores) for index in indexes], config.blocking)
-            codes = pd.Index(pd.concat([*(f["credit_code"] for f in found), best["credit_code"]]))
             registry = chunk_registry(
-                [firm_entries(p, codes.unique()) for p in registry_parts], common
+                [firm_entries(p, firms_met(found, best)) for p in registry_parts], common
             )
             own = pd.concat([support_of(p, registry) for p in support_parts(support, parts)])
             done, review = resolve_chunk(names_c, registry, own, config, review=True)

@@ -74,3 +74,26 @@ def test_each_province_gets_the_rows_of_its_firms_and_of_the_mentions_naming_the
     assert list(features_of) == ["32", "44"]
     assert features_of["44"].index.tolist() == ["G2", "G1"]
     assert features_of["32"]["score"].tolist() == [1.0]
+
+
+def test_each_province_gets_the_refused_rows_naming_its_firms() -> None:
+    # given: refused rows naming a Guangdong firm that moved in, a Jiangsu firm, and a firm
+    # outside the registry
+    firms = pd.DataFrame(
+        {
+            "credit_code": text("G1", "J1"),
+            "region_code": text("320506", "320101"),
+            "status": text("moved_out", "operating"),
+            "moved_to_region_code": text("440106", None),
+        }
+    )
+    refused = pd.DataFrame(
+        {"credit_code": text("J1", "X9", "G1", "J1"), "table": text("a", "b", "c", "d")}
+    )
+    # when
+    shares = dict(Provinces(firms).refused_shares(refused))
+    # then: the receiving province holds its moved firm's rows; a row of no firm is in none
+    assert list(shares) == ["32", "44"]
+    assert shares["44"]["table"].tolist() == ["c"]
+    assert shares["32"]["table"].tolist() == ["a", "d"]
+    assert shares["32"].index.tolist() == [0, 1]
