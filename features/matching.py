@@ -1362,7 +1362,7 @@ def certain_links(resolved: pd.DataFrame, multiplicity: np.ndarray) -> pd.Series
     mentions of each (`multiplicity`): the support the pair classifier weighs."""
     certain = resolved["method"].isin(SUPPORT_METHODS).to_numpy(dtype=bool)
     codes = resolved["credit_code"][certain].astype("str")
-    return pd.Series(multiplicity[certain], index=codes.to_numpy()).groupby(level=0).sum()
+    return _sum_by_code(codes, multiplicity[certain])
 
 
 def summed_support(counts: list[pd.Series]) -> pd.Series:
@@ -1370,7 +1370,17 @@ def summed_support(counts: list[pd.Series]) -> pd.Series:
     some = [count for count in counts if len(count)]
     if not some:
         return pd.Series(dtype=float)
-    return pd.concat(some).groupby(level=0).sum().astype(float)
+    every = pd.concat(some)
+    return _sum_by_code(pd.Series(every.index, dtype="str"), every.to_numpy(dtype=float))
+
+
+def _sum_by_code(codes: pd.Series, weights: np.ndarray) -> pd.Series:
+    """`weights` summed per distinct code (factorised and counted, not grouped)."""
+    position, distinct = pd.factorize(codes)
+    known = position >= 0  # a missing code supports no firm
+    weights = np.asarray(weights, dtype=float)[known]
+    total = np.bincount(position[known], weights=weights, minlength=len(distinct))
+    return pd.Series(total, index=pd.Index(distinct, dtype="str"))
 
 
 def _support_of(support: pd.Series, registry: Registry) -> np.ndarray:
