@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from bench.name_variants import synthetic_dataset
-from features.matching import MatchingConfig, evaluate_links, link_mentions
+from features.match_config import MatchingConfig
+from features.matching import evaluate_links, link_mentions
 from features.sources import SourceData
 
 

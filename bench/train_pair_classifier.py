@@ -17,8 +17,8 @@ import pandas as pd
 import yaml
 
 from bench.name_variants import synthetic_dataset
+from features.match_config import PAIR_FEATURES, MatchingConfig
 from features.match_decisions import load_decisions
-from features.matching import PAIR_FEATURES, MatchingConfig
 from features.pair_classifier import (
     LabelledData,
     calibration_table,

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
+from core.config import FrozenModel
 from features.schemas import IP_TYPES, NODE_CATEGORIES
-from zjtx.config import FrozenModel
 
 PositiveInt = Annotated[int, Field(gt=0)]
 NonNegative = Annotated[float, Field(ge=0)]

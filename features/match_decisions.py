@@ -32,10 +32,10 @@ from typing import Final
 
 import pandas as pd
 
+from core.config import FrozenModel
+from core.settings import Settings
 from features.schemas import MENTION_COLUMNS
 from features.sources import SourceData, SourceError, _read_csv, string_isin
-from zjtx.config import FrozenModel
-from zjtx.settings import Settings
 
 NO_FIRM: Final = "none"  # the decision "none of these": the mention names no registry firm
 _KEY_CHARS = 24  # hex characters of SHA-256 kept: 96 bits, no collision in any realistic data

@@ -32,15 +32,11 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from features.matching import (
-    Blocking,
-    MatchingConfig,
-    NgramIndex,
-    Registry,
-    compare_candidates,
-    registry_entries,
-    resolve_names,
-)
+from features.match_blocking import NgramIndex
+from features.match_config import Blocking, MatchingConfig
+from features.match_registry import Registry, registry_entries
+from features.match_resolution import resolve_names
+from features.matching import compare_candidates
 from features.names import normalize_names
 from features.sources import string_isin
 

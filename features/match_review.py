@@ -22,14 +22,10 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
+from features.match_config import LINKED_METHODS, MatchingConfig
 from features.match_decisions import NO_FIRM, Decision, mention_context, mention_keys
-from features.matching import (
-    LINKED_METHODS,
-    MatchingConfig,
-    Registry,
-    compare_candidates,
-    review_queue,
-)
+from features.match_registry import Registry
+from features.matching import compare_candidates, review_queue
 from features.safe_cells import safe_frame
 from features.schemas import credit_code_is_valid
 from features.sources import SourceData, string_isin

@@ -18,13 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.matching import (
-    MatchingConfig,
-    PairClassifier,
-    Registry,
-    compare_candidates,
-    link_mentions,
-)
+from features.match_config import MatchingConfig, PairClassifier
+from features.match_registry import Registry
+from features.matching import compare_candidates, link_mentions
 from features.sources import SourceData
 
 

@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from core.errors import InputError
 from features.schemas import (
     FIRM_KEYED_TABLES,
     MENTION_COLUMNS,
@@ -52,7 +53,7 @@ _SAMPLE_VALUE_LENGTH = 80
 TABLES_AT_ONCE = 2  # tables read and validated at once: two cores busy, two tables in memory
 
 
-class SourceError(ValueError):
+class SourceError(InputError):
     """Input that cannot be used at all; the message is one line for the person who sent it."""
 
 

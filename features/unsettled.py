@@ -14,7 +14,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.matching import LINKED_METHODS, MatchingConfig, Registry, resolve_names
+from features.match_config import LINKED_METHODS, MatchingConfig
+from features.match_registry import Registry
+from features.match_resolution import resolve_names
 from features.schemas import MENTION_COLUMNS
 from features.sources import SourceData, string_isin
 

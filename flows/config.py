@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from zjtx.config import FrozenModel, load_config
+from core.config import FrozenModel, load_config
 
 
 class Schedule(FrozenModel):

@@ -1,6 +1,6 @@
 """The weekly discovery flow: validate → match → features → (per province: criteria → score →
 lists) → assemble → publish. Tasks wrap the pure functions of features/ and models/ and pass
-file paths; a run is published all at once or not at all (zjtx/publication.py). On Dask the
+file paths; a run is published all at once or not at all (flows/publication). On Dask the
 names are matched in parts on the workers (flows/match_parts.py), with the same links.
 """
 
@@ -21,17 +21,25 @@ from prefect.futures import PrefectFuture, wait
 from prefect.schedules import Cron
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.config import load_flows_config
+from core.run_layout import (
+    CANDIDATES,
+    CULTIVATION,
+    INVITATIONS,
+    MANIFEST,
+    REAPPLY,
+    RENEWALS,
+    REPORT,
+    STAGING_PREFIX,
+    WATCHLIST,
+    FailedProvinceEntry,
+)
+from core.settings import Settings
+from flows.common import FLOWS_CONFIG, IO_RETRY_COUNT, IO_RETRY_DELAY, score_thresholds
 from flows.match_parts import ResolvedInParts, resolve_in_parts
-from zjtx.settings import Settings
 
 if TYPE_CHECKING:
     from features.match_review import ReviewTables
     from features.sources import SourceData
-
-FLOWS_CONFIG = load_flows_config()
-IO_RETRY_COUNT = FLOWS_CONFIG.retries.io_task_retries
-IO_RETRY_DELAY = FLOWS_CONFIG.retries.retry_delay_seconds
 
 
 @dataclass(frozen=True)
@@ -84,7 +92,7 @@ class ProvincesFailed(RuntimeError):
     silently. `run` is None when no province succeeded and nothing was published.
     `failed`: the manifest's `failed_provinces` entries."""
 
-    def __init__(self, run: Path | None, failed: list[dict[str, str | None]]) -> None:
+    def __init__(self, run: Path | None, failed: list[FailedProvinceEntry]) -> None:
         super().__init__(run, failed)  # the arguments, so that it pickles as it was raised
         self.run = run
         self.failed = failed
@@ -104,7 +112,7 @@ def prepare(data_dir: Path, paths: RunPaths) -> dict[str, object]:
     """Validate the inputs once, keep the typed tables for the next stages, write rejects."""
     from features.safe_cells import safe_frame
     from features.sources import load_sources, save_sources
-    from zjtx.publication import clear_abandoned_staging, input_fingerprints
+    from flows.publication.runs import clear_abandoned_staging, input_fingerprints
 
     clear_abandoned_staging(paths.runs)
     paths.staging.mkdir(parents=True)
@@ -130,8 +138,9 @@ def match(paths: RunPaths) -> dict[str, object]:
     """Link every firm mention to the registry, officials' decisions first; ambiguous ones go
     to the review tables, which `review_files` writes."""
     from features.match_decisions import load_decisions
+    from features.match_registry import Registry
     from features.match_review import review_tables
-    from features.matching import MATCH_TABLES, Registry, link_mentions
+    from features.matching import MATCH_TABLES, link_mentions
     from features.sources import read_saved_sources
     from features.unsettled import refused_by_firm
 
@@ -275,7 +284,6 @@ def champion(paths: RunPaths) -> tuple[Path, str, dict[str, str]]:
     champion (a first week), the lists are ordered by the rule baseline and say so."""
     import joblib
 
-    from flows.training import score_thresholds
     from models.ranking import rule_baseline_ranker
     from models.ranking_config import load_model_config
     from models.registry import has_champion, load_champion
@@ -331,6 +339,8 @@ def province(
     import joblib
 
     from features.sources import SAVED_SUFFIX, read_saved_sources, read_saved_table
+    from flows.publication.candidates import write_sorted_part
+    from flows.publication.lists import write_list_csv, write_list_xlsx, write_reapply
     from models.criteria import cultivation_list, evaluate_criteria
     from models.criteria.doubts import could_fail
     from models.criteria_config import load_criteria_config
@@ -345,7 +355,6 @@ def province(
     from models.ranking_config import load_model_config
     from models.watchlist import watchlist_rows
     from models.watchlist_config import load_watchlist_config
-    from zjtx.publication import write_list_csv, write_list_xlsx, write_reapply, write_sorted_part
 
     share = paths.share(province_code)
     subset = read_saved_sources(share / "sources")
@@ -393,14 +402,14 @@ def province(
         could_fail=doubts,
         titles=titles,
     )
-    folder = paths.staging / "invitations"
+    folder = paths.staging / INVITATIONS
     folder.mkdir(exist_ok=True)
     own = lists.drop(columns=["province"])
     write_list_csv(own, folder / f"{province_code}.csv")
     write_list_xlsx(own, folder / f"{province_code}.xlsx", notes=ranking_notes(ranking))
     lists.to_parquet(paths.work / f"lists-{province_code}.parquet")
     # its own files, for every province with a list (empty or not): never mixed into the above
-    write_reapply(reapply, paths.staging / "reapply", province_code, ranking["ordered_by"])
+    write_reapply(reapply, paths.staging / REAPPLY, province_code, ranking["ordered_by"])
     reapply.to_parquet(paths.work / f"reapply-{province_code}.parquet")
     province_firms = subset.tables["firms"]
     cultivation = cultivation_list(criteria, criteria_config)
@@ -425,18 +434,14 @@ def assemble(
     model_version: str,
     ranking: dict[str, str],
     clock: StageClock,
-    failed: list[dict[str, str | None]],
+    failed: list[FailedProvinceEntry],
 ) -> None:
     """Join the results of the provinces that succeeded (`provinces`) into the run's summary
     files and manifest; those in `failed` are named in the manifest and the report."""
-    from zjtx.publication import (
-        config_hash,
-        merge_sorted_parts,
-        write_list_csv,
-        write_manifest,
-        write_report_html,
-        write_row_indexes,
-    )
+    from flows.publication.candidates import merge_sorted_parts
+    from flows.publication.lists import write_list_csv, write_row_indexes
+    from flows.publication.report import write_report_html
+    from flows.publication.runs import config_hash, write_manifest
 
     def joined(stem: str) -> pd.DataFrame:
         parts = [pd.read_parquet(paths.work / f"{stem}-{p}.parquet") for p in provinces]
@@ -446,16 +451,16 @@ def assemble(
     drop_partial_lists(paths.staging, failed_codes)
     for code in failed_codes:  # nor its re-application list, half-written or not
         for suffix in (".csv", ".xlsx"):
-            (paths.staging / "reapply" / f"{code}{suffix}").unlink(missing_ok=True)
+            (paths.staging / REAPPLY / f"{code}{suffix}").unlink(missing_ok=True)
     # The criteria of every firm are large: streamed file to file, never held whole.
     merge_sorted_parts(
         [paths.work / f"criteria-{p}.arrow" for p in provinces],
-        paths.staging / "candidates.parquet",
+        paths.staging / CANDIDATES,
     )
     lists = joined("lists")
     reapply = joined("reapply")
-    write_list_csv(joined("cultivation"), paths.staging / "cultivation.csv")
-    write_list_csv(joined("renewals"), paths.staging / "renewals.csv")
+    write_list_csv(joined("cultivation"), paths.staging / CULTIVATION)
+    write_list_csv(joined("renewals"), paths.staging / RENEWALS)
     write_row_indexes(paths.staging)  # the service pages through the lists by these
     stage_funnel = joined("funnel")
     watchlist, watch_summary = watchlists(paths, as_of, provinces, counts, failed_codes)
@@ -478,12 +483,12 @@ def assemble(
         },
     }
     write_report_html(
-        paths.staging / "report.html", manifest, stage_funnel, lists, watchlist, watch_summary
+        paths.staging / REPORT, manifest, stage_funnel, lists, watchlist, watch_summary
     )
     clock.done("assemble")
     manifest["timings_seconds"] = {**clock.seconds, "total": clock.total()}
     manifest["stages_started_at"] = clock.started_at
-    write_manifest(paths.staging / "manifest.json", manifest)
+    write_manifest(paths.staging / MANIFEST, manifest)
 
 
 def watchlists(
@@ -497,9 +502,10 @@ def watchlists(
     run, ordered, written as watchlist/<province>.csv and .xlsx (a file for every province).
     A province in `failed` gets no file: the rows other provinces hand it (a firm moving in)
     are only part of its list, and its officials keep the previous published one."""
+    from flows.publication.lists import write_watchlist
+    from flows.publication.runs import previous_watchlist
     from models.watchlist import ground_counts, mark_new, order_watchlist, watch_coverage
     from models.watchlist_config import load_watchlist_config
-    from zjtx.publication import previous_watchlist, write_watchlist
 
     parts = [pd.read_parquet(paths.work / f"watch-{p}.parquet") for p in provinces]
     rows = pd.concat(parts, ignore_index=True)
@@ -507,7 +513,7 @@ def watchlists(
     rows = mark_new(rows, previous_watchlist(paths.runs), as_of)
     rows = order_watchlist(rows, load_watchlist_config())
     for code in sorted({*provinces, *rows["province"]}):
-        write_watchlist(rows[rows["province"] == code], paths.staging / "watchlist", code)
+        write_watchlist(rows[rows["province"] == code], paths.staging / WATCHLIST, code)
     coverage = pd.DataFrame(counts.get("coverage", []))
     summary: dict[str, object] = {
         "rows": len(rows),
@@ -524,19 +530,19 @@ def drop_partial_lists(staging: Path, provinces: list[str]) -> None:
     list of a failed province is never published, half-written or not."""
     for code in provinces:
         for suffix in (".csv", ".xlsx"):
-            (staging / "invitations" / f"{code}{suffix}").unlink(missing_ok=True)
+            (staging / INVITATIONS / f"{code}{suffix}").unlink(missing_ok=True)
 
 
 def province_outcomes(
     paths: RunPaths, provinces: list[str], futures: list[PrefectFuture[dict[str, object]]]
-) -> tuple[list[dict[str, object]], list[dict[str, str | None]]]:
+) -> tuple[list[dict[str, object]], list[FailedProvinceEntry]]:
     """The results of the province tasks that completed, and a manifest entry for each one
     that did not (failed after its retries, or crashed): one province never takes the
     others down (issue 23)."""
-    from zjtx.publication import failed_province, previous_run_with_list
+    from flows.publication.runs import failed_province, previous_run_with_list
 
     done: list[dict[str, object]] = []
-    failed: list[dict[str, str | None]] = []
+    failed: list[FailedProvinceEntry] = []
     for code, future in zip(provinces, futures, strict=True):
         outcome = future.result(raise_on_failure=False)
         state = future.state
@@ -554,7 +560,7 @@ def province_outcomes(
 
 @task(retries=IO_RETRY_COUNT, retry_delay_seconds=IO_RETRY_DELAY)
 def publish(paths: RunPaths) -> Path:
-    from zjtx.publication import publish as publish_run
+    from flows.publication.runs import publish as publish_run
 
     final = publish_run(paths.staging, paths.runs, paths.run_id)
     shutil.rmtree(paths.work, ignore_errors=True)
@@ -568,7 +574,7 @@ def new_run_paths(runs_dir: Path, as_of: dt.date) -> RunPaths:
     return RunPaths(
         run_id=run_id,
         work=home / "work" / run_id,
-        staging=runs_dir / f".staging-{run_id}",
+        staging=runs_dir / f"{STAGING_PREFIX}{run_id}",
         runs=runs_dir,
     )
 

@@ -120,9 +120,10 @@ def plan_match(files: MatchFiles, sources_dir: Path) -> dict[str, object]:
 def registry_piece(files: MatchFiles, piece: int, parts: int) -> None:
     """The registry names of one piece of the firms, cut into the parts, and the n-grams they
     carry (for the whole registry's too-common ones)."""
+    from features.match_blocking import ngram_block_sizes
+    from features.match_config import MatchingConfig
     from features.match_partitions import registry_part_of
     from features.match_partitions import registry_piece as build_piece
-    from features.matching import MatchingConfig, ngram_block_sizes
 
     history = files.firms(piece, "name_history")
     entries = build_piece(
@@ -162,8 +163,9 @@ def equal_keys(files: MatchFiles, part: int, parts: int, chunks: list[str]) -> N
 @task
 def first_pass(files: MatchFiles, chunk: str, parts: int) -> None:
     """A chunk's equal-key stages: its certain links (towards the support) and open names."""
+    from features.match_config import MatchingConfig
     from features.match_partitions import chunk_registry, open_names
-    from features.matching import MatchingConfig, certain_links, resolve_names
+    from features.match_resolution import certain_links, resolve_names
 
     names = _read(files.names(chunk))
     found = [_read(files.found("equal_keys", chunk, p)) for p in range(parts)]
@@ -182,8 +184,8 @@ def first_pass(files: MatchFiles, chunk: str, parts: int) -> None:
 @task
 def ngram_candidates(files: MatchFiles, part: int, parts: int, chunks: list[str]) -> None:
     """Round 2 in one part: its best n-gram candidates of each chunk's open names."""
+    from features.match_config import MatchingConfig
     from features.match_partitions import PartIndex
-    from features.matching import MatchingConfig
 
     index = PartIndex.build(
         _part(files, part, parts), MatchingConfig.load().blocking, np.load(files.common)
@@ -198,9 +200,9 @@ def ngram_candidates(files: MatchFiles, part: int, parts: int, chunks: list[str]
 def firm_entries(files: MatchFiles, part: int, parts: int, chunks: list[str]) -> None:
     """Round 3 in one part: every name of the firms each chunk met (equal keys, the best
     candidates over all parts)."""
+    from features.match_config import MatchingConfig
     from features.match_partitions import best_candidates, firms_met
     from features.match_partitions import firm_entries as entries_of
-    from features.matching import MatchingConfig
 
     names = _part(files, part, parts)
     blocking = MatchingConfig.load().blocking
@@ -216,8 +218,8 @@ def firm_entries(files: MatchFiles, part: int, parts: int, chunks: list[str]) ->
 def resolve(files: MatchFiles, chunk: str, parts: int) -> None:
     """A chunk's names resolved against its registry with its set's support; the review
     candidates of the mentions' names."""
+    from features.match_config import MatchingConfig
     from features.match_partitions import chunk_registry, resolve_chunk, support_of
-    from features.matching import MatchingConfig
 
     names = _read(files.names(chunk))
     found = [_read(files.found("firm_entries", chunk, p)) for p in range(parts)]
@@ -242,7 +244,8 @@ def resolve(files: MatchFiles, chunk: str, parts: int) -> None:
 
 
 def _common_ngrams(files: MatchFiles, parts: int) -> None:
-    from features.matching import MatchingConfig, common_ngrams
+    from features.match_blocking import common_ngrams
+    from features.match_config import MatchingConfig
 
     sizes = [_read(files.block_sizes(k))["names"] for k in range(parts)]
     np.save(files.common, common_ngrams(sizes, MatchingConfig.load().blocking))
@@ -252,7 +255,7 @@ def _supports(files: MatchFiles, chunks: list[str], parts: int) -> None:
     """The support of each set of names: its chunks' certain links (and the mentions linked
     by their code) per credit code — one small number per firm — cut into parts by code."""
     from features.match_partitions import NAME_SETS, support_parts
-    from features.matching import summed_support
+    from features.match_resolution import summed_support
 
     for name_set in NAME_SETS:
         counts = [

@@ -16,9 +16,9 @@ import joblib
 import pandas as pd
 from prefect import flow, task
 
-from flows.discovery import IO_RETRY_COUNT, IO_RETRY_DELAY
+from core.settings import Settings
+from flows.common import IO_RETRY_COUNT, IO_RETRY_DELAY, score_thresholds
 from models.ranking.rounds import RoundPlan
-from zjtx.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -100,17 +100,6 @@ def examples(paths: TrainingPaths, config_path: Path | None) -> dict[str, Any]:
         "approved": int(table.applications["label"].sum()) if len(table.applications) else 0,
         "published_scores": len(table.scores),
         "too_little": too_little_to_learn(table.applications, table.candidates, config) or "",
-    }
-
-
-def score_thresholds() -> dict[str, float]:
-    """The tiers' evaluation-score lines (附件1（六）, 附件2（七）) from the criteria config."""
-    from models.criteria_config import load_criteria_config
-
-    criteria = load_criteria_config()
-    return {
-        "specialized": float(criteria.a1.evaluation_score_min),
-        "little_giant": float(criteria.a2.evaluation_score_min),
     }
 
 

@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from core.config import CONFIG_DIR, ConfigError, FrozenModel, load_config
 from features.schemas import (
     AWARD_LEVELS,
     CATALOGUE_CLASSES,
@@ -33,7 +34,6 @@ from features.schemas import (
     REVOKE_REASONS,
     TITLES,
 )
-from zjtx.config import CONFIG_DIR, ConfigError, FrozenModel, load_config
 
 DEFAULT_CONFIG = CONFIG_DIR / "criteria" / "2026.yaml"
 DEFAULT_REGULATION = CONFIG_DIR / "criteria" / "regulation-2026.yaml"

@@ -19,38 +19,17 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from core.run_layout import (
+    HISTORY_COLUMNS,
+    LIST_COLUMNS,
+    REAPPLY_COLUMNS,
+    RENEWAL_COLUMNS,
+    SCORE_COLUMNS,
+)
 from models.criteria.text import join_in_groups, joined_per_group
 from models.labels import criterion_heading
 
 INVITABLE = ("eligible", "to_verify")
-# Model columns beside the score (models.ranking.PRIORITY_COLUMNS; contract outputs.md).
-SCORE_COLUMNS = [
-    "score",
-    "p_qualify",
-    "p_apply",
-    "priority",
-    "est_score_low",
-    "est_score_high",
-    "p_score_pass",
-    "reasons",
-]
-# An invitation list row (outputs.md): the firm, its outcome, the model's columns, the checks.
-LIST_COLUMNS = [
-    "rank",
-    "credit_code",
-    "name",
-    "region_code",
-    "tier",
-    "outcome",
-    *SCORE_COLUMNS,
-    "to_verify",
-    "declarations",
-    "evidence",
-]
-# A re-application list row (outputs.md): an invitation row and the firm's last application.
-HISTORY_COLUMNS = ["last_round", "last_outcome"]
-REAPPLY_COLUMNS = [*LIST_COLUMNS[: LIST_COLUMNS.index("outcome") + 1], *HISTORY_COLUMNS]
-REAPPLY_COLUMNS += LIST_COLUMNS[LIST_COLUMNS.index("outcome") + 1 :]
 # Tier → the `applications.title` of an application for it (configs/model.yaml labels.titles;
 # the flow passes the configured mapping).
 Tier = Literal["specialized", "little_giant"]
@@ -435,9 +414,7 @@ def renewal_rows(criteria: pd.DataFrame, firms: pd.DataFrame) -> pd.DataFrame:
     """Article 16 复核: titles due for review with their renewal outcome and failing criteria."""
     renewal = criteria[criteria["mode"] == "renewal"]
     if renewal.empty:
-        return pd.DataFrame(
-            columns=["credit_code", "name", "region_code", "tier", "outcome", "failing", "unknown"]
-        )
+        return pd.DataFrame(columns=RENEWAL_COLUMNS)
     keys = [renewal["credit_code"], renewal["tier"]]
     is_outcome = renewal["criterion"] == "outcome"
     outcome = renewal["verdict"].where(is_outcome).groupby(keys).first()
@@ -456,7 +433,7 @@ def renewal_rows(criteria: pd.DataFrame, firms: pd.DataFrame) -> pd.DataFrame:
     table = table.reset_index().merge(
         firms.reset_index(drop=True)[["credit_code", "name", "region_code"]], on="credit_code"
     )
-    return table[["credit_code", "name", "region_code", "tier", "outcome", "failing", "unknown"]]
+    return table[RENEWAL_COLUMNS]
 
 
 def with_registry_columns(frame: pd.DataFrame, firms: pd.DataFrame) -> pd.DataFrame:

@@ -12,8 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from core.config import CONFIG_DIR, ConfigError, FrozenModel, load_config
 from features.feature_config import FeatureConfig
-from zjtx.config import CONFIG_DIR, ConfigError, FrozenModel, load_config
 
 DEFAULT_MODEL_CONFIG = CONFIG_DIR / "model.yaml"
 

@@ -21,10 +21,10 @@ from typing import Any
 
 import pandas as pd
 
+from core.settings import Settings, apply_offline_env
 from features.sources import SourceData
 from models.ranking import DiscoveryRanker, Evaluation, GateDecision, model_card
 from models.ranking_config import ModelConfig
-from zjtx.settings import Settings, apply_offline_env
 
 EXPERIMENT = "zjtx-ranking"
 REGISTERED_MODEL = "zjtx-ranker"

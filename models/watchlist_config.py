@@ -11,8 +11,8 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
+from core.config import FrozenModel, load_config
 from models.criteria_config import LITTLE_GIANT_CRITERIA, SHARED_CRITERIA, SPECIALIZED_CRITERIA
-from zjtx.config import FrozenModel, load_config
 
 DEFAULT_CONFIG = "watchlist.yaml"
 GROUNDS = (

@@ -19,7 +19,8 @@ from models.labels import (
     VERDICT_LABELS,
     label,
 )
-from service.runs import RUN_ID_PATTERN, SortField, SortOrder
+from service.run_listing import RUN_ID_PATTERN
+from service.run_reads import SortField, SortOrder
 from service.tokens import PROVINCE_PATTERN, Role
 
 Tier = Literal["specialized", "little_giant"]

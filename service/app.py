@@ -32,7 +32,9 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from core.run_layout import FailedProvinceEntry
 from models.labels import TASK_LABELS, TIER_LABELS, criterion_items, label
+from models.list_labels import CULTIVATION_LABELS, RENEWAL_LABELS
 from service.api_models import (
     CreditCode,
     ErrorBody,
@@ -73,18 +75,9 @@ from service.deps import (
 )
 from service.pages import TEMPLATE_LABELS, labelled_row, page_count, tier_sections
 from service.reapply import reapply_router
-from service.runs import (
-    MEDIA_TYPES,
-    ByteCache,
-    FileFormat,
-    InvitationQuery,
-    RunData,
-    RunStore,
-    firm_detail,
-    invitation_page,
-    published_download,
-    table_page,
-)
+from service.run_listing import MEDIA_TYPES, FileFormat, RunData, published_download
+from service.run_reads import InvitationQuery, firm_detail, invitation_page, table_page
+from service.run_store import ByteCache, RunStore
 from service.security import (
     CROSS_SITE,
     SAFE_METHODS,
@@ -95,7 +88,6 @@ from service.security import (
 from service.sessions import SessionStore
 from service.tokens import Principal, TokenFileError, TokenStore, presented_id
 from service.watchlist import watchlist_router
-from zjtx.publication import CULTIVATION_LABELS, RENEWAL_LABELS
 
 __all__ = ["COOKIE_NAME", "UNAUTHORIZED", "create_app"]
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -254,7 +246,7 @@ def create_app(
             counts=manifest.get("counts") if user.role == "ministry" else None,
         )
 
-    def still_published(failure: dict[str, str | None]) -> str | None:
+    def still_published(failure: FailedProvinceEntry) -> str | None:
         """The run holding a failed province's previous list, while it is published."""
         previous = failure.get("previous_run")
         return previous if previous and store.resolve(previous) is not None else None
@@ -660,7 +652,7 @@ def create_app(
     return app
 
 
-def failure_notice(run_id: str, failure: dict[str, str | None], previous: str | None) -> str:
+def failure_notice(run_id: str, failure: FailedProvinceEntry, previous: str | None) -> str:
     """What an official of a province whose task failed reads instead of the run's lists."""
     province, task = failure.get("province"), failure.get("task")
     text = (

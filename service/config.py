@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from zjtx.config import FrozenModel, load_config
+from core.config import FrozenModel, load_config
 
 MAX_SESSION_HOURS = 8  # a browser session never lasts longer than a working day
 

@@ -23,8 +23,10 @@ from fastapi.responses import HTMLResponse
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.templating import Jinja2Templates
 
+from core.run_layout import FailedProvinceEntry
 from service.audit import state_of
-from service.runs import RunData, RunStore
+from service.run_listing import RunData
+from service.run_store import RunStore
 from service.security import LoginThrottle
 from service.sessions import SessionStore
 from service.tokens import Principal, TokenStore, presented_id
@@ -44,7 +46,7 @@ class ProvinceFailed(Exception):
     the run published nothing of it, so the answer is a notice naming the failure and the run
     holding the previous list, not a bare 404."""
 
-    def __init__(self, run_id: str, failure: dict[str, str | None]) -> None:
+    def __init__(self, run_id: str, failure: FailedProvinceEntry) -> None:
         super().__init__(run_id, failure)
         self.run_id = run_id
         self.failure = failure

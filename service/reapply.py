@@ -18,21 +18,15 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from models.invitations import REAPPLY_COLUMNS
+from core.run_layout import REAPPLY_COLUMNS
+from models.list_labels import REAPPLY_LABELS
 from service.api_models import ErrorBody, ListParams, Province, ReapplyPage, RunId
 from service.deps import NOT_FOUND, readable_province, service
 from service.pages import tier_sections
-from service.runs import (
-    MEDIA_TYPES,
-    FileFormat,
-    InvitationQuery,
-    PagedList,
-    RunData,
-    invitation_page,
-    published_download,
-)
+from service.run_index import PagedList
+from service.run_listing import MEDIA_TYPES, FileFormat, RunData, published_download
+from service.run_reads import InvitationQuery, invitation_page
 from service.tokens import Principal
-from zjtx.publication import REAPPLY_LABELS
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "缺少令牌、令牌无效或已停用"},

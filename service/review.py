@@ -53,7 +53,7 @@ from models.labels import (
     with_code,
 )
 from service.audit import AUDIT_STATE_KEY, AuditLog, AuditLogError
-from service.runs import RunStore
+from service.run_store import RunStore
 from service.tokens import Principal
 
 PAGE_SIZE = 20

@@ -27,8 +27,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
+from core.config import ConfigError, FrozenModel, load_config
 from models.invitations import NO_PROVINCE
-from zjtx.config import ConfigError, FrozenModel, load_config
 
 Role = Literal["ministry", "province"]
 PROVINCE_PATTERN = r"^[0-9]{2}$"  # ASCII digits only: \d would also take ２ or ٤

@@ -16,7 +16,9 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field, field_validator
 
+from core.run_layout import WATCHLIST
 from models.labels import BOOLEAN_LABELS, GROUND_LABELS, TITLE_LABELS, label
+from models.list_labels import WATCH_LABELS
 from models.watchlist_config import GROUNDS
 from service.api_models import (
     MAX_PAGE,
@@ -27,16 +29,15 @@ from service.api_models import (
     _blank_is_none,
 )
 from service.deps import readable_province
-from service.runs import (
+from service.run_listing import (
     MEDIA_TYPES,
     DownloadResponse,
     FileFormat,
     is_directory,
-    records,
     regular_file,
 )
+from service.run_reads import records
 from service.tokens import Principal
-from zjtx.publication import WATCH_LABELS
 
 NOT_FOUND = "未找到"
 Ground = Literal[GROUNDS]  # type: ignore[valid-type]
@@ -76,7 +77,7 @@ class WatchPage(BaseModel):
 def watchlist_file(run: Path, province: str, file_format: str) -> Path | None:
     """The run's watch-list file: a regular file inside the run's own `watchlist/` folder, never
     a symlink (the same rule as every other file the service serves)."""
-    folder = run / "watchlist"
+    folder = run / WATCHLIST
     if not is_directory(folder):
         return None
     return regular_file(folder / f"{province}.{file_format}", folder)

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import Field, ValidationError, model_validator
 
-from zjtx.config import ConfigError, FrozenModel, load_config
+from core.config import ConfigError, FrozenModel, load_config
 
 DEFAULT_CONFIG = "synth.yaml"
 

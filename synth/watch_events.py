@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
+from core.config import FrozenModel, load_config
 from features.schemas import MAJOR_CHANGE_TYPES
 from models.watchlist import held_titles
 from synth.regions import Regions
 from synth.world import typed
-from zjtx.config import FrozenModel, load_config
 
 Probability = float
 DEADLINE = (5, 31)  # 第十七条: 每年5月31日前

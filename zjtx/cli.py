@@ -17,9 +17,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from zjtx.console import (
-    AsOfOption,
-    DataOption,
+from core.console import (
     check_prefect_server,
     console,
     fail,
@@ -27,7 +25,9 @@ from zjtx.console import (
     stdout,
     temporary_server_in_background,
 )
-from zjtx.settings import apply_offline_env
+from core.run_layout import MANIFEST
+from core.settings import apply_offline_env
+from zjtx.options import AsOfOption, DataOption
 
 if TYPE_CHECKING:
     from flows.discovery import ProvincesFailed
@@ -187,7 +187,7 @@ def ordering_line(run: Path) -> str:
     """One line: which ordering this run's lists use (the manifest's `ranking`)."""
     import json
 
-    ranking = json.loads((run / "manifest.json").read_text(encoding="utf-8"))["ranking"]
+    ranking = json.loads((run / MANIFEST).read_text(encoding="utf-8"))["ranking"]
     if ranking["ordered_by"] == "rule_baseline":
         return "lists ordered by: the rule ordering (no champion model)"
     return (

@@ -16,8 +16,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from zjtx.config import ConfigError
-from zjtx.console import console, fail, stdout
+from core.config import ConfigError
+from core.console import console, fail, stdout
 
 api_app = typer.Typer(
     help="Officials' service: the published runs as a read-only web service (JSON and pages).",

@@ -16,16 +16,8 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from zjtx.console import (
-    AsOfOption,
-    DataOption,
-    check_table_path,
-    console,
-    fail,
-    parse_as_of,
-    reported_errors,
-    write_table,
-)
+from core.console import console, fail, reported_errors
+from zjtx.options import AsOfOption, DataOption, check_table_path, parse_as_of, write_table
 
 
 def evaluation_date(value: str, config: Path | None = None) -> dt.date:

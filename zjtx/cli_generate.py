@@ -12,7 +12,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from zjtx.console import console, fail, stdout
+from core.console import console, fail, stdout
 
 
 def generate(
@@ -101,11 +101,11 @@ def generate(
     World parameters default to configs/synth.yaml (`world:`); truth/world.json records them.
     With --provinces, a national data set, written province by province.
     """
+    from core.config import ConfigError
+    from core.settings import Settings
     from synth import generate as run_generate
     from synth import load_synth_config, with_world
     from synth.generate import STAGES
-    from zjtx.config import ConfigError
-    from zjtx.settings import Settings
 
     out = out if out is not None else Settings.from_env().demo_data
     if out.exists() and not out.is_dir():

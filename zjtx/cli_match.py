@@ -17,16 +17,10 @@ import pandas as pd
 import typer
 from rich.table import Table
 
+from core.console import console, fail, reported_errors, stdout
+from core.run_layout import LATEST, MANIFEST
 from features.sources import SourceData
-from zjtx.console import (
-    DataOption,
-    check_table_path,
-    console,
-    fail,
-    reported_errors,
-    stdout,
-    write_table,
-)
+from zjtx.options import DataOption, check_table_path, write_table
 
 if TYPE_CHECKING:
     from features.match_decisions import Decision
@@ -72,8 +66,8 @@ def match(
     queue is written as <stem>.review.csv and .xlsx (fill `decision`, then `zjtx match-review
     import`) and <stem>.review_candidates.csv (each candidate with its score parts).
     """
+    from features.match_config import METHODS
     from features.match_review import write_review_files
-    from features.matching import METHODS
 
     check_table_path(out)
     sources, links = _link(data)
@@ -196,15 +190,15 @@ def _os_user() -> str:
 
 def _published_run(run: Path | None) -> Path:
     """The run folder, resolved inside the runs directory and published (a manifest inside)."""
-    from zjtx.settings import Settings
+    from core.settings import Settings
 
     runs = Settings.from_env().runs.resolve()
-    given = run if run is not None else Path("latest")
+    given = run if run is not None else Path(LATEST)
     candidate = given if given.is_absolute() or given.exists() else runs / given
     folder = candidate.resolve()
     if folder == runs or not folder.is_relative_to(runs):
         raise fail(f"--run {given}: not a run under {runs}")
-    if not folder.is_dir() or not (folder / "manifest.json").is_file():
+    if not folder.is_dir() or not (folder / MANIFEST).is_file():
         raise fail(f"--run {given}: not a published run (no manifest.json in {folder})")
     return folder
 
@@ -295,9 +289,9 @@ def match_review_import(
     and the decisions already recorded; good rows are recorded with the OS user, each audited
     before it counts; refused rows are listed with their reason and the command exits 2.
     """
+    from features.match_config import MatchingConfig
     from features.match_decisions import DecisionStore, DecisionStoreError, read_decision_sheet
     from features.match_review import check_filled_sheet
-    from features.matching import MatchingConfig
 
     official = _official(by)
     scope = _scope(province, ministry)

@@ -14,14 +14,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from models.ranking_config import ModelConfig
-from zjtx.console import (
+from core.console import (
     check_prefect_server,
-    parse_as_of,
     reported_errors,
     stdout,
     temporary_server_in_background,
 )
+from models.ranking_config import ModelConfig
+from zjtx.options import parse_as_of
 
 HIDDEN_CHAMPIONS = Path("truth") / "hidden_champions.csv"
 QUALIFICATION = Path("truth") / "qualification.csv"
@@ -102,8 +102,8 @@ def what_orders_the_lists(logged: list[dict[str, object]]) -> str:
 def _print_summary(
     logged: list[dict[str, object]], config: ModelConfig, truth: bool, qualification: bool
 ) -> None:
+    from core.settings import Settings
     from models.registry import tracking_uri
-    from zjtx.settings import Settings
 
     table = Table(title=f"Validation rounds, k = {config.evaluation.k} per province and tier")
     table.add_column("family")

@@ -22,7 +22,7 @@ from features.schemas import NODE_CATEGORIES
 from features.sources import SourceData
 from features.unsettled import PENDING_COLUMN
 from models.criteria.facts import FIRM_COLUMNS, Doubt, Facts, at, day, strings_of
-from models.criteria.rules import accepted_titles, audit_note
+from models.criteria.rules.both_annexes import accepted_titles, audit_note
 from models.criteria.text import FAIL, PASS, UNKNOWN, Pick, Prior, Verdicts
 from models.criteria_config import CriteriaConfig
 from models.labels import table_text

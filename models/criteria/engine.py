@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 
 from features.sources import SourceData
-from models.criteria import rules
 from models.criteria.doubts import PENDING_LIFT, settle, settle_pending, with_pending
 from models.criteria.facts import Facts, day
+from models.criteria.rules import annex1, annex2, article11, both_annexes
 from models.criteria.text import (
     FAIL,
     UNKNOWN,
@@ -52,19 +52,21 @@ def _tier_rules(f: Facts, tier: str, due: np.ndarray | None) -> dict[str, Callab
     held = TIER_TITLE[tier] if renewal else None
     if tier == "specialized":
         return {
-            "a1_1_title": lambda: rules.title(f, a1.titles, "附件1（一）、第三十条", held, due),
-            "a1_1_niche_years": lambda: rules.niche_years(f, a1.niche_years, "附件1（一）"),
-            "a1_2_scale": lambda: rules.a1_2_scale(f),
-            "a1_2_main_business": lambda: rules.main_business(
+            "a1_1_title": lambda: both_annexes.title(
+                f, a1.titles, "附件1（一）、第三十条", held, due
+            ),
+            "a1_1_niche_years": lambda: both_annexes.niche_years(f, a1.niche_years, "附件1（一）"),
+            "a1_2_scale": lambda: annex1.a1_2_scale(f),
+            "a1_2_main_business": lambda: both_annexes.main_business(
                 f, a1.main_business_share_min, "附件1（二）"
             ),
-            "a1_2_debt_ratio": lambda: rules.debt_ratio(f, a1.debt_ratio_max, "附件1（二）"),
-            "a1_3_rd": lambda: rules.a1_3_rd(f),
-            "a1_4_ip": lambda: rules.a1_4_ip(f),
-            "a1_5_market": lambda: rules.market(
+            "a1_2_debt_ratio": lambda: both_annexes.debt_ratio(f, a1.debt_ratio_max, "附件1（二）"),
+            "a1_3_rd": lambda: annex1.a1_3_rd(f),
+            "a1_4_ip": lambda: annex1.a1_4_ip(f),
+            "a1_5_market": lambda: both_annexes.market(
                 f, a1.market_share_min, a1.market_rank_max, "附件1（五）", "享有一定知名度、影响力"
             ),
-            "a1_6_evaluation": lambda: rules.evaluation(
+            "a1_6_evaluation": lambda: both_annexes.evaluation(
                 f,
                 a1.evaluation_score_min,
                 a1.evaluation_renewal_years,
@@ -74,21 +76,21 @@ def _tier_rules(f: Facts, tier: str, due: np.ndarray | None) -> dict[str, Callab
             ),
         }
     return {
-        "a2_1_title": lambda: rules.title(f, a2.titles, "附件2（一）", held, due),
-        "a2_1_niche_years": lambda: rules.niche_years(f, a2.niche_years, "附件2（一）"),
-        "a2_2_revenue": lambda: rules.a2_2_revenue(f),
-        "a2_2_main_business": lambda: rules.main_business(
+        "a2_1_title": lambda: both_annexes.title(f, a2.titles, "附件2（一）", held, due),
+        "a2_1_niche_years": lambda: both_annexes.niche_years(f, a2.niche_years, "附件2（一）"),
+        "a2_2_revenue": lambda: annex2.a2_2_revenue(f),
+        "a2_2_main_business": lambda: both_annexes.main_business(
             f, a2.main_business_share_min, "附件2（二）"
         ),
-        "a2_2_growth": lambda: rules.a2_2_growth(f, renewal),
-        "a2_2_debt_ratio": lambda: rules.debt_ratio(f, a2.debt_ratio_max, "附件2（二）"),
-        "a2_3_rd": lambda: rules.a2_3_rd(f),
-        "a2_4_ip": lambda: rules.a2_4_ip(f),
-        "a2_5_market": lambda: rules.market(
+        "a2_2_growth": lambda: annex2.a2_2_growth(f, renewal),
+        "a2_2_debt_ratio": lambda: both_annexes.debt_ratio(f, a2.debt_ratio_max, "附件2（二）"),
+        "a2_3_rd": lambda: annex2.a2_3_rd(f),
+        "a2_4_ip": lambda: annex2.a2_4_ip(f),
+        "a2_5_market": lambda: both_annexes.market(
             f, a2.market_share_min, a2.market_rank_max, "附件2（五）", "享有较高知名度、影响力"
         ),
-        "a2_6_domain": lambda: rules.a2_6_domain(f),
-        "a2_7_evaluation": lambda: rules.evaluation(
+        "a2_6_domain": lambda: annex2.a2_6_domain(f),
+        "a2_7_evaluation": lambda: both_annexes.evaluation(
             f,
             a2.evaluation_score_min,
             a2.evaluation_renewal_years,
@@ -104,12 +106,12 @@ RENEWAL_SPECIFIC = frozenset(
     {"a1_1_title", "a1_6_evaluation", "a2_1_title", "a2_2_growth", "a2_7_evaluation"}
 )
 SHARED_RULES: dict[str, Callable[[Facts], Verdicts]] = {
-    "art11_registered": rules.art11_registered,
-    "art11_sme_size": rules.art11_sme_size,
-    "art11_credit_lists": rules.art11_credit_lists,
-    "art11_incidents": rules.art11_incidents,
-    "art11_products_allowed": rules.art11_products_allowed,
-    "art20_ban": rules.art20_ban,
+    "art11_registered": article11.art11_registered,
+    "art11_sme_size": article11.art11_sme_size,
+    "art11_credit_lists": article11.art11_credit_lists,
+    "art11_incidents": article11.art11_incidents,
+    "art11_products_allowed": article11.art11_products_allowed,
+    "art20_ban": article11.art20_ban,
 }
 
 

@@ -21,6 +21,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from models.labels import table_text
+
 Rounding = Literal["floor", "ceil"]
 
 PASS, FAIL, UNKNOWN = 0, 1, 2
@@ -496,3 +498,8 @@ def join_in_groups(texts: np.ndarray, group: np.ndarray, sep: str) -> list[str]:
     bounds = np.concatenate([[0], np.cumsum(counts)])
     values = texts[order]
     return [sep.join(values[a:b]) for a, b in itertools.pairwise(bounds)]
+
+
+def missing(*tables: str) -> str:
+    """The evidence of a verdict that a missing table leaves `unknown`."""
+    return "、".join(f"缺少数据表 {table_text(t)}" for t in tables)

@@ -59,7 +59,6 @@ from models.ranking.explanations import (
     score_candidates,
 )
 from models.ranking.families import (
-    PRIORITY_COLUMNS,
     DiscoveryRanker,
     RankingModel,
     ScoreModel,
@@ -81,7 +80,6 @@ __all__ = [
     "GROUP_COLUMNS",
     "META_COLUMNS",
     "METRIC_NAMES",
-    "PRIORITY_COLUMNS",
     "TIERS",
     "TIER_FLAG",
     "DiscoveryRanker",

@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.run_layout import PRIORITY_COLUMNS, SCORE_COLUMNS
 from features.firm_features import describe_value, feature_label
 from models.ranking.dataset import candidate_rows, model_inputs
-from models.ranking.families import PRIORITY_COLUMNS, RankingModel
+from models.ranking.families import RankingModel
 
 DIRECTION_TEXT = {1: "提高", -1: "降低"}
 _PERMUTATIONS = 8
@@ -149,7 +150,7 @@ def score_candidates(
     sorted by tier then score.
     """
     candidates = candidate_rows(criteria)
-    columns = ["credit_code", "tier", "score", *PRIORITY_COLUMNS, "reasons"]
+    columns = ["credit_code", "tier", *SCORE_COLUMNS]
     if candidates.empty:
         return pd.DataFrame(
             {c: pd.Series(dtype="str" if c in _TEXT else "float64") for c in columns}

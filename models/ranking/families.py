@@ -293,16 +293,6 @@ def fit_score_model(examples: pd.DataFrame, estimate: EvaluationEstimate) -> Sco
     return ScoreModel(estimate).fit(rows, rows["official_score"].to_numpy(dtype="float64"))
 
 
-PRIORITY_COLUMNS = (
-    "p_qualify",
-    "p_apply",
-    "priority",
-    "est_score_low",
-    "est_score_high",
-    "p_score_pass",
-)
-
-
 class DiscoveryRanker(BaseEstimator, ClassifierMixin):  # type: ignore[misc]
     """What a registered version holds: Q, A, the score model and how they make the priority.
 

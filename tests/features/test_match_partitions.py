@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.match_blocking import common_ngrams, ngram_block_sizes
+from features.match_config import MatchingConfig
 from features.match_partitions import (
     PartIndex,
     best_candidates,
@@ -33,20 +35,10 @@ from features.match_partitions import (
     support_of,
     support_parts,
 )
+from features.match_registry import Registry
+from features.match_resolution import certain_links, resolve_names, summed_support
 from features.match_review import review_tables
-from features.matching import (
-    MatchingConfig,
-    Registry,
-    certain_links,
-    common_ngrams,
-    link_mentions,
-    links_from,
-    names_to_resolve,
-    ngram_block_sizes,
-    plan_mentions,
-    resolve_names,
-    summed_support,
-)
+from features.matching import link_mentions, links_from, names_to_resolve, plan_mentions
 from features.sources import SourceData, load_sources
 from features.unsettled import refused_by_firm, refused_names
 

@@ -11,7 +11,10 @@ import pandas as pd
 import pytest
 from scipy import sparse
 
-import features.matching as matching
+from features import match_blocking, match_resolution, match_scoring
+from features.match_blocking import block_pairs
+from features.match_config import LINKED_METHODS, Blocking, MatchingConfig
+from features.match_registry import Registry
 from features.match_review import (
     COUNTERPARTS,
     _counterpart_codes,
@@ -22,14 +25,7 @@ from features.match_review import (
     review_sheet,
     write_review_files,
 )
-from features.matching import (
-    LINKED_METHODS,
-    Blocking,
-    MatchingConfig,
-    Registry,
-    block_pairs,
-    link_mentions,
-)
+from features.matching import link_mentions
 from features.sources import SourceData
 from features.unsettled import refused_by_firm
 
@@ -40,7 +36,7 @@ def _reference_block_pairs(
     mention_cores: pd.Series, entry_cores: pd.Series, blocking: Blocking
 ) -> pd.DataFrame:
     """block_pairs as it was: every product sorted in full, 50 000 mentions at a time."""
-    entry_rows, entry_keys = matching._ngram_keys(entry_cores, blocking.max_core_chars)
+    entry_rows, entry_keys = match_blocking._ngram_keys(entry_cores, blocking.max_core_chars)
     vocabulary, entry_token = np.unique(entry_keys, return_inverse=True)
     incidence = sparse.csr_matrix(
         (np.ones(len(entry_rows), dtype=np.int32), (entry_token, entry_rows)),
@@ -50,7 +46,7 @@ def _reference_block_pairs(
     block_size = np.diff(incidence.indptr)
     incidence.data[np.repeat(block_size > blocking.max_block_size, block_size)] = 0
     incidence.eliminate_zeros()
-    mention_rows, mention_keys = matching._ngram_keys(mention_cores, blocking.max_core_chars)
+    mention_rows, mention_keys = match_blocking._ngram_keys(mention_cores, blocking.max_core_chars)
     position = np.minimum(np.searchsorted(vocabulary, mention_keys), len(vocabulary) - 1)
     known = vocabulary[position] == mention_keys
     queries = sparse.csr_matrix(
@@ -104,9 +100,9 @@ def test_blocking_matches_the_full_sort_with_ties_crowded_ngrams_and_small_slice
     )
     expected = _reference_block_pairs(mentions, entries, blocking)
     # when blocked in small slices (several sparse products, several n-gram slices)
-    monkeypatch.setattr(matching, "_BLOCK_PRODUCT", 5000)
-    monkeypatch.setattr(matching, "_BLOCK_ROWS", 97)
-    monkeypatch.setattr(matching, "_NGRAM_ROWS", 113)
+    monkeypatch.setattr(match_blocking, "_BLOCK_PRODUCT", 5000)
+    monkeypatch.setattr(match_blocking, "_BLOCK_ROWS", 97)
+    monkeypatch.setattr(match_blocking, "_NGRAM_ROWS", 113)
     pairs, stats = block_pairs(mentions, entries, blocking)
     # then the same pairs in the same order, with the same types
     pd.testing.assert_frame_equal(pairs, expected)
@@ -266,7 +262,7 @@ def test_fuzzy_names_taken_a_slice_at_a_time_give_the_same_links(
     at_once = link_mentions(data)
     assert {"fuzzy", "review"} <= set(at_once["method"])
     # when the fuzzy stage takes a few names at a time
-    monkeypatch.setattr(matching, "_FUZZY_NAMES", 7)
+    monkeypatch.setattr(match_resolution, "_FUZZY_NAMES", 7)
     sliced = link_mentions(data)
     # then every link, score, candidate list and runner-up is the same
     pd.testing.assert_frame_equal(sliced, at_once)
@@ -349,7 +345,7 @@ def test_close_rivals_equal_the_join_with_ties_and_single_candidates(margin: flo
     frame = frame.sort_values(
         ["mention", "core_similarity"], ascending=[True, False], kind="stable"
     ).reset_index(drop=True)
-    got = matching._close_rivals(
+    got = match_scoring._close_rivals(
         frame["mention"].to_numpy(),
         frame["core_similarity"].to_numpy(),
         frame["support"].to_numpy(),

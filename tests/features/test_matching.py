@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from features.match_config import MatchingConfig
 from features.matching import (
     LINK_COLUMNS,
-    MatchingConfig,
     attribute_mentions,
     evaluate_links,
     link_mentions,

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.matching import PAIR_FEATURES, MatchingConfig, link_mentions
+from features.match_config import PAIR_FEATURES, MatchingConfig
+from features.matching import link_mentions
 from features.pair_classifier import fit_pair_classifier
 
 CONFIG = MatchingConfig.load()

@@ -8,6 +8,7 @@ import dataclasses
 import pandas as pd
 
 from features.match_decisions import mention_context
+from features.match_registry import Registry
 from features.match_review import (
     SHEET_COLUMNS,
     _firm_table,
@@ -15,7 +16,7 @@ from features.match_review import (
     review_sheet,
     review_tables,
 )
-from features.matching import Registry, link_mentions, review_queue
+from features.matching import link_mentions, review_queue
 from features.sources import SourceData
 from tests.features.test_match_speed import _world
 

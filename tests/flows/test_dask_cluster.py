@@ -52,7 +52,7 @@ def free_port() -> int:
 def cluster_env(world: World, home: Path) -> dict[str, str]:
     """The environment of the workers and of the command alike: the same ZJTX_HOME, Prefect
     server and offline switches; the repository importable."""
-    from zjtx.settings import OFFLINE_ENV
+    from core.settings import OFFLINE_ENV
 
     return {
         **os.environ,

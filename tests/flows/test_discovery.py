@@ -132,7 +132,7 @@ def test_lists_carry_p_qualify_and_score_bounds_and_actionable_reasons(first_run
 
     from openpyxl import load_workbook
 
-    from models.invitations import LIST_COLUMNS
+    from core.run_layout import LIST_COLUMNS
 
     lists = read_lists(first_run)
     assert list(lists.columns) == LIST_COLUMNS
@@ -453,7 +453,7 @@ def test_a_reapply_list_is_published_for_every_province_with_a_list(first_run: P
 def test_every_reapply_row_has_its_last_application_and_passes_the_criteria(
     first_run: Path, world: World
 ) -> None:
-    from models.invitations import REAPPLY_COLUMNS
+    from core.run_layout import REAPPLY_COLUMNS
 
     reapply = read_reapply(first_run)
     assert list(reapply.columns) == [*REAPPLY_COLUMNS, "province"]

@@ -10,6 +10,7 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
+from core.config import ConfigError
 from features.schemas import (
     AWARD_LEVELS,
     CATALOGUE_CLASSES,
@@ -30,7 +31,6 @@ from models.criteria_config import (
     load_criteria_config,
     load_regulation,
 )
-from zjtx.config import ConfigError
 
 # Vocabulary a list field may draw new members from (to make it wider / narrower).
 VOCABULARY = {

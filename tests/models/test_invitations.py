@@ -5,9 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from core.run_layout import LIST_COLUMNS, REAPPLY_COLUMNS
 from models.invitations import (
-    LIST_COLUMNS,
-    REAPPLY_COLUMNS,
     InvitationError,
     check_invitations,
     funnel,

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 import pytest
 
 from features import schemas
-from features.matching import METHODS
+from features.match_config import METHODS
 from models import labels, watchlist
 from models.criteria import CRITERIA, MODES, TIERS, VERDICTS
 from models.watchlist_config import GROUNDS, WATCHED_TITLES

@@ -12,12 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.config import ConfigError
+from core.run_layout import PRIORITY_COLUMNS
 from features.firm_features import build_features
 from features.sources import SourceData
 from models.ranking import (
     META_COLUMNS,
     METRIC_NAMES,
-    PRIORITY_COLUMNS,
     TIER_FLAG,
     DiscoveryRanker,
     Reason,
@@ -54,7 +55,6 @@ from tests.features.ranking_frames import (
     ts,
     with_rows,
 )
-from zjtx.config import ConfigError
 
 FAMILIES = ("rule_baseline", "logistic", "hist_gbdt")
 TRAIN_DATES = (date(2020, 6, 30), date(2021, 6, 30), date(2022, 6, 30))

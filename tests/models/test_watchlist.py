@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from core.config import CONFIG_DIR, ConfigError
 from features.sources import SourceData
 from models.criteria import evaluate_criteria
 from models.criteria_config import CriteriaConfig
@@ -23,7 +24,6 @@ from models.watchlist import (
 )
 from models.watchlist_config import WatchlistConfig, load_watchlist_config
 from tests.models.frames import AS_OF, CODE_A, CODE_B, Y, financial_year, model_firm, source
-from zjtx.config import CONFIG_DIR, ConfigError
 
 
 @pytest.fixture(scope="module")

@@ -13,12 +13,12 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from core.run_layout import LIST_COLUMNS
 from features.schemas import with_check_character
-from models.invitations import LIST_COLUMNS
+from flows.publication.lists import write_list_csv, write_list_xlsx, write_reapply, write_watchlist
 from models.labels import criterion_text
 from service.app import create_app
 from service.tokens import issue_token, revoke_token
-from zjtx.publication import write_list_csv, write_list_xlsx, write_reapply, write_watchlist
 
 RUN_OLD = "20260623-20260624T010000000000"
 RUN_NEW = "20260630-20260701T010000000000"

@@ -26,11 +26,13 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
-from models.invitations import LIST_COLUMNS
+from core.row_index import ROW_INDEX_COLUMNS, ROW_INDEX_NUMBERS, row_index_path
+from core.run_layout import LIST_COLUMNS
+from flows.publication.lists import write_list_csv, write_list_xlsx, write_row_indexes
 from service.app import COOKIE_NAME, create_app
 from service.config import load_service_config
 from service.deps import ApiUser
-from service.runs import ByteCache, RunStore
+from service.run_store import ByteCache, RunStore
 from service.tokens import issue_token, revoke_token
 from tests.service.conftest import (
     BASE_URL,
@@ -49,14 +51,6 @@ from tests.service.conftest import (
     write_run,
 )
 from zjtx.cli_api import api_app, is_loopback
-from zjtx.publication import (
-    ROW_INDEX_COLUMNS,
-    ROW_INDEX_NUMBERS,
-    row_index_path,
-    write_list_csv,
-    write_list_xlsx,
-    write_row_indexes,
-)
 
 EVIL = "https://evil.example"
 

@@ -27,6 +27,14 @@ from openpyxl import load_workbook
 from features.match_review import write_review_files
 from features.matching import link_mentions
 from features.sources import load_sources
+from flows.publication.lists import (
+    write_list_csv,
+    write_list_xlsx,
+    write_reapply,
+    write_row_indexes,
+    write_watchlist,
+)
+from flows.publication.report import write_report_html
 from models.criteria import TIER_CRITERIA, TIERS, cultivation_list
 from models.criteria_config import load_criteria_config
 from models.invitations import funnel, invitation_lists, reapply_lists, renewal_rows
@@ -45,14 +53,6 @@ from service.app import create_app
 from service.tokens import issue_token
 from tests.service.conftest import BASE_URL, SAME_SITE, bearer, credit_code
 from tests.service.review_world import write_data
-from zjtx.publication import (
-    write_list_csv,
-    write_list_xlsx,
-    write_reapply,
-    write_report_html,
-    write_row_indexes,
-    write_watchlist,
-)
 
 AS_OF = dt.date(2026, 6, 30)
 RUN = "20260630-20260701T030000000000"

@@ -193,7 +193,7 @@ def test_a_symlinked_reapply_list_is_not_served(client: TestClient, service_file
     link = folder / "45.csv"
     link.symlink_to(folder / "44.csv")
     try:
-        from service.runs import read_run
+        from service.run_listing import read_run
 
         assert "45" not in read_run(service_files.runs / RUN_OLD).reapply_files
     finally:

@@ -13,9 +13,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from core.config import ConfigError
 from service.tokens import TokenStore, issue_token, read_tokens, revoke_token
 from zjtx.cli_api import api_app
-from zjtx.config import ConfigError
 
 runner = CliRunner()
 

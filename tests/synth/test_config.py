@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from core.config import CONFIG_DIR, ConfigError
 from synth.config import WorldConfig, load_synth_config, with_world
-from zjtx.config import CONFIG_DIR, ConfigError
 
 
 def _write(tmp_path: Path, change) -> Path:

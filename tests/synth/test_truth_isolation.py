@@ -6,14 +6,14 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PIPELINE = ("features", "models", "flows", "zjtx")
+PIPELINE = ("core", "features", "models", "flows", "zjtx")
 # The generator writes truth/; evaluation commands read it to score, never to decide.
 ALLOWED = {
     "zjtx/cli_generate.py": "writes truth/",
     "zjtx/cli_match.py": "match-eval scores links against truth/mentions.csv",
     "zjtx/cli_train.py": "reports discovery metrics against truth/hidden_champions.csv and "
     "truth/qualification.csv",
-    "zjtx/publication.py": "leaves truth/ out of the input fingerprints",
+    "flows/publication/runs.py": "leaves truth/ out of the input fingerprints",
 }
 TRUTH_PATH = re.compile(r"""["'](?:[^"'\n]*/)?truth(?:/[^"'\n]*)?["']""")
 

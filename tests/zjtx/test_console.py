@@ -7,7 +7,7 @@ import pytest
 from prefect.server.api.server import SubprocessASGIServer
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from zjtx.console import temporary_server_in_background
+from core.console import temporary_server_in_background
 
 
 class Refused(RuntimeError):

@@ -13,21 +13,10 @@ import pyarrow.parquet as pq
 import pytest
 from openpyxl import load_workbook
 
-from zjtx.publication import (
-    ROW_LENGTH,
-    ROW_OFFSET,
-    clear_abandoned_staging,
-    merge_sorted_parts,
-    publish,
-    record_spans,
-    row_index,
-    row_index_path,
-    staging_dir,
-    write_list_csv,
-    write_list_xlsx,
-    write_row_indexes,
-    write_sorted_part,
-)
+from core.row_index import ROW_LENGTH, ROW_OFFSET, record_spans, row_index, row_index_path
+from flows.publication.candidates import merge_sorted_parts, write_sorted_part
+from flows.publication.lists import write_list_csv, write_list_xlsx, write_row_indexes
+from flows.publication.runs import clear_abandoned_staging, publish, staging_dir
 
 
 def sort_and_merge(parts: list[Path], out: Path) -> None:
@@ -173,7 +162,7 @@ def test_candidates_are_sorted_by_credit_code_in_small_row_groups(
 ) -> None:
     # given: two province parts whose firms' rows are interleaved by criterion, and whose
     # codes interleave too (a firm's code need not start with its province's region)
-    monkeypatch.setattr("zjtx.publication.CANDIDATES_ROW_GROUP", 4)
+    monkeypatch.setattr("flows.publication.candidates.CANDIDATES_ROW_GROUP", 4)
     parts = []
     for index, codes in enumerate((["B2", "E5", "C3"], ["A1", "D4"])):
         rows = [(c, k) for k in ("k1", "k2") for c in codes]
@@ -213,7 +202,7 @@ def test_merging_sorted_parts_equals_one_stable_sort(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given: 4 parts of firms with 1-4 rows each, codes drawn over one range, batches of 5
-    monkeypatch.setattr("zjtx.publication.CANDIDATES_ROW_GROUP", 5)
+    monkeypatch.setattr("flows.publication.candidates.CANDIDATES_ROW_GROUP", 5)
     rng = np.random.default_rng(3)
     codes = rng.permutation([f"91{n:06d}" for n in range(60)])
     frames, parts = [], []
@@ -237,7 +226,7 @@ def test_province_parts_merge_in_code_order_with_a_missing_code_last(
 ) -> None:
     # given: criteria-like parts (categorical, as the engine makes them; categories in no
     # order) written by the province tasks, one row without a code, batches of 3
-    monkeypatch.setattr("zjtx.publication.CANDIDATES_ROW_GROUP", 3)
+    monkeypatch.setattr("flows.publication.candidates.CANDIDATES_ROW_GROUP", 3)
     frames = [
         pd.DataFrame({"credit_code": ["C", "A", None, "C"], "verdict": ["pass", "fail", "x", "y"]}),
         pd.DataFrame({"credit_code": ["B", "A", "D"], "verdict": ["unknown", "pass", "fail"]}),
@@ -329,7 +318,7 @@ def test_merged_parts_are_one_stable_sort_of_their_rows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
 ) -> None:
     # given: criteria-like parts written by the province tasks, batches and groups of 2 rows
-    monkeypatch.setattr("zjtx.publication.CANDIDATES_ROW_GROUP", 2)
+    monkeypatch.setattr("flows.publication.candidates.CANDIDATES_ROW_GROUP", 2)
     frames = MERGE_CASES[case]
     parts = [tmp_path / f"{index}.arrow" for index in range(len(frames))]
     for frame, part in zip(frames, parts, strict=True):
@@ -387,7 +376,7 @@ def sample_watchlist() -> pd.DataFrame:
 
 
 def test_watchlist_files_have_the_contract_columns_and_a_sheet_per_title(tmp_path: Path) -> None:
-    from zjtx.publication import write_watchlist
+    from flows.publication.lists import write_watchlist
 
     write_watchlist(sample_watchlist(), tmp_path / "watchlist", "44")
     rows = pd.read_csv(tmp_path / "watchlist" / "44.csv", dtype=str, keep_default_na=False)
@@ -403,7 +392,7 @@ def test_watchlist_files_have_the_contract_columns_and_a_sheet_per_title(tmp_pat
 
 
 def test_report_has_a_watch_list_section_per_province(tmp_path: Path) -> None:
-    from zjtx.publication import write_report_html
+    from flows.publication.report import write_report_html
 
     funnel = pd.DataFrame(
         {"province": ["44"], "tier": ["specialized"], "candidates": [3], "eligible": [1],
@@ -471,7 +460,8 @@ def published_run(runs: Path, run_id: str, provinces: list[str], failed: list[di
     """A complete run directory with the given provinces' lists and watch lists."""
     import json
 
-    from zjtx.publication import write_manifest, write_watchlist
+    from flows.publication.lists import write_watchlist
+    from flows.publication.runs import write_manifest
 
     run = runs / run_id
     (run / "invitations").mkdir(parents=True)
@@ -484,7 +474,7 @@ def published_run(runs: Path, run_id: str, provinces: list[str], failed: list[di
 
 
 def test_error_line_is_the_exception_type_and_message_on_one_cut_line() -> None:
-    from zjtx.publication import error_line, failed_province
+    from flows.publication.runs import error_line, failed_province
 
     assert error_line(ValueError("bad\n  value\tin 44")) == "ValueError: bad value in 44"
     long = error_line(RuntimeError("x" * 2000))
@@ -501,7 +491,7 @@ def test_error_line_is_the_exception_type_and_message_on_one_cut_line() -> None:
 def test_previous_run_is_the_newest_earlier_complete_run_with_that_provinces_list(
     tmp_path: Path,
 ) -> None:
-    from zjtx.publication import previous_run_with_list
+    from flows.publication.runs import previous_run_with_list
 
     runs = tmp_path / "runs"
     published_run(runs, "20260616-a", ["11", "44"], [])
@@ -521,7 +511,7 @@ def test_previous_run_is_the_newest_earlier_complete_run_with_that_provinces_lis
 
 
 def test_report_names_the_failed_province_task_error_and_previous_list(tmp_path: Path) -> None:
-    from zjtx.publication import write_report_html
+    from flows.publication.report import write_report_html
 
     funnel = pd.DataFrame(
         {"province": ["11"], "tier": ["specialized"], "candidates": [3], "eligible": [1],
@@ -549,7 +539,7 @@ def test_report_names_the_failed_province_task_error_and_previous_list(tmp_path:
 def test_previous_watchlist_reads_a_failed_province_from_the_run_with_its_previous_list(
     tmp_path: Path,
 ) -> None:
-    from zjtx.publication import previous_watchlist
+    from flows.publication.runs import previous_watchlist
 
     runs = tmp_path / "runs"
     published_run(runs, "20260623-a", ["11", "44"], [])
@@ -573,8 +563,8 @@ def sample_reapply() -> pd.DataFrame:
 
 
 def test_reapply_files_have_the_list_columns_and_the_last_application(tmp_path: Path) -> None:
-    from models.invitations import LIST_COLUMNS, REAPPLY_COLUMNS
-    from zjtx.publication import write_reapply
+    from core.run_layout import LIST_COLUMNS, REAPPLY_COLUMNS
+    from flows.publication.lists import write_reapply
 
     write_reapply(sample_reapply(), tmp_path / "reapply", "44", "champion")
     rows = pd.read_csv(tmp_path / "reapply" / "44.csv", dtype=str, keep_default_na=False)
@@ -592,8 +582,8 @@ def test_reapply_files_have_the_list_columns_and_the_last_application(tmp_path: 
 
 
 def test_an_empty_reapply_list_is_written_with_its_headers(tmp_path: Path) -> None:
-    from models.invitations import REAPPLY_COLUMNS
-    from zjtx.publication import write_reapply
+    from core.run_layout import REAPPLY_COLUMNS
+    from flows.publication.lists import write_reapply
 
     write_reapply(sample_reapply().iloc[0:0], tmp_path / "reapply", "11", "rule_baseline")
     header = (tmp_path / "reapply" / "11.csv").read_text(encoding="utf-8-sig").splitlines()
@@ -615,7 +605,8 @@ def test_the_invitation_lists_guide_says_discoveries_only_and_where_reapplicants
 
 
 def test_reapply_lists_are_paged_through_row_indexes(tmp_path: Path) -> None:
-    from zjtx.publication import paged_lists, write_reapply
+    from core.run_layout import paged_lists
+    from flows.publication.lists import write_reapply
 
     (tmp_path / "invitations").mkdir()
     write_list_csv(sample_list(), tmp_path / "invitations" / "44.csv")
@@ -627,7 +618,7 @@ def test_reapply_lists_are_paged_through_row_indexes(tmp_path: Path) -> None:
 
 
 def test_report_has_a_line_per_province_and_tier_with_the_reapply_count(tmp_path: Path) -> None:
-    from zjtx.publication import write_report_html
+    from flows.publication.report import write_report_html
 
     funnel = pd.DataFrame(
         {"province": ["44", "44"], "tier": ["specialized", "little_giant"], "candidates": [3, 2],

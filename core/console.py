@@ -1,20 +1,19 @@
-"""What every `zjtx` command shares: consoles, one-line failures, error reporting."""
+"""The console helpers: Rich consoles, one-line failures and error reporting, and the checks
+of the Prefect server a flow command runs on."""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Annotated
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
+
+from core.errors import InputError
 
 EXIT_BAD_INPUT = 2
 
@@ -91,12 +90,9 @@ def reported_errors() -> Iterator[None]:
 
     ZJTX_DEBUG=1 shows the traceback of an unexpected failure.
     """
-    from features.sources import SourceError
-    from zjtx.config import ConfigError
-
     try:
         yield
-    except (SourceError, ConfigError, LookupError) as exc:
+    except (InputError, LookupError) as exc:
         message = exc.args[0] if isinstance(exc, LookupError) and exc.args else str(exc)
         raise fail(str(message)) from None
     except (typer.Exit, typer.Abort, KeyboardInterrupt):
@@ -105,47 +101,3 @@ def reported_errors() -> Iterator[None]:
         if os.environ.get("ZJTX_DEBUG"):
             raise
         raise fail(f"unexpected failure: {type(exc).__name__}: {exc}", code=1) from None
-
-
-TABLE_SUFFIXES = (".csv", ".parquet")
-
-DataOption = Annotated[
-    Path,
-    typer.Option(
-        "--data",
-        help="Data directory with one file per table (<table>.csv, <table>.parquet or "
-        "<table>/*.csv), per the source contract.",
-        show_default=False,
-    ),
-]
-AsOfOption = Annotated[
-    str,
-    typer.Option(
-        "--as-of",
-        help="Evaluation date YYYY-MM-DD; 上年度 (fiscal year Y) is the calendar year before it.",
-        show_default=False,
-    ),
-]
-
-
-def parse_as_of(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise fail(f"--as-of must be a date YYYY-MM-DD, got {value!r}") from None
-
-
-def check_table_path(out: Path) -> None:
-    if out.suffix.lower() not in TABLE_SUFFIXES:
-        raise fail(f"--out {out}: the extension must be .csv or .parquet")
-
-
-def write_table(frame: pd.DataFrame, out: Path) -> None:
-    """Write a frame as CSV or Parquet by the file's extension."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".parquet":
-        frame.to_parquet(out, index=False)
-    else:
-        from features.safe_cells import safe_frame
-
-        safe_frame(frame).to_csv(out, index=False)  # no control character, no live formula

@@ -11,10 +11,12 @@ from typing import TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from core.errors import InputError
+
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError):
     """A configuration file that cannot be used; the message names the file and field."""
 
 
