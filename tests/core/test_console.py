@@ -1,4 +1,4 @@
-"""The command line's shared helpers: the temporary Prefect server started while a command
+"""The console helpers (core.console): the temporary Prefect server started while a command
 loads (issue 25)."""
 
 from __future__ import annotations
