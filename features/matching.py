@@ -18,6 +18,11 @@ Stages, cheapest first; the first stage that finds a candidate decides:
                 and with a clear margin over the runner-up firm.
 Distinct raw names are resolved once and joined back to every mention row.
 All thresholds live in `configs/matching.yaml` (`MatchingConfig`).
+
+This module runs matching over the sources' mentions and reads its links; the parts live apart:
+`match_config` (settings and vocabulary), `match_blocking` (which registry names a name meets),
+`match_registry` (the registry's names), `match_scoring` (how alike two names are) and
+`match_resolution` (the stages above, which decide).
 """
 
 from __future__ import annotations
@@ -35,10 +40,7 @@ from features.match_decisions import mention_keys
 from features.match_registry import Registry, release_arrow_memory, text_column
 from features.match_resolution import resolve_names, review_pairs, support_by_firm
 from features.match_scoring import pair_features
-from features.names import (
-    normalize_names,
-    region_levels,
-)
+from features.names import normalize_names, region_levels
 from features.schemas import MENTION_COLUMNS, credit_code_is_valid
 from features.sources import SourceData, arrow_text, string_isin
 
