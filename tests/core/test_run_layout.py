@@ -17,7 +17,7 @@ from core.run_layout import (
 
 
 def test_the_lists_model_columns_are_the_score_the_ranking_estimates_and_the_reasons() -> None:
-    assert SCORE_COLUMNS == ["score", *PRIORITY_COLUMNS, "reasons"]
+    assert ["score", *PRIORITY_COLUMNS, "reasons"] == SCORE_COLUMNS
     start = LIST_COLUMNS.index("score")
     assert LIST_COLUMNS[start : start + len(SCORE_COLUMNS)] == SCORE_COLUMNS
 
