@@ -21,6 +21,7 @@ from prefect.futures import PrefectFuture, wait
 from prefect.schedules import Cron
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from core.config import CONFIG_DIR
 from core.run_layout import (
     CANDIDATES,
     CULTIVATION,
@@ -464,7 +465,6 @@ def assemble(
     write_row_indexes(paths.staging)  # the service pages through the lists by these
     stage_funnel = joined("funnel")
     watchlist, watch_summary = watchlists(paths, as_of, provinces, counts, failed_codes)
-    config_dir = Path(__file__).resolve().parent.parent / "configs"
     manifest: dict[str, object] = {
         "run_id": paths.run_id,
         "as_of": as_of.isoformat(),
@@ -472,7 +472,7 @@ def assemble(
         "model_version": model_version,
         "ranking": ranking,
         "failed_provinces": failed,
-        "config_hash": config_hash(config_dir.rglob("*.yaml")),
+        "config_hash": config_hash(CONFIG_DIR.rglob("*.yaml")),
         "counts": {
             **counts,
             "provinces": len(provinces),
