@@ -48,7 +48,8 @@ import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
 
-from features.match_review import CANDIDATES_FILE, PROVINCE_FOLDER, REVIEW_FILE, sheet_province
+from core.run_layout import MATCH_REVIEW, MATCH_REVIEW_CANDIDATES, MATCH_REVIEW_CSV
+from features.match_review import sheet_province
 from features.safe_cells import safe_cell
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -136,7 +137,7 @@ def with_pending(source: Path, target: Path, pending: int, seed: int = 28) -> tu
     region, industry, date and comparison scores. The name as written is the first firm's
     with a character of its trade name dropped (a typo, as many real pending mentions are);
     the key is new and distinct. Returns the run to serve and its queue length."""
-    queue_path, candidates_path = source / REVIEW_FILE, source / CANDIDATES_FILE
+    queue_path, candidates_path = source / MATCH_REVIEW_CSV, source / MATCH_REVIEW_CANDIDATES
     queue = _read_text_csv(queue_path)
     if len(queue) >= pending:
         return source, len(queue)
@@ -204,21 +205,21 @@ def with_pending(source: Path, target: Path, pending: int, seed: int = 28) -> tu
     if target.exists():
         shutil.rmtree(target)
     review = {queue_path, candidates_path, source / "manifest.json"}
-    review |= set((source / PROVINCE_FOLDER).glob("*.csv"))
+    review |= set((source / MATCH_REVIEW).glob("*.csv"))
     _link_tree(source, target, skip=review)
     added = pd.DataFrame(new_mentions, columns=queue.columns)
-    _append_csv(queue_path, added, target / REVIEW_FILE)
+    _append_csv(queue_path, added, target / MATCH_REVIEW_CSV)
     _append_csv(
         candidates_path,
         pd.DataFrame(new_candidates, columns=candidates.columns),
-        target / CANDIDATES_FILE,
+        target / MATCH_REVIEW_CANDIDATES,
     )
     provinces = sheet_province(added).fillna("").astype(str).to_numpy()
-    sheets = {p.stem: p for p in (source / PROVINCE_FOLDER).glob("*.csv")}
+    sheets = {p.stem: p for p in (source / MATCH_REVIEW).glob("*.csv")}
     for province in sorted(set(sheets) | {p for p in provinces if _province_of(p)}):
         own = added[provinces == province]
         published = sheets.get(province)
-        _append_csv(published, own, target / PROVINCE_FOLDER / f"{province}.csv", queue.columns)
+        _append_csv(published, own, target / MATCH_REVIEW / f"{province}.csv", queue.columns)
     manifest = json.loads((source / "manifest.json").read_text(encoding="utf-8"))
     matching = manifest.get("counts", {}).get("matching")
     if isinstance(matching, dict) and "review" in matching:

@@ -22,6 +22,12 @@ CULTIVATION = "cultivation.csv"
 RENEWALS = "renewals.csv"
 CANDIDATES = "candidates.parquet"  # every firm × tier × criterion verdict, by credit code
 CANDIDATES_ROW_GROUP = 16_384  # a firm page reads one such group of candidates.parquet
+REJECTS = "rejects.csv"  # input rows refused, with table, row and reason
+# Ambiguous entity matches for a person to check: the sheet (.csv and .xlsx), its candidates'
+# score parts, and a sheet per province in a folder of the same name.
+MATCH_REVIEW = "match_review"
+MATCH_REVIEW_CSV = f"{MATCH_REVIEW}.csv"
+MATCH_REVIEW_CANDIDATES = f"{MATCH_REVIEW}_candidates.csv"
 PROVINCE_FILE = re.compile(r"[0-9]{2}")  # a province's file stem: two ASCII digits
 
 # --- list columns --------------------------------------------------------------------------
@@ -77,6 +83,33 @@ class FailedProvinceEntry(TypedDict):
     task: str
     error: str
     previous_run: str | None
+
+
+class Ranking(TypedDict):
+    """The manifest's `ranking`: which ordering the lists use and what it is made of."""
+
+    ordered_by: str  # `champion`, or `rule_baseline` before any model is registered
+    model_version: str  # `none` for the rule baseline
+    model_family: str
+    basis: str
+    p_apply: str  # `fitted` or `not fitted`
+    priority: str  # how priority is made (`q_alone` without an apply model)
+
+
+class Manifest(TypedDict, total=False):
+    """manifest.json (outputs.md), written last into a complete run. Every key is optional to a
+    reader: runs published before a key existed lack it."""
+
+    run_id: str
+    as_of: str  # YYYY-MM-DD
+    created_at: str  # UTC, ISO 8601 to the second
+    model_version: str
+    ranking: Ranking
+    failed_provinces: list[FailedProvinceEntry]
+    config_hash: str  # sha256 of configs/**/*.yaml
+    counts: dict[str, object]  # per stage: inputs' fingerprints, coverage, matching, funnel …
+    timings_seconds: dict[str, float]  # per stage, and `total`
+    stages_started_at: dict[str, float]  # Unix time each stage began
 
 
 def failed_provinces(manifest: Mapping[str, object]) -> dict[str, FailedProvinceEntry]:

@@ -22,6 +22,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
+from core.run_layout import MATCH_REVIEW
 from features.match_config import LINKED_METHODS, MatchingConfig
 from features.match_decisions import NO_FIRM, Decision, mention_context, mention_keys
 from features.match_registry import Registry
@@ -44,7 +45,6 @@ COUNTERPARTS: Final = {
     ("supply_chain", "customer_name"): ("supplier_name", "supplier_credit_code"),
 }
 HEADER_FONT: Final = Font(bold=True)
-PROVINCE_FOLDER: Final = "match_review"  # match_review/<province>.csv/.xlsx beside the national
 CANDIDATE_COLUMNS: Final = (
     "mention_key",
     "rank",
@@ -308,11 +308,6 @@ def write_review_xlsx(safe: pd.DataFrame, path: Path) -> None:
     book.save(path)
 
 
-REVIEW_FILE: Final = "match_review.csv"
-REVIEW_XLSX: Final = "match_review.xlsx"
-CANDIDATES_FILE: Final = "match_review_candidates.csv"
-
-
 @dataclass(frozen=True)
 class ReviewTables:
     """What the review files show: the sheet (`review_sheet`) and its candidates
@@ -338,7 +333,7 @@ def review_tables(
     return ReviewTables(sheet, candidates)
 
 
-def write_review_tables(review: ReviewTables, folder: Path, stem: str = "match_review") -> None:
+def write_review_tables(review: ReviewTables, folder: Path, stem: str = MATCH_REVIEW) -> None:
     """Write `<stem>.csv` and `.xlsx` (the sheet), `<stem>_candidates.csv`, and a sheet per
     province beside the national one (the rows that province decides)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -353,7 +348,7 @@ def write_review_tables(review: ReviewTables, folder: Path, stem: str = "match_r
     provinces = sheet_province(sheet) if len(sheet) else pd.Series(dtype="str")
     for province in sorted(p for p in set(provinces.dropna()) if p != "<NA>"):
         own = safe[(provinces == province).to_numpy()]
-        target = folder / PROVINCE_FOLDER
+        target = folder / MATCH_REVIEW  # match_review/<province>.csv/.xlsx beside the national
         target.mkdir(exist_ok=True)
         own.to_csv(target / f"{province}.csv", index=False, encoding="utf-8-sig")
         write_review_xlsx(own, target / f"{province}.xlsx")
@@ -363,7 +358,7 @@ def write_review_files(
     links: pd.DataFrame,
     data: SourceData,
     folder: Path,
-    stem: str = "match_review",
+    stem: str = MATCH_REVIEW,
     registry: Registry | None = None,
 ) -> pd.DataFrame:
     """`review_tables` written by `write_review_tables`; returns the sheet."""

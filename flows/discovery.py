@@ -28,11 +28,14 @@ from core.run_layout import (
     INVITATIONS,
     MANIFEST,
     REAPPLY,
+    REJECTS,
     RENEWALS,
     REPORT,
     STAGING_PREFIX,
     WATCHLIST,
     FailedProvinceEntry,
+    Manifest,
+    Ranking,
 )
 from core.settings import Settings
 from flows.common import FLOWS_CONFIG, IO_RETRY_COUNT, IO_RETRY_DELAY, score_thresholds
@@ -119,9 +122,7 @@ def prepare(data_dir: Path, paths: RunPaths) -> dict[str, object]:
     paths.staging.mkdir(parents=True)
     sources = load_sources(data_dir)
     save_sources(sources, paths.sources)
-    safe_frame(sources.rejects).to_csv(
-        paths.staging / "rejects.csv", index=False, encoding="utf-8-sig"
-    )
+    safe_frame(sources.rejects).to_csv(paths.staging / REJECTS, index=False, encoding="utf-8-sig")
     return {
         "inputs": input_fingerprints(data_dir),
         "coverage": sources.coverage.to_dict(orient="records"),
@@ -280,7 +281,7 @@ def partition(paths: RunPaths, as_of: dt.date, features_path: Path) -> list[str]
 
 
 @task
-def champion(paths: RunPaths) -> tuple[Path, str, dict[str, str]]:
+def champion(paths: RunPaths) -> tuple[Path, str, Ranking]:
     """Fetch the champion ranking model once, for every province task to read. Without a
     champion (a first week), the lists are ordered by the rule baseline and say so."""
     import joblib
@@ -298,7 +299,7 @@ def champion(paths: RunPaths) -> tuple[Path, str, dict[str, str]]:
         ordered_by = "rule_baseline"
     out = paths.work / "champion.joblib"
     joblib.dump(ranker, out)
-    ranking = {
+    ranking: Ranking = {
         "ordered_by": ordered_by,
         "model_version": version,
         "model_family": str(ranker.family),
@@ -309,7 +310,7 @@ def champion(paths: RunPaths) -> tuple[Path, str, dict[str, str]]:
     return out, version, ranking
 
 
-def ranking_notes(ranking: dict[str, str]) -> list[str]:
+def ranking_notes(ranking: Ranking) -> list[str]:
     """What the lists' 说明 sheet says about how this run ordered them."""
     if ranking["ordered_by"] == "rule_baseline":
         return [
@@ -333,7 +334,7 @@ def province(
     province_code: str,
     as_of: dt.date,
     model_path: Path,
-    ranking: dict[str, str],
+    ranking: Ranking,
 ) -> dict[str, object]:
     """Criteria, scores and ranked lists of one province's firms, from its share of the data
     (the `partition` task)."""
@@ -433,7 +434,7 @@ def assemble(
     provinces: list[str],
     counts: dict[str, object],
     model_version: str,
-    ranking: dict[str, str],
+    ranking: Ranking,
     clock: StageClock,
     failed: list[FailedProvinceEntry],
 ) -> None:
@@ -465,7 +466,7 @@ def assemble(
     write_row_indexes(paths.staging)  # the service pages through the lists by these
     stage_funnel = joined("funnel")
     watchlist, watch_summary = watchlists(paths, as_of, provinces, counts, failed_codes)
-    manifest: dict[str, object] = {
+    manifest: Manifest = {
         "run_id": paths.run_id,
         "as_of": as_of.isoformat(),
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

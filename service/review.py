@@ -34,6 +34,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from core.run_layout import MATCH_REVIEW_CANDIDATES, MATCH_REVIEW_CSV
 from features.match_decisions import (
     NO_FIRM,
     Decision,
@@ -44,7 +45,7 @@ from features.match_decisions import (
     audit_entry,
     may_change,
 )
-from features.match_review import CANDIDATES_FILE, REVIEW_FILE, sheet_province
+from features.match_review import sheet_province
 from models.labels import (
     MENTION_COLUMN_LABELS,
     MENTION_SOURCE_LABELS,
@@ -128,7 +129,7 @@ def _queue_file(runs: RunStore) -> tuple[str | None, Path | None]:
     """The latest run and its review queue file (None when it has none)."""
     run_id = runs.latest_id()
     folder = runs.resolve(run_id) if run_id else None
-    path = folder / REVIEW_FILE if folder else None
+    path = folder / MATCH_REVIEW_CSV if folder else None
     return run_id, path if path is not None and path.is_file() else None
 
 
@@ -275,7 +276,7 @@ NO_CANDIDATES = _Candidates(pd.DataFrame(columns=["mention_key", "credit_code", 
 
 def _candidates(runs: RunStore, run_id: str | None) -> _Candidates:
     folder = runs.resolve(run_id) if run_id else None
-    path = folder / CANDIDATES_FILE if folder else None
+    path = folder / MATCH_REVIEW_CANDIDATES if folder else None
     if path is None or not path.is_file():
         return NO_CANDIDATES
     return _parsed(path, _read_candidates)

@@ -204,9 +204,9 @@ def _published_run(run: Path | None) -> Path:
 
 
 def _pending_sheet(folder: Path) -> tuple[Path, pd.DataFrame]:
-    from features.match_review import REVIEW_FILE
+    from core.run_layout import MATCH_REVIEW_CSV
 
-    path = folder / REVIEW_FILE
+    path = folder / MATCH_REVIEW_CSV
     if not path.is_file():
         raise fail(f"no review queue at {path}: run `zjtx discover` first, or pass --run")
     sheet = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")

@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -23,6 +23,7 @@ from core.run_layout import (
     STAGING_PREFIX,
     WATCHLIST,
     FailedProvinceEntry,
+    Manifest,
     failed_provinces,
 )
 from features.safe_cells import safe_text
@@ -54,7 +55,7 @@ def config_hash(paths: Iterable[Path]) -> str:
     return digest.hexdigest()
 
 
-def write_manifest(path: Path, manifest: Mapping[str, object]) -> None:
+def write_manifest(path: Path, manifest: Manifest) -> None:
     path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2, default=str) + "\n")
 
 

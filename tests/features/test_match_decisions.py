@@ -337,7 +337,8 @@ def test_a_supply_mention_whose_counterpart_is_in_another_province_is_for_the_mi
     tmp_path: Path, customer: str, province: str | None
 ) -> None:
     # issue 28: the decision changes both provinces' chain features
-    from features.match_review import PROVINCE_FOLDER, sheet_province, write_review_files
+    from core.run_layout import MATCH_REVIEW
+    from features.match_review import sheet_province, write_review_files
     from tests.features.ranking_frames import typed
 
     firms = _firms(
@@ -370,5 +371,5 @@ def test_a_supply_mention_whose_counterpart_is_in_another_province_is_for_the_mi
     )
     decided_by = sheet_province(pending).iloc[0]
     assert (decided_by if isinstance(decided_by, str) else None) == province
-    sheets = {p.name for p in (tmp_path / PROVINCE_FOLDER).glob("*")}
+    sheets = {p.name for p in (tmp_path / MATCH_REVIEW).glob("*")}
     assert sheets == ({"44.csv", "44.xlsx"} if province else set())

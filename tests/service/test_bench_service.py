@@ -14,7 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bench.bench_service import BROWSER, published_runs, with_pending
-from features.match_review import CANDIDATES_FILE, PROVINCE_FOLDER, REVIEW_FILE, sheet_province
+from core.run_layout import MATCH_REVIEW, MATCH_REVIEW_CANDIDATES, MATCH_REVIEW_CSV
+from features.match_review import sheet_province
 from service.app import COOKIE_NAME
 from tests.service.conftest import BASE_URL, Service
 from tests.service.review_world import ReviewWorld, make_review_app, make_world
@@ -58,22 +59,22 @@ def test_pending_mentions_extend_the_bench_copy_and_the_service_reads_them(
 ) -> None:
     # given a published run with two pending mentions
     published = _files(world.run)
-    before = _csv(world.run / REVIEW_FILE)
+    before = _csv(world.run / MATCH_REVIEW_CSV)
     assert len(before) == 2
     # when the bench asks for 30 in its own copy
     runs = tmp_path / "served"
     copy, count = with_pending(world.run, runs / "20260630-20260701T030000000000", PENDING)
     # then the copy's queue holds 30, the published rows first and byte for byte
     assert count == PENDING and copy != world.run
-    queue_bytes = (copy / REVIEW_FILE).read_bytes()
-    assert queue_bytes.startswith(published[REVIEW_FILE])
+    queue_bytes = (copy / MATCH_REVIEW_CSV).read_bytes()
+    assert queue_bytes.startswith(published[MATCH_REVIEW_CSV])
     assert queue_bytes.count("\ufeff".encode()) == 1  # one BOM, at the start
-    queue = _csv(copy / REVIEW_FILE)
+    queue = _csv(copy / MATCH_REVIEW_CSV)
     assert len(queue) == PENDING and list(queue.columns) == list(before.columns)
     assert queue["mention_key"].is_unique and queue["mention_key"].map(KEY.match).all()
     # every new mention names real registry firms (those of the run) as candidates, in rank order
-    candidates = _csv(copy / CANDIDATES_FILE)
-    registry = _csv(world.run / CANDIDATES_FILE).drop_duplicates("credit_code")
+    candidates = _csv(copy / MATCH_REVIEW_CANDIDATES)
+    registry = _csv(world.run / MATCH_REVIEW_CANDIDATES).drop_duplicates("credit_code")
     assert set(candidates["credit_code"]) <= set(registry["credit_code"])
     for mention in queue.to_dict(orient="records"):
         rows = candidates[candidates["mention_key"] == mention["mention_key"]]
@@ -81,7 +82,7 @@ def test_pending_mentions_extend_the_bench_copy_and_the_service_reads_them(
         assert rows["rank"].tolist() == [str(r) for r in range(1, len(rows) + 1)]
     # the province sheets hold exactly the rows each province decides
     provinces = sheet_province(queue).fillna("").astype(str)
-    for sheet in sorted((copy / PROVINCE_FOLDER).glob("*.csv")):
+    for sheet in sorted((copy / MATCH_REVIEW).glob("*.csv")):
         own = _csv(sheet)
         assert list(own.columns) == list(before.columns)
         assert set(own["mention_key"]) == set(queue["mention_key"][provinces == sheet.stem])
