@@ -19,7 +19,7 @@ import pandas as pd
 from prefect import task
 from prefect.futures import PrefectFuture
 
-from flows.config import load_flows_config
+from flows.common import FLOWS_CONFIG
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ def plan_match(files: MatchFiles, sources_dir: Path) -> dict[str, object]:
     from features.sources import read_saved_sources
     from features.unsettled import refused_names
 
-    config = load_flows_config().dask
+    config = FLOWS_CONFIG.dask
     sources = read_saved_sources(sources_dir, MATCH_TABLES)
     plan = plan_mentions(sources, load_decisions())
     _save(plan, files.plan)
